@@ -1,0 +1,281 @@
+"""Clock sync: from an MCU's sample counts to host monotonic seconds.
+
+Two maps, both linear fits that follow drift:
+
+* ``SampleTimeline``: sample index -> MCU clock (µs), from the clock stamp
+  each sample batch carries. The sample rate is learned in MCU ticks, because
+  a nominal rate is never exact.
+* ``ClockSync``: MCU clock -> host monotonic time, from clock queries whose
+  round trip is measured. As in Klipper's klippy/clocksync.py: only replies
+  whose round trip is close to the best recent one are trusted (USB delivers
+  in bursts; a late reply says little about when the clock was read), extreme
+  outliers are ignored, and old replies weigh less so that the estimate
+  follows a drifting crystal.
+
+Arrival time of sample data is never used as a timestamp.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MCU_CLOCK_HZ = 1_000_000  # protocol v1 stamps are microseconds
+
+
+class error(Exception):
+    pass
+
+
+class WrapExtender:
+    """Extend a wrapping counter (32-bit by default) to an unbounded int.
+
+    Values may come slightly out of order (a batch stamped before the last
+    clock reply), so each one is placed within half the range of the last.
+    """
+
+    def __init__(self, bits: int = 32) -> None:
+        self._mod = 1 << bits
+        self._half = 1 << (bits - 1)
+        self._last: int | None = None
+
+    def extend(self, raw: int) -> int:
+        if self._last is None:
+            self._last = raw
+            return raw
+        delta = (raw - self._last + self._half) % self._mod - self._half
+        value = self._last + delta
+        if delta > 0:
+            self._last = value
+        return value
+
+    def reset(self) -> None:
+        self._last = None
+
+
+class DecayingRegression:
+    """Exponentially weighted least squares of y against x.
+
+    The first 1/decay points are weighted equally (plain least squares), later
+    ones with a forgetting factor of (1 - decay). Before x has spread, the
+    slope is pulled towards a prior with weight `prior_weight` (in units of x²).
+    """
+
+    def __init__(self, x: float, y: float, slope: float, decay: float, prior_weight: float):
+        self.decay = decay
+        self.prior_slope = slope
+        self.prior_weight = prior_weight
+        self.x_avg = x
+        self.y_avg = y
+        self.x_var = 0.0
+        self.xy_cov = 0.0
+        self.slope = slope
+        self.count = 1
+
+    def add(self, x: float, y: float) -> None:
+        self.count += 1
+        d = max(self.decay, 1.0 / self.count)
+        dx = x - self.x_avg
+        dy = y - self.y_avg
+        self.x_avg += d * dx
+        self.y_avg += d * dy
+        self.x_var = (1.0 - d) * (self.x_var + dx * dx * d)
+        self.xy_cov = (1.0 - d) * (self.xy_cov + dx * dy * d)
+        w = self.prior_weight
+        self.slope = (self.xy_cov + w * self.prior_slope) / (self.x_var + w)
+
+    def predict(self, x):
+        return self.y_avg + self.slope * (x - self.x_avg)
+
+    def inverse(self, y):
+        return self.x_avg + (y - self.y_avg) / self.slope
+
+
+@dataclass
+class ClockSyncStats:
+    samples: int = 0
+    used: int = 0  # replies close enough to the best round trip to be trusted
+    outliers: int = 0
+    resets: int = 0
+
+
+class ClockSync:
+    """Map one device's extended MCU clock (µs) to host monotonic seconds.
+
+    Each clock reply says the MCU clock was read somewhere between the query's
+    send and receive times; its midpoint is wrong by at most half the round
+    trip minus the fastest possible one-way trip. So the estimate is a
+    weighted line fit over a window of recent replies that uses only those
+    whose round trip is within ACCEPT_MARGIN_S of the best in the window,
+    weighted down with age so that a drifting crystal is followed. Refitting
+    the window (rather than updating a running regression) lets early replies
+    be judged against a minimum learnt later.
+    """
+
+    # Queries are cheap (9 bytes out, 12 back): ask often while the fit is
+    # young, then settle. Only a few replies in ten pass the round-trip bar
+    # on a bursty USB link.
+    QUERY_INTERVAL_S = 0.05
+    WARMUP_QUERY_INTERVAL_S = 0.01
+    WARMUP_S = 20.0
+    WINDOW = 1024  # replies kept: 51 s at 20 queries/s
+    ACCEPT_MARGIN_S = 0.25e-3  # on the half round trip
+    AGE_TAU_S = 30.0  # a reply this old weighs 1/e of a fresh one
+    # The nominal rate weighs like replies spread over 3.5 s: it tames a fit
+    # whose trusted replies bunch together, and biases a 50 ppm drift by ~1 ppm.
+    PRIOR_WEIGHT_S2 = 1.0
+    # A clock read always lies between a query's send and receive times, so a
+    # reply can only be far from a good fit if the clock itself jumped (an MCU
+    # reset). Replies this far from the prediction beyond their round trip
+    # (and > 5 sigma) are outliers; a tighter bar would also reject good
+    # replies while the fit is young ...
+    OUTLIER_MIN_US = 5000.0
+    # ... and this many in a row mean the clock jumped: start again.
+    OUTLIERS_TO_RESET = 4
+    # The nominal rate weighs like replies spread over a third of a second.
+    PRIOR_WEIGHT_S2 = 0.01
+
+    def __init__(self, nominal_hz: float = MCU_CLOCK_HZ) -> None:
+        self.nominal_hz = nominal_hz
+        self.stats = ClockSyncStats()
+        self.reset()
+
+    def query_interval_s(self) -> float:
+        """When to send the next clock query."""
+        if self._count < 2 or self._newest_s - self._oldest_s < self.WARMUP_S:
+            return self.WARMUP_QUERY_INTERVAL_S
+        return self.QUERY_INTERVAL_S
+
+    def reset(self) -> None:
+        # Ring buffer of replies: host time of the midpoint, MCU clock, half round trip.
+        self._replies = np.empty((self.WINDOW, 3))
+        self._count = 0
+        self._oldest_s = self._newest_s = 0.0
+        self._t0 = 0.0
+        self._c0 = 0.0
+        self._freq = self.nominal_hz
+        self._used = 0
+        self._residual_var = 0.0
+        self._outlier_run = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._used >= 2
+
+    @property
+    def frequency_hz(self) -> float:
+        return self._freq
+
+    @property
+    def drift_ppm(self) -> float:
+        return (self._freq / self.nominal_hz - 1.0) * 1e6
+
+    @property
+    def min_rtt_s(self) -> float:
+        if not self._count:
+            return math.nan
+        return 2.0 * float(self._replies[: min(self._count, self.WINDOW), 2].min())
+
+    @property
+    def prediction_stddev_us(self) -> float:
+        return math.sqrt(self._residual_var)
+
+    def add_sample(self, sent_s: float, received_s: float, mcu_clock: int) -> bool:
+        """One clock query, sent and answered at these host times; True if it was used."""
+        self.stats.samples += 1
+        half_rtt = 0.5 * (received_s - sent_s)
+        t_mid = sent_s + half_rtt
+        if self._used and self._is_outlier(t_mid, mcu_clock, half_rtt):
+            return self._outlier(t_mid, mcu_clock, half_rtt)
+        self._outlier_run = 0
+        return self._add(t_mid, mcu_clock, half_rtt)
+
+    def _add(self, t: float, clock: float, half_rtt: float) -> bool:
+        if self._count == 0 or self._count >= self.WINDOW:
+            self._oldest_s = t if self._count == 0 else self._replies[self._count % self.WINDOW, 0]
+        self._replies[self._count % self.WINDOW] = (t, clock, half_rtt)
+        self._count += 1
+        self._newest_s = t
+        return self._refit(t)
+
+    def _is_outlier(self, t: float, clock: float, half_rtt: float) -> bool:
+        # A reply is only as sure as its round trip: allow for that too.
+        diff = abs(clock - self.host_to_mcu(t)) - half_rtt * self._freq
+        return diff * diff > 25.0 * self._residual_var and diff > self.OUTLIER_MIN_US
+
+    def _outlier(self, t: float, clock: float, half_rtt: float) -> bool:
+        self.stats.outliers += 1
+        self._outlier_run += 1
+        if self._outlier_run < self.OUTLIERS_TO_RESET:
+            return False
+        # Replies agree with each other but not with us: the clock jumped.
+        self.stats.resets += 1
+        self.reset()
+        return self._add(t, clock, half_rtt)
+
+    def _refit(self, now: float) -> bool:
+        newest = (self._count - 1) % self.WINDOW
+        r = self._replies[: min(self._count, self.WINDOW)]
+        half = r[:, 2]
+        good = half <= half.min() + self.ACCEPT_MARGIN_S
+        t, c = r[good, 0], r[good, 1]
+        w = np.exp((t - now) / self.AGE_TAU_S)
+        sw = w.sum()
+        t0 = (w * t).sum() / sw
+        c0 = (w * c).sum() / sw
+        dt, dc = t - t0, c - c0
+        var = (w * dt * dt).sum() / sw
+        cov = (w * dt * dc).sum() / sw
+        self._freq = (cov + self.PRIOR_WEIGHT_S2 * self.nominal_hz) / (var + self.PRIOR_WEIGHT_S2)
+        self._t0, self._c0 = t0, c0
+        resid = dc - self._freq * dt
+        self._residual_var = (w * resid * resid).sum() / sw
+        self._used = int(good.sum())
+        used = bool(good[newest])
+        self.stats.used += used
+        return used
+
+    def mcu_to_host(self, mcu_clock):
+        """Host monotonic seconds of an MCU clock value (scalar or array)."""
+        if not self._used:
+            raise error("clock not synchronised yet")
+        return self._t0 + (mcu_clock - self._c0) / self._freq
+
+    def host_to_mcu(self, host_s):
+        if not self._used:
+            raise error("clock not synchronised yet")
+        return self._c0 + (host_s - self._t0) * self._freq
+
+
+class SampleTimeline:
+    """Sample index -> MCU clock (µs) for one stream, learned from batch stamps."""
+
+    DECAY = 1.0 / 64.0
+
+    def __init__(self, nominal_rate_hz: float) -> None:
+        self.nominal_period_us = MCU_CLOCK_HZ / nominal_rate_hz
+        self._reg: DecayingRegression | None = None
+
+    def add(self, first_sample: int, mcu_clock: int) -> None:
+        if self._reg is None:
+            # Prior: the nominal period, as firm as a 100-sample spread of stamps.
+            self._reg = DecayingRegression(
+                first_sample, mcu_clock, self.nominal_period_us, self.DECAY, prior_weight=1e4
+            )
+        else:
+            self._reg.add(first_sample, mcu_clock)
+
+    def residual_us(self, first_sample: int, mcu_clock: int) -> float:
+        """How far a stamp is from where the timeline expects it."""
+        if self._reg is None:
+            return 0.0
+        return mcu_clock - self._reg.predict(first_sample)
+
+    def mcu_time(self, sample_index):
+        return self._reg.predict(np.asarray(sample_index, dtype=np.float64))
+
+    @property
+    def period_us(self) -> float:
+        return self._reg.slope if self._reg else self.nominal_period_us

@@ -1,0 +1,481 @@
+"""Stridesync wire protocol, version 1: the one host module that knows the bytes.
+
+A frame on the wire is ``COBS(body) 0x00``; the body is::
+
+    version u8 | type u8 | payload ... | crc16 u16 LE
+
+The CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over version, type and
+payload. COBS makes 0x00 appear only as the delimiter, so after any garbage,
+lost or inserted bytes the decoder is back in step at the next 0x00. The
+framing and the CRC never change between protocol versions; only the payloads
+do, which lets a host recognise a device that speaks a newer version.
+
+The byte layouts are documented in docs/protocol.md; the reference encoder for
+the firmware side is firmware/stridesync_proto.c and both are tested against
+tests/vectors/vectors.json.
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from cobs import cobs
+
+PROTOCOL_VERSION = 1
+MAX_BODY_BYTES = 1024
+# COBS adds one byte per 254 plus one; anything longer is not a frame of ours.
+MAX_ENCODED_BYTES = MAX_BODY_BYTES + MAX_BODY_BYTES // 254 + 2
+DELIMITER = b"\x00"
+ALL_STREAMS = 0xFF
+
+
+class error(Exception):
+    """A body that is not a valid protocol v1 message."""
+
+
+class UnsupportedVersion(error):
+    def __init__(self, version: int):
+        super().__init__(f"protocol version {version} (this host speaks {PROTOCOL_VERSION})")
+        self.version = version
+
+
+class MsgType(IntEnum):
+    # MCU -> host
+    HELLO = 0x01
+    SAMPLES = 0x02
+    CLOCK = 0x03
+    ACK = 0x04
+    # host -> MCU
+    IDENTIFY = 0x80
+    START = 0x81
+    STOP = 0x82
+    TARE = 0x83
+    CLOCK_QUERY = 0x84
+
+
+COMMAND_TYPES = frozenset(
+    {MsgType.IDENTIFY, MsgType.START, MsgType.STOP, MsgType.TARE, MsgType.CLOCK_QUERY}
+)
+
+
+class SensorKind(IntEnum):
+    FORCE_3AXIS = 1
+    FORCE_VERTICAL = 2
+    IMU_6AXIS = 3
+    SPEED = 4
+
+
+class Placement(IntEnum):
+    UNSPECIFIED = 0
+    FORCE_PLATE = 1
+    TREADMILL = 2
+    SHANK_LEFT = 3
+    SHANK_RIGHT = 4
+    THIGH_LEFT = 5
+    THIGH_RIGHT = 6
+    TRUNK = 7
+    PELVIS = 8
+    WRIST_LEFT = 9
+    WRIST_RIGHT = 10
+    TRACKSIDE = 11
+
+
+class Channel(IntEnum):
+    FX = 1  # mediolateral force, + to the athlete's right
+    FY = 2  # anterior-posterior force, + in the direction of travel
+    FZ = 3  # vertical force, + up
+    GX = 4  # angular velocity about the anterior axis
+    GY = 5  # angular velocity about the mediolateral axis (sagittal plane)
+    GZ = 6  # angular velocity about the segment's long axis
+    AX = 7
+    AY = 8
+    AZ = 9
+    VELOCITY = 10
+    DISTANCE = 11
+
+
+class Unit(IntEnum):
+    NEWTON = 1
+    DEG_PER_S = 2
+    M_PER_S2 = 3
+    M_PER_S = 4
+    METRE = 5
+
+
+UNIT_SYMBOL = {
+    Unit.NEWTON: "N",
+    Unit.DEG_PER_S: "deg/s",
+    Unit.M_PER_S2: "m/s^2",
+    Unit.M_PER_S: "m/s",
+    Unit.METRE: "m",
+}
+
+
+class SampleFormat(IntEnum):
+    INT16 = 1
+    INT32 = 2
+
+
+_DTYPE = {SampleFormat.INT16: np.dtype("<i2"), SampleFormat.INT32: np.dtype("<i4")}
+
+# Channels each kind must carry, in this order (extra channels may follow).
+REQUIRED_CHANNELS = {
+    SensorKind.FORCE_3AXIS: (Channel.FX, Channel.FY, Channel.FZ),
+    SensorKind.FORCE_VERTICAL: (Channel.FZ,),
+    SensorKind.IMU_6AXIS: (
+        Channel.GX,
+        Channel.GY,
+        Channel.GZ,
+        Channel.AX,
+        Channel.AY,
+        Channel.AZ,
+    ),
+    SensorKind.SPEED: (Channel.VELOCITY,),
+}
+
+
+class AckStatus(IntEnum):
+    OK = 0
+    UNKNOWN_COMMAND = 1
+    BAD_ARGUMENT = 2
+    BUSY = 3
+
+
+# --- messages -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    channel: Channel
+    unit: Unit
+    scale: float  # value = raw * scale + offset, in `unit`
+    offset: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.channel.name.lower()}_{UNIT_SYMBOL[self.unit]}"
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    stream_id: int
+    kind: SensorKind
+    placement: Placement
+    sample_rate_hz: float
+    channels: tuple[ChannelInfo, ...]
+    index: int = 0  # position in a row of like sensors, e.g. plate 0, 1, 2 along a runway
+    sample_format: SampleFormat = SampleFormat.INT16
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _DTYPE[self.sample_format]
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return self.dtype.itemsize * len(self.channels)
+
+    def scales(self) -> tuple[np.ndarray, np.ndarray]:
+        scale = np.array([c.scale for c in self.channels], dtype=np.float64)
+        offset = np.array([c.offset for c in self.channels], dtype=np.float64)
+        return scale, offset
+
+
+@dataclass(frozen=True)
+class Hello:
+    device_id: int
+    firmware: tuple[int, int, int]
+    name: str
+    streams: tuple[StreamInfo, ...]
+
+    def stream(self, stream_id: int) -> StreamInfo | None:
+        for s in self.streams:
+            if s.stream_id == stream_id:
+                return s
+        return None
+
+    @property
+    def device_hex(self) -> str:
+        return f"{self.device_id:016x}"
+
+
+@dataclass(frozen=True)
+class SampleBatch:
+    stream_id: int
+    first_sample: int  # u32 index of the first sample since streaming started
+    overflow: int  # u16 cumulative count of samples the MCU had to drop
+    mcu_time_us: int  # u32 MCU clock when the first sample was taken
+    n_samples: int
+    data: bytes = field(repr=False)
+
+    def raw(self, stream: StreamInfo) -> np.ndarray:
+        """Raw integer samples, shape (n_samples, n_channels)."""
+        values = np.frombuffer(self.data, dtype=stream.dtype)
+        return values.reshape(self.n_samples, len(stream.channels))
+
+
+@dataclass(frozen=True)
+class ClockReply:
+    token: int
+    mcu_time_us: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    command: int
+    token: int
+    status: AckStatus
+
+
+@dataclass(frozen=True)
+class Command:
+    type: MsgType
+    token: int
+    stream_id: int = ALL_STREAMS  # only TARE uses it
+
+
+Message = Hello | SampleBatch | ClockReply | Ack | Command
+
+# --- encoding -------------------------------------------------------------
+
+_HEADER = struct.Struct("<BB")
+_HELLO_HEAD = struct.Struct("<QBBBB")  # device id, fw major/minor/patch, n streams
+_STREAM = struct.Struct("<BBBBIBB")  # id, kind, placement, index, rate mHz, format, n ch
+_CHANNEL = struct.Struct("<BBff")
+_SAMPLES_HEAD = struct.Struct("<BIHIB")
+_CLOCK = struct.Struct("<HI")
+_ACK = struct.Struct("<BHB")
+_COMMAND = struct.Struct("<H")
+_TARE = struct.Struct("<HB")
+_CRC = struct.Struct("<H")
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE, as computed by the firmware's ss_crc16()."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def encode_payload(msg: Message) -> tuple[MsgType, bytes]:
+    if isinstance(msg, SampleBatch):
+        head = _SAMPLES_HEAD.pack(
+            msg.stream_id, msg.first_sample, msg.overflow, msg.mcu_time_us, msg.n_samples
+        )
+        return MsgType.SAMPLES, head + msg.data
+    if isinstance(msg, Hello):
+        return MsgType.HELLO, _encode_hello(msg)
+    if isinstance(msg, ClockReply):
+        return MsgType.CLOCK, _CLOCK.pack(msg.token, msg.mcu_time_us)
+    if isinstance(msg, Ack):
+        return MsgType.ACK, _ACK.pack(msg.command, msg.token, msg.status)
+    if isinstance(msg, Command):
+        if msg.type == MsgType.TARE:
+            return msg.type, _TARE.pack(msg.token, msg.stream_id)
+        return msg.type, _COMMAND.pack(msg.token)
+    raise TypeError(f"not a protocol message: {msg!r}")
+
+
+def _encode_hello(msg: Hello) -> bytes:
+    name = msg.name.encode()
+    if len(name) > 32:
+        raise ValueError("device name is limited to 32 bytes")
+    parts = [_HELLO_HEAD.pack(msg.device_id, *msg.firmware, len(msg.streams))]
+    parts.append(bytes([len(name)]) + name)
+    for s in msg.streams:
+        rate_mhz = round(s.sample_rate_hz * 1000)
+        parts.append(
+            _STREAM.pack(
+                s.stream_id,
+                s.kind,
+                s.placement,
+                s.index,
+                rate_mhz,
+                s.sample_format,
+                len(s.channels),
+            )
+        )
+        parts.extend(_CHANNEL.pack(c.channel, c.unit, c.scale, c.offset) for c in s.channels)
+    return b"".join(parts)
+
+
+def encode_body(msg: Message, version: int = PROTOCOL_VERSION) -> bytes:
+    msg_type, payload = encode_payload(msg)
+    body = _HEADER.pack(version, msg_type) + payload
+    if len(body) + _CRC.size > MAX_BODY_BYTES:
+        raise ValueError(f"message of {len(body)} bytes exceeds {MAX_BODY_BYTES}")
+    return body + _CRC.pack(crc16(body))
+
+
+def encode_frame(msg: Message, version: int = PROTOCOL_VERSION) -> bytes:
+    """The bytes that go on the wire for one message, delimiter included."""
+    return cobs.encode(encode_body(msg, version)) + DELIMITER
+
+
+# --- decoding -------------------------------------------------------------
+
+
+def decode_body(body: bytes) -> Message:
+    """Parse a de-stuffed body whose CRC was already checked."""
+    if len(body) < _HEADER.size:
+        raise error("frame too short")
+    version, msg_type = _HEADER.unpack_from(body)
+    if version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(version)
+    payload = memoryview(body)[_HEADER.size :]
+    try:
+        parse = _PARSERS[msg_type]
+    except KeyError:
+        raise error(f"unknown message type 0x{msg_type:02x}") from None
+    try:
+        return parse(msg_type, payload)
+    except (struct.error, ValueError) as exc:
+        raise error(f"malformed {MsgType(msg_type).name} payload: {exc}") from None
+
+
+def _parse_samples(_t: int, p: memoryview) -> SampleBatch:
+    stream_id, first, overflow, clock, n = _SAMPLES_HEAD.unpack_from(p)
+    data = bytes(p[_SAMPLES_HEAD.size :])
+    if n == 0 or len(data) % n:
+        raise ValueError(f"{len(data)} data bytes do not divide into {n} samples")
+    return SampleBatch(stream_id, first, overflow, clock, n, data)
+
+
+def _parse_hello(_t: int, p: memoryview) -> Hello:
+    device_id, major, minor, patch, n_streams = _HELLO_HEAD.unpack_from(p)
+    pos = _HELLO_HEAD.size
+    name_len = p[pos]
+    raw_name = bytes(p[pos + 1 : pos + 1 + name_len])
+    if len(raw_name) != name_len:
+        raise ValueError("truncated name")
+    name = raw_name.decode("utf-8", errors="replace")
+    pos += 1 + name_len
+    streams = []
+    for _ in range(n_streams):
+        sid, kind, placement, index, rate_mhz, fmt, n_ch = _STREAM.unpack_from(p, pos)
+        pos += _STREAM.size
+        channels = []
+        for _ in range(n_ch):
+            ch, unit, scale, offset = _CHANNEL.unpack_from(p, pos)
+            pos += _CHANNEL.size
+            channels.append(ChannelInfo(Channel(ch), Unit(unit), scale, offset))
+        if rate_mhz == 0:
+            raise ValueError(f"stream {sid} has a sample rate of 0")
+        streams.append(
+            StreamInfo(
+                sid,
+                SensorKind(kind),
+                Placement(placement),
+                rate_mhz / 1000.0,
+                tuple(channels),
+                index,
+                SampleFormat(fmt),
+            )
+        )
+    if pos != len(p):
+        raise ValueError(f"{len(p) - pos} trailing bytes")
+    return Hello(device_id, (major, minor, patch), name, tuple(streams))
+
+
+def _parse_clock(_t: int, p: memoryview) -> ClockReply:
+    return ClockReply(*_CLOCK.unpack(p))
+
+
+def _parse_ack(_t: int, p: memoryview) -> Ack:
+    command, token, status = _ACK.unpack(p)
+    return Ack(command, token, AckStatus(status))
+
+
+def _parse_command(t: int, p: memoryview) -> Command:
+    if t == MsgType.TARE:
+        token, stream_id = _TARE.unpack(p)
+        return Command(MsgType.TARE, token, stream_id)
+    (token,) = _COMMAND.unpack(p)
+    return Command(MsgType(t), token)
+
+
+_PARSERS = {
+    MsgType.HELLO: _parse_hello,
+    MsgType.SAMPLES: _parse_samples,
+    MsgType.CLOCK: _parse_clock,
+    MsgType.ACK: _parse_ack,
+    **{t: _parse_command for t in COMMAND_TYPES},
+}
+
+
+@dataclass
+class DecoderCounters:
+    bytes: int = 0
+    frames: int = 0
+    crc_errors: int = 0
+    malformed: int = 0  # bad COBS, too short, unknown type, bad payload
+    unsupported_version: int = 0
+    dropped_bytes: int = 0  # every byte that did not end up in a good frame
+
+
+class FrameDecoder:
+    """Incremental decoder: feed it byte chunks of any size, get messages.
+
+    It never raises on bad input: every rejected byte is counted and the
+    decoder resynchronises on the next delimiter.
+    """
+
+    def __init__(self) -> None:
+        self.counters = DecoderCounters()
+        self.newest_unsupported_version: int | None = None
+        self._buf = bytearray()
+        self._discarding = False  # inside an over-long run: skip to the next delimiter
+
+    def feed(self, data: bytes) -> list[Message]:
+        self.counters.bytes += len(data)
+        self._buf += data
+        if DELIMITER not in data:
+            self._check_overflow()
+            return []
+        *chunks, rest = self._buf.split(DELIMITER)
+        self._buf = bytearray(rest)
+        messages = []
+        for chunk in chunks:
+            if self._discarding:
+                self._discarding = False
+                self.counters.dropped_bytes += len(chunk) + 1
+                continue
+            if chunk:
+                msg = self._decode_chunk(bytes(chunk))
+                if msg is not None:
+                    messages.append(msg)
+        self._check_overflow()
+        return messages
+
+    def _check_overflow(self) -> None:
+        if len(self._buf) > MAX_ENCODED_BYTES:
+            self.counters.dropped_bytes += len(self._buf)
+            self._buf.clear()
+            self._discarding = True
+
+    def _decode_chunk(self, chunk: bytes) -> Message | None:
+        c = self.counters
+        try:
+            body = cobs.decode(chunk)
+        except cobs.DecodeError:
+            return self._reject(chunk, "malformed")
+        if len(body) < _HEADER.size + _CRC.size:
+            return self._reject(chunk, "malformed")
+        (crc,) = _CRC.unpack_from(body, len(body) - _CRC.size)
+        if crc16(body[: -_CRC.size]) != crc:
+            return self._reject(chunk, "crc_errors")
+        try:
+            msg = decode_body(body[: -_CRC.size])
+        except UnsupportedVersion as exc:
+            self.newest_unsupported_version = exc.version
+            return self._reject(chunk, "unsupported_version")
+        except error:
+            return self._reject(chunk, "malformed")
+        c.frames += 1
+        return msg
+
+    def _reject(self, chunk: bytes, counter: str) -> None:
+        setattr(self.counters, counter, getattr(self.counters, counter) + 1)
+        self.counters.dropped_bytes += len(chunk) + 1
+        return None

@@ -1,0 +1,476 @@
+"""Serial links to the sensor MCUs: identify, synchronise, stream, reconnect.
+
+`Bridge` watches a set of port paths (globs allowed, e.g. /dev/serial/by-id/*),
+opens each new one, identifies the device on it, and keeps one
+`DeviceSession` per device id, so a sensor that is unplugged and comes back,
+even under a new /dev name, continues its session. Sample blocks and events
+go to callbacks that must not block. Per-device statistics are logged once a
+second and returned by `Bridge.stats()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from .codec import (
+    Ack,
+    AckStatus,
+    ClockReply,
+    Command,
+    DecoderCounters,
+    FrameDecoder,
+    Hello,
+    MsgType,
+    SampleBatch,
+    encode_frame,
+)
+from .device import DeviceEvent, DeviceSession, SampleBlock, validate_hello
+from .device import error as DeviceError
+from .transport import SerialTransport
+from .transport import error as TransportError
+
+log = logging.getLogger("stridesync.bridge")
+stats_log = logging.getLogger("stridesync.bridge.stats")
+
+DEFAULT_PORTS = ("/dev/stridesync/*", "/dev/serial/by-id/*", "/dev/ttyACM*", "/dev/ttyUSB*")
+
+
+class error(Exception):
+    """A device that cannot be used; the message is one line for the user."""
+
+
+class NotOurDevice(error):
+    pass
+
+
+BlockSink = Callable[[SampleBlock], None]
+EventSink = Callable[[DeviceEvent], None]
+
+
+class DeviceConnection:
+    """One open port, from the identify handshake until the cable is pulled."""
+
+    IDENTIFY_TIMEOUT_S = 1.0
+    IDENTIFY_RETRY_S = 0.25
+    SYNC_BURST = 8
+    SYNC_BURST_INTERVAL_S = 0.02
+    STALL_S = 1.0
+
+    def __init__(self, path: str, on_block: BlockSink, on_event: EventSink) -> None:
+        self.path = path
+        self.decoder = FrameDecoder()
+        self.transport = SerialTransport(path, self._on_data, self._on_lost)
+        self.session: DeviceSession | None = None
+        self.last_frame_s: float | None = None
+        self.lost_reason: str | None = None
+        self._on_block = on_block
+        self._on_event = on_event
+        self._hello: asyncio.Future[Hello] | None = None
+        self._lost = asyncio.Event()
+        self._tokens = 0
+        self._resync: asyncio.Task | None = None
+        self._stalled = False
+
+    # --- handshake -----------------------------------------------------------
+
+    async def identify(self) -> Hello:
+        """Open the port and ask who is there; raise `error` with a clear reason."""
+        try:
+            self.transport.open()
+        except TransportError as exc:
+            raise error(str(exc)) from None
+        self._hello = asyncio.get_running_loop().create_future()
+        deadline = time.monotonic() + self.IDENTIFY_TIMEOUT_S
+        while time.monotonic() < deadline and not self._lost.is_set():
+            self._send(Command(MsgType.IDENTIFY, self._next_token()))
+            with contextlib.suppress(asyncio.TimeoutError):
+                hello = await asyncio.wait_for(asyncio.shield(self._hello), self.IDENTIFY_RETRY_S)
+                try:
+                    validate_hello(hello)
+                except DeviceError as exc:
+                    raise error(f"{self.path}: device {hello.device_hex}: {exc}") from None
+                return hello
+        raise self._identify_failure()
+
+    def _identify_failure(self) -> error:
+        c = self.decoder.counters
+        version = self.decoder.newest_unsupported_version
+        if version is not None:
+            return error(
+                f"{self.path}: device speaks protocol v{version}; this stridesync speaks v1"
+                " (upgrade stridesync)"
+            )
+        if self._lost.is_set():
+            return error(f"{self.path}: {self.lost_reason}")
+        if c.bytes:
+            return NotOurDevice(
+                f"{self.path}: not a Stridesync device ({c.bytes} bytes received,"
+                f" no valid frame in {self.IDENTIFY_TIMEOUT_S:.1f} s)"
+            )
+        return NotOurDevice(
+            f"{self.path}: no answer in {self.IDENTIFY_TIMEOUT_S:.1f} s"
+            " (not a Stridesync device, or its firmware is not running)"
+        )
+
+    # --- streaming -------------------------------------------------------------
+
+    async def run(self, session: DeviceSession) -> str:
+        """Stream until the port is lost; return why it was lost."""
+        self.session = session
+        session.on_reconnect()
+        await self._synchronise()
+        try:
+            while not self._lost.is_set():
+                self._send(session.clock_query(time.monotonic()))
+                self._check_stall()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), session.clock.query_interval_s())
+        finally:
+            if self._resync:
+                self._resync.cancel()
+        return self.lost_reason or "closed"
+
+    async def _synchronise(self) -> None:
+        """A quick burst of clock queries, then start the streams."""
+        for _ in range(self.SYNC_BURST):
+            if self._lost.is_set():
+                return
+            self._send(self.session.clock_query(time.monotonic()))
+            await asyncio.sleep(self.SYNC_BURST_INTERVAL_S)
+        self._send(Command(MsgType.START, self._next_token()))
+
+    def _check_stall(self) -> None:
+        now = time.monotonic()
+        stalled = self.last_frame_s is not None and now - self.last_frame_s > self.STALL_S
+        if stalled != self._stalled:
+            self._stalled = stalled
+            kind = "stall" if stalled else "resumed"
+            self._on_event(DeviceEvent(kind, self.session.device_id, now, self.path))
+
+    def _on_data(self, data: bytes, now: float) -> None:
+        for msg in self.decoder.feed(data):
+            self.last_frame_s = now
+            if isinstance(msg, SampleBatch):
+                if self.session is not None:
+                    self._deliver(self.session.on_samples(msg, now))
+            elif isinstance(msg, ClockReply):
+                if self.session is not None:
+                    self.session.on_clock(msg, now)
+            elif isinstance(msg, Hello):
+                self._on_hello(msg, now)
+            elif isinstance(msg, Ack) and msg.status != AckStatus.OK:
+                log.warning(
+                    "%s: command 0x%02x refused: %s", self.path, msg.command, msg.status.name
+                )
+
+    def _on_hello(self, hello: Hello, now: float) -> None:
+        if self._hello is not None and not self._hello.done():
+            self._hello.set_result(hello)
+            return
+        if self.session is None or hello.device_id != self.session.device_id:
+            return
+        try:
+            self._deliver(self.session.on_hello(hello, now, solicited=False))
+        except DeviceError as exc:
+            log.error("%s: %s", self.path, exc)
+
+    def _deliver(self, items: list) -> None:
+        for item in items:
+            if isinstance(item, SampleBlock):
+                self._on_block(item)
+                continue
+            self._on_event(item)
+            if item.kind == "reset":
+                log.warning("%s: %s reset (%s)", self.path, self.session.name, item.detail)
+                self._resync = asyncio.ensure_future(self._synchronise())
+
+    def _on_lost(self, why: str) -> None:
+        self.lost_reason = why
+        self._lost.set()
+
+    # --- output --------------------------------------------------------------------
+
+    def _next_token(self) -> int:
+        self._tokens = (self._tokens + 1) & 0xFFFF
+        return self._tokens
+
+    def _send(self, cmd: Command) -> None:
+        self.transport.write(encode_frame(cmd))
+
+    def send_command(self, type_: MsgType, stream_id: int = 0xFF) -> None:
+        self._send(Command(type_, self._next_token(), stream_id))
+
+    def close(self) -> None:
+        self.transport.close()
+        self._lost.set()
+
+
+# --- statistics -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceStats:
+    device_id: str
+    name: str
+    port: str | None
+    connected: bool
+    firmware: str
+    frames_per_s: float
+    bytes_per_s: float
+    samples_per_s: float
+    frames: int
+    crc_errors: int
+    malformed_frames: int
+    dropped_bytes: int
+    lost_samples: int
+    overflow_samples: int
+    duplicates: int
+    resets: int
+    reconnects: int
+    clock_drift_ppm: float
+    clock_rtt_ms: float
+    clock_stddev_us: float
+    last_frame_age_s: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        state = "" if self.connected else " DISCONNECTED"
+        return (
+            f"{self.name} [{self.device_id}]{state}: {self.frames_per_s:.0f} frames/s"
+            f" {self.bytes_per_s / 1000:.1f} kB/s {self.samples_per_s:.0f} samples/s"
+            f" crc={self.crc_errors} dropped_bytes={self.dropped_bytes}"
+            f" lost={self.lost_samples} overflow={self.overflow_samples}"
+            f" dup={self.duplicates} resets={self.resets} reconnects={self.reconnects}"
+            f" drift={self.clock_drift_ppm:+.1f}ppm rtt={self.clock_rtt_ms:.2f}ms"
+        )
+
+
+def _add_counters(a: DecoderCounters, b: DecoderCounters) -> DecoderCounters:
+    return DecoderCounters(**{k: getattr(a, k) + getattr(b, k) for k in asdict(a)})
+
+
+@dataclass
+class _DeviceRecord:
+    session: DeviceSession
+    connection: DeviceConnection | None = None
+    port: str | None = None
+    past: DecoderCounters = None  # counters of earlier connections
+    reconnects: int = 0
+    rate_mark: tuple[float, int, int, int] | None = None  # time, frames, bytes, samples
+    rates: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def counters(self) -> DecoderCounters:
+        if self.connection is None:
+            return self.past
+        return _add_counters(self.past, self.connection.decoder.counters)
+
+    def samples(self) -> int:
+        return sum(c.samples for c in self.session.stream_counters().values())
+
+
+class Bridge:
+    """All sensor MCUs on this host, found by port path or glob."""
+
+    RETRY_MIN_S = 0.25
+    RETRY_MAX_S = 30.0
+    NOT_OURS_RETRY_S = 30.0
+
+    def __init__(
+        self,
+        ports: Sequence[str] = DEFAULT_PORTS,
+        on_block: BlockSink | None = None,
+        on_event: EventSink | None = None,
+        scan_interval_s: float = 0.5,
+        stats_interval_s: float = 1.0,
+        log_stats: bool = True,
+    ) -> None:
+        self.ports = list(ports)
+        self._on_block = on_block or (lambda block: None)
+        self._on_event = on_event or (lambda event: None)
+        self.scan_interval_s = scan_interval_s
+        self.stats_interval_s = stats_interval_s
+        self.log_stats = log_stats
+        self._devices: dict[int, _DeviceRecord] = {}
+        self._serving: dict[str, asyncio.Task] = {}
+        self._retry: dict[str, tuple[float, float]] = {}  # path -> (next attempt, back-off)
+        self._reported: dict[str, str] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._scan_forever(), name="bridge-scan"),
+            asyncio.create_task(self._stats_forever(), name="bridge-stats"),
+        ]
+
+    async def close(self) -> None:
+        for task in [*self._tasks, *self._serving.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._serving.values()]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for record in self._devices.values():
+            if record.connection is not None:
+                record.connection.send_command(MsgType.STOP)
+                record.connection.close()
+
+    async def __aenter__(self) -> Bridge:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # --- finding ports -----------------------------------------------------------
+
+    def candidate_ports(self) -> list[str]:
+        found = {}
+        for pattern in self.ports:
+            for path in sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]:
+                if os.path.exists(path):
+                    found.setdefault(os.path.realpath(path), path)
+        return list(found.values())
+
+    async def _scan_forever(self) -> None:
+        while True:
+            self.scan_once()
+            await asyncio.sleep(self.scan_interval_s)
+
+    def scan_once(self) -> None:
+        now = time.monotonic()
+        for path in self.candidate_ports():
+            real = os.path.realpath(path)
+            if real in self._serving or self._retry.get(real, (0.0, 0.0))[0] > now:
+                continue
+            self._serving[real] = asyncio.create_task(self._serve(path, real), name=f"link {path}")
+
+    async def _serve(self, path: str, real: str) -> None:
+        conn = DeviceConnection(path, self._on_block, self._on_event)
+        try:
+            hello = await conn.identify()
+            record = self._attach(hello, conn, path)
+            self._retry.pop(real, None)
+            self._reported.pop(real, None)
+            why = await conn.run(record.session)
+            self._detach(record, conn, why)
+            self._retry[real] = (time.monotonic() + self.RETRY_MIN_S, self.RETRY_MIN_S)
+        except error as exc:
+            self._failed(real, exc)
+        finally:
+            conn.close()
+            self._serving.pop(real, None)
+
+    def _failed(self, real: str, exc: error) -> None:
+        _, backoff = self._retry.get(real, (0.0, self.RETRY_MIN_S / 2))
+        backoff = min(backoff * 2, self.RETRY_MAX_S)
+        if isinstance(exc, NotOurDevice):
+            backoff = self.NOT_OURS_RETRY_S
+        self._retry[real] = (time.monotonic() + backoff, backoff)
+        if self._reported.get(real) != str(exc):  # log a problem when it changes, not every retry
+            self._reported[real] = str(exc)
+            log.warning("%s", exc)
+
+    def _attach(self, hello: Hello, conn: DeviceConnection, path: str) -> _DeviceRecord:
+        record = self._devices.get(hello.device_id)
+        if record is None:
+            record = _DeviceRecord(DeviceSession(hello), past=DecoderCounters())
+            self._devices[hello.device_id] = record
+        elif record.connection is not None:
+            raise error(f"{path}: device {hello.device_hex} is already connected on {record.port}")
+        else:
+            record.reconnects += 1
+        record.connection, record.port = conn, path
+        now = time.monotonic()
+        log.info(
+            "%s: %s %s firmware %d.%d.%d, %d streams",
+            path,
+            hello.name,
+            hello.device_hex,
+            *hello.firmware,
+            len(hello.streams),
+        )
+        self._on_event(DeviceEvent("connected", hello.device_id, now, path))
+        return record
+
+    def _detach(self, record: _DeviceRecord, conn: DeviceConnection, why: str) -> None:
+        record.past = record.counters()
+        record.connection = None
+        log.warning("%s: %s disconnected (%s)", conn.path, record.session.name, why)
+        self._on_event(DeviceEvent("disconnected", record.session.device_id, time.monotonic(), why))
+
+    # --- statistics -----------------------------------------------------------------
+
+    def sessions(self) -> list[DeviceSession]:
+        return [r.session for r in self._devices.values()]
+
+    def connection(self, device_id: int) -> DeviceConnection | None:
+        record = self._devices.get(device_id)
+        return record.connection if record else None
+
+    def stats(self) -> list[DeviceStats]:
+        now = time.monotonic()
+        return [self._stats(r, now) for r in self._devices.values()]
+
+    def _update_rates(self, now: float) -> None:
+        for r in self._devices.values():
+            c = r.counters()
+            mark = (now, c.frames, c.bytes, r.samples())
+            if r.rate_mark is not None:
+                dt = max(now - r.rate_mark[0], 1e-9)
+                r.rates = tuple((mark[i] - r.rate_mark[i]) / dt for i in (1, 2, 3))
+            r.rate_mark = mark
+
+    def _stats(self, r: _DeviceRecord, now: float) -> DeviceStats:
+        s = r.session
+        c = r.counters()
+        streams = s.stream_counters().values()
+        last = r.connection.last_frame_s if r.connection else None
+        return DeviceStats(
+            device_id=s.hello.device_hex,
+            name=s.name,
+            port=r.port,
+            connected=r.connection is not None,
+            firmware=".".join(map(str, s.hello.firmware)),
+            frames_per_s=r.rates[0],
+            bytes_per_s=r.rates[1],
+            samples_per_s=r.rates[2],
+            frames=c.frames,
+            crc_errors=c.crc_errors,
+            malformed_frames=c.malformed + c.unsupported_version + s.unknown_stream_batches,
+            dropped_bytes=c.dropped_bytes,
+            lost_samples=sum(x.lost_samples for x in streams),
+            overflow_samples=sum(x.overflow_samples for x in streams),
+            duplicates=sum(x.duplicates for x in streams),
+            resets=s.resets,
+            reconnects=r.reconnects,
+            clock_drift_ppm=s.clock.drift_ppm,
+            clock_rtt_ms=s.clock.min_rtt_s * 1e3 if s.clock.ready else float("nan"),
+            clock_stddev_us=s.clock.prediction_stddev_us,
+            last_frame_age_s=None if last is None else now - last,
+        )
+
+    async def _stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.stats_interval_s)
+            self._update_rates(time.monotonic())
+            if self.log_stats:
+                for st in self.stats():
+                    stats_log.info("%s", st.line())
+
+
+async def identify_port(path: str, timeout_s: float = 1.0) -> Hello:
+    """Open `path`, ask who is there, close it. Raises `error` with a clear reason."""
+    conn = DeviceConnection(path, lambda b: None, lambda e: None)
+    conn.IDENTIFY_TIMEOUT_S = timeout_s
+    try:
+        return await conn.identify()
+    finally:
+        conn.close()

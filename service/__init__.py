@@ -1,0 +1,1 @@
+"""The Stridesync service: engine, live fan-out, storage, API, command line."""
