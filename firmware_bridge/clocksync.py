@@ -60,7 +60,8 @@ class DecayingRegression:
 
     The first 1/decay points are weighted equally (plain least squares), later
     ones with a forgetting factor of (1 - decay). Before x has spread, the
-    slope is pulled towards a prior with weight `prior_weight` (in units of x²).
+    slope is pulled towards a prior with weight `prior_weight` (in units of x²),
+    which fades like an old observation.
     """
 
     def __init__(self, x: float, y: float, slope: float, decay: float, prior_weight: float):
@@ -83,6 +84,7 @@ class DecayingRegression:
         self.y_avg += d * dy
         self.x_var = (1.0 - d) * (self.x_var + dx * dx * d)
         self.xy_cov = (1.0 - d) * (self.xy_cov + dx * dy * d)
+        self.prior_weight *= 1.0 - d
         w = self.prior_weight
         self.slope = (self.xy_cov + w * self.prior_slope) / (self.x_var + w)
 
@@ -252,7 +254,7 @@ class ClockSync:
 class SampleTimeline:
     """Sample index -> MCU clock (µs) for one stream, learned from batch stamps."""
 
-    DECAY = 1.0 / 64.0
+    DECAY = 1.0 / 256.0  # about 2.5 s of batches
 
     def __init__(self, nominal_rate_hz: float) -> None:
         self.nominal_period_us = MCU_CLOCK_HZ / nominal_rate_hz
@@ -260,9 +262,9 @@ class SampleTimeline:
 
     def add(self, first_sample: int, mcu_clock: int) -> None:
         if self._reg is None:
-            # Prior: the nominal period, as firm as a 100-sample spread of stamps.
+            # Prior: the nominal period, as firm as stamps spread over 35 samples.
             self._reg = DecayingRegression(
-                first_sample, mcu_clock, self.nominal_period_us, self.DECAY, prior_weight=1e4
+                first_sample, mcu_clock, self.nominal_period_us, self.DECAY, prior_weight=100.0
             )
         else:
             self._reg.add(first_sample, mcu_clock)

@@ -1,0 +1,74 @@
+"""Shared test helpers: golden vectors and message construction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.codec import (
+    Ack,
+    AckStatus,
+    Channel,
+    ChannelInfo,
+    ClockReply,
+    Command,
+    Hello,
+    Message,
+    MsgType,
+    Placement,
+    SampleBatch,
+    SampleFormat,
+    SensorKind,
+    StreamInfo,
+    Unit,
+)
+
+VECTORS = Path(__file__).parent / "vectors" / "vectors.json"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def load_vectors() -> list[dict]:
+    return json.loads(VECTORS.read_text())["vectors"]
+
+
+def stream_from_json(s: dict) -> StreamInfo:
+    channels = tuple(
+        ChannelInfo(Channel[c["channel"]], Unit[c["unit"]], c["scale"], c["offset"])
+        for c in s["channels"]
+    )
+    return StreamInfo(
+        s["stream_id"],
+        SensorKind[s["kind"]],
+        Placement[s["placement"]],
+        s["sample_rate_hz"],
+        channels,
+        s["index"],
+        SampleFormat[s["sample_format"]],
+    )
+
+
+def message_from_json(m: dict) -> Message:
+    kind = m["type"]
+    if kind == "hello":
+        streams = tuple(stream_from_json(s) for s in m["streams"])
+        return Hello(int(m["device_id"], 16), tuple(m["firmware"]), m["name"], streams)
+    if kind == "samples":
+        dtype = {"INT16": "<i2", "INT32": "<i4"}[m["sample_format"]]
+        data = np.array(m["values"], dtype=dtype)
+        return SampleBatch(
+            m["stream_id"],
+            m["first_sample"],
+            m["overflow"],
+            m["mcu_time_us"],
+            len(data),
+            data.tobytes(),
+        )
+    if kind == "clock":
+        return ClockReply(m["token"], m["mcu_time_us"])
+    if kind == "ack":
+        return Ack(MsgType[m["command"]], m["token"], AckStatus[m["status"]])
+    if kind == "command":
+        return Command(MsgType[m["command"]], m["token"], m.get("stream_id", 0xFF))
+    raise ValueError(kind)

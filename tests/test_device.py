@@ -1,0 +1,137 @@
+"""DeviceSession: losses, overflow, resets and wrap-around, driven message by message."""
+
+import numpy as np
+import pytest
+
+from firmware_bridge.codec import ClockReply, Hello, SampleBatch
+from firmware_bridge.device import DeviceEvent, DeviceSession, SampleBlock, error, validate_hello
+from firmware_bridge.virtual import force_plate_stream, speed_stream
+
+RATE = 1000.0
+N = 10
+
+
+class Rig:
+    """A session fed by hand: MCU clock = host time in µs plus an offset."""
+
+    def __init__(self, offset_us: int = 0, first_index: int = 0):
+        self.info = force_plate_stream(rate_hz=RATE)
+        self.hello = Hello(42, (1, 0, 0), "plate-0", (self.info,))
+        self.session = DeviceSession(self.hello)
+        self.offset_us = offset_us
+        self.index = self.start_index = first_index
+        self.t = 1.0
+        self.sync()
+
+    def sync(self, n: int = 4):
+        for _ in range(n):
+            q = self.session.clock_query(self.t)
+            self.session.on_clock(ClockReply(q.token, self.clock(self.t + 0.0001)), self.t + 0.0002)
+            self.t += 0.01
+
+    def clock(self, t: float) -> int:
+        return int(t * 1e6 + self.offset_us) & 0xFFFFFFFF
+
+    def batch(self, overflow: int = 0, send: bool = True):
+        stamp_t = (self.index - self.start_index) / RATE
+        raw = np.arange(N * 3, dtype="<i2").reshape(N, 3) + (self.index % 1000)
+        b = SampleBatch(0, self.index & 0xFFFFFFFF, overflow, self.clock(stamp_t), N, raw.tobytes())
+        self.index += N
+        if not send:
+            return []
+        return self.session.on_samples(b, stamp_t + 0.012)
+
+    def blocks(self, items):
+        return [x for x in items if isinstance(x, SampleBlock)]
+
+
+def test_blocks_carry_values_in_newtons_and_host_times_from_sample_counts():
+    rig = Rig()
+    (block,) = rig.blocks(rig.batch())
+    assert block.values[1, 2] == pytest.approx((1 * 3 + 2) * 0.25)
+    assert np.allclose(np.diff(block.time_s), 1e-3, atol=1e-7)
+    assert block.time_s[0] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_lost_frames_are_counted_in_samples_and_marked_on_the_next_block():
+    rig = Rig()
+    rig.batch()
+    rig.batch(send=False)
+    rig.batch(send=False)
+    (block,) = rig.blocks(rig.batch())
+    assert block.lost_before == 2 * N
+    assert rig.session.stream_counters()[0].lost_samples == 2 * N
+    assert block.time_s[0] == pytest.approx(3 * N / RATE, abs=1e-4)
+
+
+def test_mcu_overflow_is_told_apart_from_wire_loss():
+    rig = Rig()
+    rig.batch(overflow=0)
+    rig.batch(send=False)  # 10 samples the MCU dropped itself ...
+    rig.batch(send=False)  # ... and 10 lost on the wire
+    rig.batch(overflow=N)
+    c = rig.session.stream_counters()[0]
+    assert (c.overflow_samples, c.lost_samples) == (N, N)
+
+
+def test_counters_and_clock_wrap_without_a_glitch():
+    rig = Rig(offset_us=2**32 - 50_000, first_index=2**32 - 2 * N)
+    times = []
+    for _ in range(10):
+        times += [b.time_s for b in rig.blocks(rig.batch())]
+    t = np.concatenate(times)
+    assert np.allclose(np.diff(t), 1e-3, atol=1e-7)
+    assert rig.session.stream_counters()[0].lost_samples == 0
+
+
+def test_unsolicited_hello_means_the_mcu_restarted():
+    rig = Rig()
+    rig.batch()
+    (event,) = rig.session.on_hello(rig.hello, rig.t, solicited=False)
+    assert event.kind == "reset"
+    assert not rig.session.clock.ready
+    assert rig.session.on_hello(rig.hello, rig.t, solicited=True) == []
+
+
+def test_sequence_restart_is_a_reset_and_the_gap_is_estimated_from_time():
+    rig = Rig()
+    for _ in range(5):
+        rig.batch()
+    rig.offset_us = -2_000_000  # MCU clock restarted 2 s after host time 0 ...
+    rig.index = rig.start_index = 0  # ... and its sample count; 0.5 s later it sends
+    stamp_t = 2.5
+    raw = np.zeros((N, 3), dtype="<i2")
+    b = SampleBatch(0, 0, 0, rig.clock(stamp_t), N, raw.tobytes())
+    items = rig.session.on_samples(b, stamp_t + 0.01)
+    assert [x.kind for x in items if isinstance(x, DeviceEvent)] == ["reset"]
+    rig.t = stamp_t + 0.02
+    rig.sync()
+    b2 = SampleBatch(0, N, 0, rig.clock(stamp_t + N / RATE), N, raw.tobytes())
+    blocks = rig.blocks(rig.session.on_samples(b2, stamp_t + 0.03))
+    assert [b.first_sample for b in blocks] == [0, N]
+    assert blocks[0].time_s[0] == pytest.approx(stamp_t, abs=1e-3)
+    # 5 batches ended at 0.05 s; the restart's first sample is at 2.5 s.
+    assert blocks[0].lost_before == pytest.approx((2.5 - 0.05) * RATE, abs=2)
+
+
+def test_batches_before_clock_sync_wait_rather_than_being_lost():
+    rig = Rig()
+    rig.session.on_reconnect()
+    assert rig.batch() == []
+    rig.sync()
+    blocks = rig.blocks(rig.batch())
+    assert [b.first_sample for b in blocks] == [0, N]
+
+
+def test_hello_validation_names_the_problem():
+    bad = speed_stream()
+    bad = type(bad)(bad.stream_id, bad.kind, bad.placement, bad.sample_rate_hz, ())
+    with pytest.raises(error, match="must start with velocity"):
+        validate_hello(Hello(1, (1, 0, 0), "x", (bad,)))
+
+
+def test_unknown_stream_is_counted_not_fatal():
+    rig = Rig()
+    items = rig.session.on_samples(SampleBatch(9, 0, 0, 0, 1, b"\0" * 6), 0.0)
+    assert items[0].kind == "unknown-stream"
+    assert rig.session.unknown_stream_batches == 1
