@@ -441,10 +441,12 @@ class FrameDecoder:
                 self._discarding = False
                 self.counters.dropped_bytes += len(chunk) + 1
                 continue
-            if chunk:
-                msg = self._decode_chunk(bytes(chunk))
-                if msg is not None:
-                    messages.append(msg)
+            if not chunk:  # a stray delimiter: frames never start with one
+                self.counters.dropped_bytes += 1
+                continue
+            msg = self._decode_chunk(bytes(chunk))
+            if msg is not None:
+                messages.append(msg)
         self._check_overflow()
         return messages
 

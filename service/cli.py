@@ -1,0 +1,288 @@
+"""The `stridesync` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+
+from firmware_bridge import link, transport
+from firmware_bridge.codec import SensorKind
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, no traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args) or 0
+    except (UsageError, link.error, transport.error) as exc:
+        print(f"stridesync: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stridesync", description="Real-time sprint feedback.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("devices", help="list serial ports and identify Stridesync devices")
+    d.add_argument("ports", nargs="*", help="ports to identify (default: every serial port)")
+    d.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a hello")
+    d.add_argument("--json", action="store_true", help="one JSON object per port")
+    d.set_defaults(func=cmd_devices)
+
+    demo = sub.add_parser("demo", help="two virtual sensors through the real serial stack")
+    demo.add_argument("--duration", type=float, default=0.0, help="seconds (default: until ^C)")
+    demo.add_argument("--plain", action="store_true", help="log lines instead of a live table")
+    demo.set_defaults(func=cmd_demo)
+
+    v = sub.add_parser("virtual-devices", help="serve virtual sensor MCUs on pseudo-terminals")
+    v.set_defaults(func=cmd_virtual_devices)
+
+    b = sub.add_parser("bench", help="run a benchmark")
+    b.add_argument("name", choices=["decode", "clock", "all"])
+    b.add_argument("--json", action="store_true", help="machine-readable results")
+    b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+# --- devices ---------------------------------------------------------------
+
+
+def cmd_devices(args) -> int:
+    return asyncio.run(_devices(args))
+
+
+async def _devices(args) -> int:
+    explicit = bool(args.ports)
+    ports = args.ports or _all_serial_ports()
+    if not ports:
+        print("no serial ports found")
+        return 0
+    results = await asyncio.gather(
+        *(link.identify_port(p, args.timeout) for p in ports), return_exceptions=True
+    )
+    failed = False
+    for port, res in zip(ports, results, strict=True):
+        if isinstance(res, BaseException) and not isinstance(res, link.error):
+            raise res
+        if isinstance(res, link.error):
+            failed = True
+            if args.json:
+                print(json.dumps({"port": port, "error": str(res)}))
+            else:
+                print(f"stridesync: error: {res}", file=sys.stderr if explicit else sys.stdout)
+            continue
+        print(json.dumps(_hello_json(port, res)) if args.json else _hello_line(port, res))
+    return 1 if failed and explicit else 0
+
+
+def _all_serial_ports() -> list[str]:
+    from serial.tools import list_ports
+
+    ports = [p.device for p in list_ports.comports()]
+    return sorted(set(ports) | set(link.Bridge(link.DEFAULT_PORTS).candidate_ports()))
+
+
+def _hello_json(port: str, hello) -> dict:
+    return {
+        "port": port,
+        "device_id": hello.device_hex,
+        "name": hello.name,
+        "firmware": ".".join(map(str, hello.firmware)),
+        "streams": [
+            {
+                "stream_id": s.stream_id,
+                "kind": s.kind.name.lower(),
+                "placement": s.placement.name.lower(),
+                "index": s.index,
+                "sample_rate_hz": s.sample_rate_hz,
+                "channels": [c.label for c in s.channels],
+            }
+            for s in hello.streams
+        ],
+    }
+
+
+def _hello_line(port: str, hello) -> str:
+    streams = "; ".join(
+        f"{_kind(s.kind)} on {s.placement.name.lower().replace('_', ' ')}"
+        f" at {s.sample_rate_hz:g} Hz ({', '.join(c.label for c in s.channels)})"
+        for s in hello.streams
+    )
+    fw = ".".join(map(str, hello.firmware))
+    return f"{port}: {hello.name} [{hello.device_hex}] firmware {fw}: {streams}"
+
+
+def _kind(kind: SensorKind) -> str:
+    return {
+        SensorKind.FORCE_3AXIS: "3-axis force",
+        SensorKind.FORCE_VERTICAL: "vertical force",
+        SensorKind.IMU_6AXIS: "IMU",
+        SensorKind.SPEED: "speed",
+    }[kind]
+
+
+# --- virtual devices and the demo ------------------------------------------------
+
+
+def cmd_virtual_devices(args) -> int:
+    return asyncio.run(_virtual_devices())
+
+
+async def _virtual_devices() -> int:
+    from firmware_bridge.virtual import PtyMcu, demo_devices
+
+    devices = [PtyMcu(m) for m in demo_devices()]
+    for dev in devices:
+        path = await dev.start()
+        print(json.dumps({"name": dev.model.name, "path": path}), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for dev in devices:
+        await dev.stop()
+    return 0
+
+
+async def start_virtual_devices() -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Virtual MCUs in a process of their own, as real ones are outside the host."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service.cli",
+        "virtual-devices",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    paths = []
+    for _ in range(2):
+        line = await asyncio.wait_for(proc.stdout.readline(), 10)
+        if not line:
+            raise UsageError("virtual devices failed to start")
+        paths.append(json.loads(line)["path"])
+    return proc, paths
+
+
+def cmd_demo(args) -> int:
+    return asyncio.run(_demo(args))
+
+
+async def _demo(args) -> int:
+    proc, paths = await start_virtual_devices()
+    plain = args.plain or not sys.stdout.isatty()
+    print(f"virtual sensors on {', '.join(paths)} (a force plate and a shank IMU)", flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.duration:
+        loop.call_later(args.duration, stop.set)
+    try:
+        async with link.Bridge(paths, log_stats=False) as bridge:
+            if plain:
+                await _demo_plain(bridge, stop)
+            else:
+                await _demo_live(bridge, stop, args.duration)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        await proc.wait()
+    return 0
+
+
+async def _demo_plain(bridge: link.Bridge, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+        for st in bridge.stats():
+            print(st.line(), flush=True)
+
+
+async def _demo_live(bridge: link.Bridge, stop: asyncio.Event, duration: float) -> None:
+    from rich.live import Live
+
+    start = asyncio.get_running_loop().time()
+    with Live(_stats_table(bridge, 0.0, duration), refresh_per_second=2) as live:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+            elapsed = asyncio.get_running_loop().time() - start
+            live.update(_stats_table(bridge, elapsed, duration))
+
+
+def _stats_table(bridge: link.Bridge, elapsed: float, duration: float):
+    from rich.table import Table
+
+    until = f" of {duration:.0f} s" if duration else " (Ctrl-C to stop)"
+    table = Table(title=f"Stridesync devices: {elapsed:.0f} s{until}")
+    for col in (
+        "device",
+        "port",
+        "frames/s",
+        "kB/s",
+        "samples/s",
+        "CRC err",
+        "lost",
+        "overflow",
+        "dup",
+        "resets",
+        "drift ppm",
+        "RTT ms",
+    ):
+        table.add_column(col, justify="left" if col in ("device", "port") else "right")
+    for s in bridge.stats():
+        table.add_row(
+            s.name if s.connected else f"[red]{s.name} (disconnected)[/red]",
+            os.path.basename(s.port or "-"),
+            f"{s.frames_per_s:.0f}",
+            f"{s.bytes_per_s / 1000:.1f}",
+            f"{s.samples_per_s:.0f}",
+            str(s.crc_errors),
+            str(s.lost_samples),
+            str(s.overflow_samples),
+            str(s.duplicates),
+            str(s.resets),
+            f"{s.clock_drift_ppm:+.1f}",
+            f"{s.clock_rtt_ms:.2f}",
+        )
+    return table
+
+
+# --- benchmarks ----------------------------------------------------------------
+
+
+def cmd_bench(args) -> int:
+    from bench import clock, decode
+
+    runs = {"decode": [decode], "clock": [clock], "all": [decode, clock]}[args.name]
+    results = {}
+    for module in runs:
+        result = module.run(quick=args.quick)
+        results[module.NAME] = result
+        if not args.json:
+            print(module.report(result), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
