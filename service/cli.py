@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 
@@ -251,7 +250,7 @@ def _stats_table(bridge: link.Bridge, elapsed: float, duration: float):
     for s in bridge.stats():
         table.add_row(
             s.name if s.connected else f"[red]{s.name} (disconnected)[/red]",
-            os.path.basename(s.port or "-"),
+            s.port or "-",
             f"{s.frames_per_s:.0f}",
             f"{s.bytes_per_s / 1000:.1f}",
             f"{s.samples_per_s:.0f}",
