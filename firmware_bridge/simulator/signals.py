@@ -1,0 +1,373 @@
+"""Sensor signals drawn from a session plan: force, IMU and speed.
+
+Each source is a callable `source(t) -> values` over true times (seconds),
+evaluated analytically, so it can be sampled at any rate, in any chunks, with
+the same result; noise comes from a fixed table indexed by sample time, so it
+is chunk-invariant too. With `noise=False` a source gives the exact,
+noiseless signal (what the ground truth describes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from .athlete import G, WALK, SessionPlan
+
+_NOISE_LEN = 1 << 16
+
+
+class _Noise:
+    """Deterministic, chunk-invariant noise: a table indexed by sample time."""
+
+    def __init__(self, seed: int, channels: int, rate_hz: float) -> None:
+        self.table = np.random.default_rng(seed).standard_normal((_NOISE_LEN, channels))
+        self.rate_hz = rate_hz
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        idx = np.rint(np.asarray(t) * self.rate_hz).astype(np.int64) % _NOISE_LEN
+        return self.table[idx]
+
+
+def _overlapping(plan: SessionPlan, mask: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Indices of contacts (within mask) that overlap [t.min(), t.max()]."""
+    s = plan.steps
+    lo, hi = float(np.min(t)), float(np.max(t))
+    first = np.searchsorted(s.ic_s, lo - 1.0)  # no contact lasts longer than 1 s
+    last = np.searchsorted(s.ic_s, hi, side="right")
+    idx = np.arange(first, last)
+    return idx[mask[idx] & (s.to_s[idx] > lo)]
+
+
+@dataclass
+class ContactShape:
+    """Force of one contact, exact; the sum over contacts is the plate's force."""
+
+    IMPACT_DELAY_S = 0.012
+    IMPACT_WIDTH_S = 0.004
+
+    @staticmethod
+    def vertical(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
+        """Vertical force (N) at u seconds after IC of contact j; 0 outside it."""
+        s = plan.steps
+        tc = s.to_s[j] - s.ic_s[j]
+        x = np.clip(u / tc, 0.0, 1.0)
+        window = np.sin(np.pi * x)
+        if s.phase[j] == WALK:
+            shape = window + 0.25 * np.sin(3 * np.pi * x)
+            area = tc * (2 / np.pi + 0.25 * 2 / (3 * np.pi))
+            return s.vertical_impulse_ns[j] / area * shape
+        # Half-sine (Morin et al. 2005) with an impact transient (Clark & Weyand 2014),
+        # scaled so that the impulse is the planned one.
+        v_rel = min(s.velocity_m_s[j] / plan.athlete.mss_m_s, 1.0)
+        impact_amp = 0.5 * plan.athlete.weight_n * v_rel
+        impact = impact_amp * np.exp(-0.5 * ((u - ContactShape.IMPACT_DELAY_S) / ContactShape.IMPACT_WIDTH_S) ** 2)
+        impact_area = impact_amp * ContactShape.IMPACT_WIDTH_S * math.sqrt(2 * math.pi) * 0.5
+        sine_amp = (s.vertical_impulse_ns[j] - impact_area) / (2 * tc / np.pi)
+        return np.where((u > 0) & (u < tc), sine_amp * window + impact * window, 0.0)
+
+    @staticmethod
+    def horizontal(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
+        """Anterior-posterior force (N, + forward): braking, then propulsion."""
+        s = plan.steps
+        tc = s.to_s[j] - s.ic_s[j]
+        tb = tc * s.braking_fraction[j]
+        tp = tc - tb
+        brake = s.braking_impulse_ns[j] * np.pi / (2 * tb)
+        prop = s.propulsive_impulse_ns[j] * np.pi / (2 * tp)
+        inside = (u > 0) & (u < tc)
+        return np.where(
+            inside,
+            np.where(u < tb, -brake * np.sin(np.pi * u / tb), prop * np.sin(np.pi * (u - tb) / tp)),
+            0.0,
+        )
+
+    @staticmethod
+    def horizontal_impulse(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
+        """Integral of horizontal() from IC to u seconds after it."""
+        s = plan.steps
+        tc = s.to_s[j] - s.ic_s[j]
+        tb = tc * s.braking_fraction[j]
+        tp = tc - tb
+        ib, ip = s.braking_impulse_ns[j], s.propulsive_impulse_ns[j]
+        u = np.clip(u, 0.0, tc)
+        braking = -ib * (1 - np.cos(np.pi * np.minimum(u, tb) / tb)) / 2
+        pushing = ip * (1 - np.cos(np.pi * np.clip(u - tb, 0.0, tp) / tp)) / 2
+        return braking + pushing
+
+
+class ForceSource:
+    """A force plate (or treadmill) that sees the contacts in `mask`: fx, fy, fz in N."""
+
+    def __init__(self, plan: SessionPlan, mask: np.ndarray, seed: int = 0, noise: bool = True,
+                 rate_hz: float = 1000.0, vertical_only: bool = False) -> None:
+        self.plan, self.mask = plan, mask
+        self.vertical_only = vertical_only
+        self.noise = _Noise(seed, 3, rate_hz) if noise else None
+        rng = np.random.default_rng(seed + 1)
+        self.drift_phase = rng.uniform(0, 2 * np.pi, 2)
+
+    def exact(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        out = np.zeros((len(t), 3))
+        steps = self.plan.steps
+        for j in _overlapping(self.plan, self.mask, t):
+            u = t - steps.ic_s[j]
+            fz = ContactShape.vertical(self.plan, j, u)
+            out[:, 2] += fz
+            out[:, 1] += ContactShape.horizontal(self.plan, j, u)
+            side = -1.0 if steps.foot[j] == 0 else 1.0
+            out[:, 0] += side * 0.06 * fz
+        return out[:, 2:] if self.vertical_only else out
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        out = self.exact(t)
+        if self.noise is None:
+            return out
+        # Amplifier noise and a slow zero drift (re-tare between reps).
+        drift = 6.0 * np.sin(2 * np.pi * t / 97.0 + self.drift_phase[0]) + 4.0 * np.sin(
+            2 * np.pi * t / 331.0 + self.drift_phase[1]
+        )
+        noise = 1.5 * self.noise(t)[:, : out.shape[1]]
+        return out + noise + drift[:, None] * np.array([0.2, 0.3, 1.0])[: out.shape[1]]
+
+
+# --- segments ---------------------------------------------------------------------------
+
+
+class SegmentKinematics:
+    """Sagittal angular velocity (deg/s) and angle (deg) of one leg segment.
+
+    Angular velocity is a monotone cubic (PCHIP) through knots placed at the
+    events of every stride, so its extremes sit exactly on the knots: for the
+    shank (Aminian et al. 2002; Schmidt et al. 2016) a minimum at IC, a
+    minimum at TO and the mid-swing peak in between. Each stride's integral is
+    made zero with a smooth correction over the swing, so the angle repeats
+    from stride to stride instead of drifting.
+    """
+
+    GAP_S = 1.5  # longer between two contacts of a leg: the leg stopped
+
+    def __init__(self, plan: SessionPlan, foot: int, segment: str) -> None:
+        self.plan, self.foot, self.segment = plan, foot, segment
+        s = plan.steps
+        self.idx = np.flatnonzero(s.foot == foot)
+        knots: list[tuple[float, float]] = []
+        strides = []
+        for k, j in enumerate(self.idx):
+            ic, to = s.ic_s[j] + s.event_jitter_s[j, 0], s.to_s[j] + s.event_jitter_s[j, 1]
+            nxt = self.idx[k + 1] if k + 1 < len(self.idx) else None
+            has_swing = nxt is not None and s.ic_s[nxt] - s.to_s[j] < self.GAP_S
+            if not knots or knots[-1][0] < ic - 0.3:
+                knots.append((ic - 0.3, 0.0))
+            knots += self._stance_knots(j, ic, to)
+            if has_swing:
+                ic_next = s.ic_s[nxt] + s.event_jitter_s[nxt, 0]
+                knots += self._swing_knots(j, to, ic_next)
+                strides.append((ic, to, ic_next))
+            else:
+                knots.append((to + 0.3, 0.0))
+        knots.sort()
+        t = np.array([k[0] for k in knots]) if knots else np.array([0.0, 1.0])
+        w = np.array([k[1] for k in knots]) if knots else np.zeros(2)
+        t, keep = np.unique(t, return_index=True)
+        self.gyro = PchipInterpolator(t, w[keep], extrapolate=False)
+        self.gyro_integral = self.gyro.antiderivative()
+        self.strides = np.array(strides) if strides else np.zeros((0, 3))
+        # Correction bump per stride: c * sin^2 over the swing, removing its integral.
+        if len(self.strides):
+            ic, to, icn = self.strides.T
+            integral = self.gyro_integral(icn) - self.gyro_integral(ic)
+            self.correction = integral / ((icn - to) / 2)
+        else:
+            self.correction = np.zeros(0)
+
+    def _stance_knots(self, j, ic, to):
+        s = self.plan.steps
+        w = self._peak(j)
+        tc = to - ic
+        if self.segment == "shank":
+            # Stance: the shank rotates back ~60 deg in ~0.11 s at top speed.
+            return [(ic, -0.45 * w), (ic + 0.35 * tc, -0.3 * w), (to, -0.7 * w)]
+        return [(ic, -0.5 * w), (ic + 0.5 * tc, -0.7 * w), (to, -0.3 * w)]
+
+    def _swing_knots(self, j, to, ic_next):
+        s = self.plan.steps
+        sw = ic_next - to
+        w = self._peak(j)
+        timing = s.swing_timing[j]
+        if self.segment == "shank":
+            after = timing + (1 - timing) * 0.55
+            return [(to + 0.22 * sw, 0.0), (to + timing * sw, w), (to + after * sw, 0.0)]
+        late = timing / 0.52
+        return [(to + 0.12 * sw, 0.0), (to + 0.4 * late * sw, w), (to + 0.7 * sw, 0.0),
+                (to + 0.9 * sw, -0.7 * w)]
+
+    def _peak(self, j) -> float:
+        s = self.plan.steps
+        w = s.swing_peak_deg_s[j] if s.phase[j] != WALK else 300.0
+        return w if self.segment == "shank" else 0.75 * w
+
+    def _stride_of(self, t: np.ndarray) -> np.ndarray:
+        if not len(self.strides):
+            return np.full(len(t), -1)
+        k = np.searchsorted(self.strides[:, 0], t, side="right") - 1
+        inside = (k >= 0) & (t < self.strides[np.maximum(k, 0), 2])
+        return np.where(inside, k, -1)
+
+    def _bump(self, t: np.ndarray, k: np.ndarray):
+        """Correction and its integral since IC, for samples inside stride k."""
+        st = self.strides[np.maximum(k, 0)]
+        c = self.correction[np.maximum(k, 0)]
+        sw = st[:, 2] - st[:, 1]
+        x = np.clip((t - st[:, 1]) / sw, 0.0, 1.0)
+        value = c * np.sin(np.pi * x) ** 2
+        integral = c * sw * (x / 2 - np.sin(2 * np.pi * x) / (4 * np.pi))
+        inside = k >= 0
+        return np.where(inside, value, 0.0), np.where(inside, integral, 0.0)
+
+    def angular_velocity(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        k = self._stride_of(t)
+        value, _ = self._bump(t, k)
+        return np.nan_to_num(self.gyro(t)) - value
+
+    def angle(self, t: np.ndarray) -> np.ndarray:
+        """Segment angle (deg), + distal end forward; 0 at every IC and when still."""
+        t = np.asarray(t, dtype=np.float64)
+        k = self._stride_of(t)
+        _, bump = self._bump(t, k)
+        ic = self.strides[np.maximum(k, 0), 0] if len(self.strides) else t
+        angle = self.gyro_integral(t) - self.gyro_integral(ic) - bump
+        return np.where(k >= 0, np.nan_to_num(angle), 0.0)
+
+
+class ImuSource:
+    """A leg IMU (shank or thigh): gx, gy, gz (deg/s), ax, ay, az (m/s^2), segment frame."""
+
+    SENSOR_RADIUS_M = {"shank": 0.22, "thigh": 0.20}  # from the joint above
+    GYRO_RANGE = 2000.0
+    ACCEL_RANGE = 16 * 9.80665
+
+    def __init__(self, plan: SessionPlan, foot: int, segment: str, seed: int = 0,
+                 noise: bool = True, rate_hz: float = 1000.0) -> None:
+        self.kin = SegmentKinematics(plan, foot, segment)
+        self.plan, self.segment, self.foot = plan, segment, foot
+        self.noise = _Noise(seed, 6, rate_hz) if noise else None
+        rng = np.random.default_rng(seed + 7)
+        self.gyro_bias = rng.normal(0.0, 2.0, 3) if noise else np.zeros(3)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        w = self.kin.angular_velocity(t)
+        theta = np.radians(self.kin.angle(t))
+        w_rad = np.radians(w)
+        dt = 1e-4
+        alpha = np.radians(self.kin.angular_velocity(t + dt) - self.kin.angular_velocity(t - dt)) / (2 * dt)
+        r = self.SENSOR_RADIUS_M[self.segment]
+        # Specific force in the segment frame (x forward, y right, z distal):
+        # gravity, tangential r*alpha, centripetal r*w^2 towards the joint above.
+        ax = G * np.sin(theta) + r * alpha
+        az = -G * np.cos(theta) - r * w_rad**2
+        if self.segment == "shank":
+            az = az + self._impact(t)
+        out = np.column_stack([np.zeros_like(t), w, np.zeros_like(t), ax, np.zeros_like(t), az])
+        if self.noise is not None:
+            n = self.noise(t)
+            out[:, :3] += 1.5 * n[:, :3] + self.gyro_bias
+            out[:, 3:] += 0.3 * n[:, 3:]
+            out[:, 0] += 0.05 * w  # cross-axis motion
+        out[:, :3] = np.clip(out[:, :3], -self.GYRO_RANGE, self.GYRO_RANGE)
+        out[:, 3:] = np.clip(out[:, 3:], -self.ACCEL_RANGE, self.ACCEL_RANGE)
+        return out
+
+    def _impact(self, t: np.ndarray) -> np.ndarray:
+        """A damped ring along the shank at each foot strike, growing with speed."""
+        s = self.plan.steps
+        out = np.zeros(len(t))
+        mask = s.foot == self.foot
+        for j in _overlapping(self.plan, mask, t):
+            u = t - s.ic_s[j]
+            amp = 6.0 * G * min(s.velocity_m_s[j] / 9.5, 1.2)
+            ring = np.exp(-np.maximum(u, 0.0) / 0.008) * np.cos(2 * np.pi * 60 * u)
+            out += np.where(u >= 0, -amp * ring, 0.0)
+        return out
+
+
+class TrunkSource:
+    """Trunk IMU: pitch (forward lean +) from the velocity, swaying each step."""
+
+    def __init__(self, plan: SessionPlan, seed: int = 0, noise: bool = True,
+                 rate_hz: float = 1000.0) -> None:
+        self.plan = plan
+        self.noise = _Noise(seed, 6, rate_hz) if noise else None
+
+    def pitch_deg(self, t: np.ndarray) -> np.ndarray:
+        s = self.plan.steps
+        v = np.abs(self.plan.velocity(t))
+        lean = 5.0 + 40.0 * np.exp(-3.0 * v / self.plan.athlete.mss_m_s) * (v > 0.5)
+        j = np.clip(np.searchsorted(s.ic_s, t, side="right") - 1, 0, max(len(s) - 1, 0))
+        if not len(s):
+            return lean
+        nxt = np.minimum(j + 1, len(s) - 1)
+        step = np.maximum(s.ic_s[nxt] - s.ic_s[j], 0.2)
+        running = (t >= s.ic_s[j]) & (t < s.ic_s[j] + step) & (s.phase[j] != WALK)
+        phase = 2 * np.pi * (t - s.ic_s[j]) / step
+        sway = s.trunk_sway_deg[j] * (np.sin(phase) + 0.5 * np.sin(1.5 * phase + 1.0))
+        return lean + np.where(running, sway, 0.0)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        dt = 1e-4
+        pitch = self.pitch_deg(t)
+        rate = (self.pitch_deg(t + dt) - self.pitch_deg(t - dt)) / (2 * dt)
+        phi = np.radians(pitch)
+        fwd = np.gradient(self.plan.velocity(t)) if len(t) > 1 else np.zeros_like(t)
+        ax = G * np.sin(phi) + fwd
+        az = -G * np.cos(phi)
+        zeros = np.zeros_like(t)
+        out = np.column_stack([zeros, rate, zeros, ax, zeros, az])
+        if self.noise is not None:
+            n = self.noise(t)
+            out[:, :3] += 1.5 * n[:, :3]
+            out[:, 3:] += 0.3 * n[:, 3:]
+        return out
+
+
+class SpeedSource:
+    """Athlete velocity (m/s) as a laser or radar sees it: the horizontal force integrated."""
+
+    def __init__(self, plan: SessionPlan, seed: int = 0, noise: bool = True,
+                 rate_hz: float = 100.0) -> None:
+        self.plan = plan
+        self.noise = _Noise(seed, 1, rate_hz) if noise else None
+
+    def exact(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        s, a = self.plan.steps, self.plan.athlete
+        v = self.plan.velocity(t)
+        if not len(s):
+            return v
+        j = np.clip(np.searchsorted(s.ic_s, t, side="right") - 1, 0, len(s) - 1)
+        u = t - s.ic_s[j]
+        running = (u >= 0) & (s.phase[j] != WALK) & (u < s.ic_s[np.minimum(j + 1, len(s) - 1)] - s.ic_s[j])
+        v_out = v.copy()
+        for jj in np.unique(j[running]):
+            sel = running & (j == jj)
+            step_s = s.ic_s[min(jj + 1, len(s) - 1)] - s.ic_s[jj]
+            v_mean = (s.velocity_m_s[jj] + s.velocity_next_m_s[jj]) / 2
+            drag = a.drag_k * v_mean**2
+            impulse = ContactShape.horizontal_impulse(self.plan, jj, u[sel])
+            v_out[sel] = s.velocity_m_s[jj] + (impulse - drag * u[sel]) / a.body_mass_kg
+            if step_s <= 0:
+                v_out[sel] = s.velocity_m_s[jj]
+        return v_out[:, None]
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        out = self.exact(t)
+        if self.noise is not None:
+            out = out + 0.03 * self.noise(t)
+        return out
