@@ -128,10 +128,15 @@ class DeviceSession:
     def clock_query(self, host_time_s: float) -> Command:
         """The next clock query to send, remembered with its send time."""
         token = next(self._tokens) & 0xFFFF
+        self.note_query(token, host_time_s)
+        return Command(MsgType.CLOCK_QUERY, token)
+
+    def note_query(self, token: int, host_time_s: float) -> None:
+        """A clock query sent at this host time (replay: as recorded)."""
+        self._queries.pop(token, None)
         self._queries[token] = host_time_s
         if len(self._queries) > 64:  # replies that never came
             del self._queries[next(iter(self._queries))]
-        return Command(MsgType.CLOCK_QUERY, token)
 
     def on_clock(self, reply: ClockReply, host_time_s: float) -> bool:
         sent = self._queries.pop(reply.token, None)

@@ -16,23 +16,13 @@ import glob
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from .codec import (
-    Ack,
-    AckStatus,
-    ClockReply,
-    Command,
-    DecoderCounters,
-    FrameDecoder,
-    Hello,
-    MsgType,
-    SampleBatch,
-    encode_frame,
-)
-from .device import DeviceEvent, DeviceSession, SampleBlock, validate_hello
+from .codec import Command, DecoderCounters, Hello, MsgType, encode_frame
+from .device import DeviceEvent, DeviceSession, validate_hello
 from .device import error as DeviceError
+from .host import BlockSink, EventSink, HostProtocol
 from .transport import SerialTransport
 from .transport import error as TransportError
 
@@ -50,10 +40,6 @@ class NotOurDevice(error):
     pass
 
 
-BlockSink = Callable[[SampleBlock], None]
-EventSink = Callable[[DeviceEvent], None]
-
-
 class DeviceConnection:
     """One open port, from the identify handshake until the cable is pulled."""
 
@@ -65,18 +51,26 @@ class DeviceConnection:
 
     def __init__(self, path: str, on_block: BlockSink, on_event: EventSink) -> None:
         self.path = path
-        self.decoder = FrameDecoder()
-        self.transport = SerialTransport(path, self._on_data, self._on_lost)
-        self.session: DeviceSession | None = None
-        self.last_frame_s: float | None = None
+        self.protocol = HostProtocol(on_block, on_event, label=path)
+        self.transport = SerialTransport(path, self.protocol.feed, self._on_lost)
         self.lost_reason: str | None = None
-        self._on_block = on_block
         self._on_event = on_event
-        self._hello: asyncio.Future[Hello] | None = None
         self._lost = asyncio.Event()
         self._tokens = 0
         self._resync: asyncio.Task | None = None
         self._stalled = False
+
+    @property
+    def decoder(self):
+        return self.protocol.decoder
+
+    @property
+    def session(self) -> DeviceSession | None:
+        return self.protocol.session
+
+    @property
+    def last_frame_s(self) -> float | None:
+        return self.protocol.last_frame_s
 
     # --- handshake -----------------------------------------------------------
 
@@ -86,12 +80,15 @@ class DeviceConnection:
             self.transport.open()
         except TransportError as exc:
             raise error(str(exc)) from None
-        self._hello = asyncio.get_running_loop().create_future()
         deadline = time.monotonic() + self.IDENTIFY_TIMEOUT_S
+        self.protocol.expect_hello()
         while time.monotonic() < deadline and not self._lost.is_set():
             self._send(Command(MsgType.IDENTIFY, self._next_token()))
-            with contextlib.suppress(asyncio.TimeoutError):
-                hello = await asyncio.wait_for(asyncio.shield(self._hello), self.IDENTIFY_RETRY_S)
+            retry_at = time.monotonic() + self.IDENTIFY_RETRY_S
+            while time.monotonic() < retry_at and self.protocol.hello is None:
+                await asyncio.sleep(0.01)
+            hello = self.protocol.hello
+            if hello is not None:
                 try:
                     validate_hello(hello)
                 except DeviceError as exc:
@@ -123,11 +120,12 @@ class DeviceConnection:
 
     async def run(self, session: DeviceSession) -> str:
         """Stream until the port is lost; return why it was lost."""
-        self.session = session
-        session.on_reconnect()
+        self.protocol.attach(session)
         await self._synchronise()
         try:
             while not self._lost.is_set():
+                if self.protocol.needs_sync and (self._resync is None or self._resync.done()):
+                    self._resync = asyncio.ensure_future(self._synchronise())
                 self._send(session.clock_query(time.monotonic()))
                 self._check_stall()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -139,6 +137,7 @@ class DeviceConnection:
 
     async def _synchronise(self) -> None:
         """A quick burst of clock queries, then start the streams."""
+        self.protocol.needs_sync = False
         for _ in range(self.SYNC_BURST):
             if self._lost.is_set():
                 return
@@ -148,48 +147,12 @@ class DeviceConnection:
 
     def _check_stall(self) -> None:
         now = time.monotonic()
-        stalled = self.last_frame_s is not None and now - self.last_frame_s > self.STALL_S
+        last = self.last_frame_s
+        stalled = last is not None and now - last > self.STALL_S
         if stalled != self._stalled:
             self._stalled = stalled
             kind = "stall" if stalled else "resumed"
             self._on_event(DeviceEvent(kind, self.session.device_id, now, self.path))
-
-    def _on_data(self, data: bytes, now: float) -> None:
-        for msg in self.decoder.feed(data):
-            self.last_frame_s = now
-            if isinstance(msg, SampleBatch):
-                if self.session is not None:
-                    self._deliver(self.session.on_samples(msg, now))
-            elif isinstance(msg, ClockReply):
-                if self.session is not None:
-                    self.session.on_clock(msg, now)
-            elif isinstance(msg, Hello):
-                self._on_hello(msg, now)
-            elif isinstance(msg, Ack) and msg.status != AckStatus.OK:
-                log.warning(
-                    "%s: command 0x%02x refused: %s", self.path, msg.command, msg.status.name
-                )
-
-    def _on_hello(self, hello: Hello, now: float) -> None:
-        if self._hello is not None and not self._hello.done():
-            self._hello.set_result(hello)
-            return
-        if self.session is None or hello.device_id != self.session.device_id:
-            return
-        try:
-            self._deliver(self.session.on_hello(hello, now, solicited=False))
-        except DeviceError as exc:
-            log.error("%s: %s", self.path, exc)
-
-    def _deliver(self, items: list) -> None:
-        for item in items:
-            if isinstance(item, SampleBlock):
-                self._on_block(item)
-                continue
-            self._on_event(item)
-            if item.kind == "reset":
-                log.warning("%s: %s reset (%s)", self.path, self.session.name, item.detail)
-                self._resync = asyncio.ensure_future(self._synchronise())
 
     def _on_lost(self, why: str) -> None:
         self.lost_reason = why

@@ -95,7 +95,9 @@ class Steps:
     swing_timing: np.ndarray  # mid-swing peak as a fraction of swing (0.55 normal)
     swing_peak_deg_s: np.ndarray  # shank peak swing angular velocity of this leg's next swing
     trunk_sway_deg: np.ndarray
-    event_jitter_s: np.ndarray = field(repr=False)  # (n, 2): gyro IC and TO features vs. force events
+    event_jitter_s: np.ndarray = field(
+        repr=False
+    )  # (n, 2): gyro IC and TO features vs. force events
 
     def __len__(self) -> int:
         return len(self.ic_s)
@@ -158,8 +160,14 @@ class _Planner:
         t = self._walk(t, plan)
         self.vt.append((t, 0.0))
         self.reps_done.append(
-            {"rep": number, "scenario": plan.scenario, "start_s": start, "end_s": end,
-             "top_speed_m_s": v_top, "decel_start_s": t_decel}
+            {
+                "rep": number,
+                "scenario": plan.scenario,
+                "start_s": start,
+                "end_s": end,
+                "top_speed_m_s": v_top,
+                "decel_start_s": t_decel,
+            }
         )
         return t
 
@@ -200,7 +208,6 @@ class _Planner:
 
     def _add_step(self, ic, tc, step_s, v, v_next, brake_frac, phase, rep, scenario, v_rel):
         a, m = self.a, self.a.body_mass_kg
-        flight = step_s - tc
         base = m * (0.02 + 0.15 * v_rel**2) * self.jitter(2)
         drag = a.drag_k * ((v + v_next) / 2) ** 2 * step_s
         dv = v_next - v
@@ -215,10 +222,19 @@ class _Planner:
         late = scenario == "late-swing" and rep > 0
         self.rows.append(
             dict(
-                foot=self.foot, ic_s=ic, to_s=ic + tc, phase=phase, rep=rep, scenario=scenario,
-                velocity_m_s=v, velocity_next_m_s=v + dv, position_m=self.x,
-                braking_impulse_ns=brake, propulsive_impulse_ns=prop,
-                braking_fraction=brake_frac, peak_vertical_force_n=peak,
+                foot=self.foot,
+                ic_s=ic,
+                to_s=ic + tc,
+                phase=phase,
+                rep=rep,
+                scenario=scenario,
+                velocity_m_s=v,
+                velocity_next_m_s=v + dv,
+                position_m=self.x,
+                braking_impulse_ns=brake,
+                propulsive_impulse_ns=prop,
+                braking_fraction=brake_frac,
+                peak_vertical_force_n=peak,
                 vertical_impulse_ns=vertical,
                 swing_timing=(0.68 if late else 0.52) + 0.015 * self.rng.standard_normal(),
                 swing_peak_deg_s=126.0 * max(v_next, v) * self.jitter() * (0.85 if late else 1.0),
@@ -236,13 +252,23 @@ class _Planner:
             tc = step_s * 1.2  # 20 % double support
             self.rows.append(
                 dict(
-                    foot=self.foot, ic_s=t, to_s=t + tc, phase=WALK, rep=0, scenario=plan.scenario,
-                    velocity_m_s=v, velocity_next_m_s=v, position_m=self.x,
+                    foot=self.foot,
+                    ic_s=t,
+                    to_s=t + tc,
+                    phase=WALK,
+                    rep=0,
+                    scenario=plan.scenario,
+                    velocity_m_s=v,
+                    velocity_next_m_s=v,
+                    position_m=self.x,
                     braking_impulse_ns=0.05 * self.a.body_mass_kg * v,
                     propulsive_impulse_ns=0.05 * self.a.body_mass_kg * v,
-                    braking_fraction=0.5, peak_vertical_force_n=1.15 * self.a.weight_n,
+                    braking_fraction=0.5,
+                    peak_vertical_force_n=1.15 * self.a.weight_n,
                     vertical_impulse_ns=self.a.weight_n * step_s,
-                    swing_timing=0.5, swing_peak_deg_s=126.0 * v, trunk_sway_deg=1.0,
+                    swing_timing=0.5,
+                    swing_peak_deg_s=126.0 * v,
+                    trunk_sway_deg=1.0,
                     event_jitter_s=(0.0, 0.0),
                 )
             )
@@ -292,5 +318,3 @@ def scenario_reps(scenario: str, n_reps: int = 100) -> list[RepPlan]:
         f"unknown scenario {scenario!r}; choose from "
         + ", ".join([*SCENARIOS, "mixed", "jog", "walk", "stand"])
     )
-
-

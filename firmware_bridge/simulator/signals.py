@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from .athlete import G, WALK, SessionPlan
+from .athlete import WALK, G, SessionPlan
 
 _NOISE_LEN = 1 << 16
 
@@ -64,7 +65,9 @@ class ContactShape:
         # scaled so that the impulse is the planned one.
         v_rel = min(s.velocity_m_s[j] / plan.athlete.mss_m_s, 1.0)
         impact_amp = 0.5 * plan.athlete.weight_n * v_rel
-        impact = impact_amp * np.exp(-0.5 * ((u - ContactShape.IMPACT_DELAY_S) / ContactShape.IMPACT_WIDTH_S) ** 2)
+        impact = impact_amp * np.exp(
+            -0.5 * ((u - ContactShape.IMPACT_DELAY_S) / ContactShape.IMPACT_WIDTH_S) ** 2
+        )
         impact_area = impact_amp * ContactShape.IMPACT_WIDTH_S * math.sqrt(2 * math.pi) * 0.5
         sine_amp = (s.vertical_impulse_ns[j] - impact_area) / (2 * tc / np.pi)
         return np.where((u > 0) & (u < tc), sine_amp * window + impact * window, 0.0)
@@ -102,8 +105,15 @@ class ContactShape:
 class ForceSource:
     """A force plate (or treadmill) that sees the contacts in `mask`: fx, fy, fz in N."""
 
-    def __init__(self, plan: SessionPlan, mask: np.ndarray, seed: int = 0, noise: bool = True,
-                 rate_hz: float = 1000.0, vertical_only: bool = False) -> None:
+    def __init__(
+        self,
+        plan: SessionPlan,
+        mask: np.ndarray,
+        seed: int = 0,
+        noise: bool = True,
+        rate_hz: float = 1000.0,
+        vertical_only: bool = False,
+    ) -> None:
         self.plan, self.mask = plan, mask
         self.vertical_only = vertical_only
         self.noise = _Noise(seed, 3, rate_hz) if noise else None
@@ -186,7 +196,6 @@ class SegmentKinematics:
             self.correction = np.zeros(0)
 
     def _stance_knots(self, j, ic, to):
-        s = self.plan.steps
         w = self._peak(j)
         tc = to - ic
         if self.segment == "shank":
@@ -203,8 +212,12 @@ class SegmentKinematics:
             after = timing + (1 - timing) * 0.55
             return [(to + 0.22 * sw, 0.0), (to + timing * sw, w), (to + after * sw, 0.0)]
         late = timing / 0.52
-        return [(to + 0.12 * sw, 0.0), (to + 0.4 * late * sw, w), (to + 0.7 * sw, 0.0),
-                (to + 0.9 * sw, -0.7 * w)]
+        return [
+            (to + 0.12 * sw, 0.0),
+            (to + 0.4 * late * sw, w),
+            (to + 0.7 * sw, 0.0),
+            (to + 0.9 * sw, -0.7 * w),
+        ]
 
     def _peak(self, j) -> float:
         s = self.plan.steps
@@ -248,12 +261,19 @@ class SegmentKinematics:
 class ImuSource:
     """A leg IMU (shank or thigh): gx, gy, gz (deg/s), ax, ay, az (m/s^2), segment frame."""
 
-    SENSOR_RADIUS_M = {"shank": 0.22, "thigh": 0.20}  # from the joint above
+    SENSOR_RADIUS_M: ClassVar[dict[str, float]] = {"shank": 0.22, "thigh": 0.20}  # from the joint
     GYRO_RANGE = 2000.0
     ACCEL_RANGE = 16 * 9.80665
 
-    def __init__(self, plan: SessionPlan, foot: int, segment: str, seed: int = 0,
-                 noise: bool = True, rate_hz: float = 1000.0) -> None:
+    def __init__(
+        self,
+        plan: SessionPlan,
+        foot: int,
+        segment: str,
+        seed: int = 0,
+        noise: bool = True,
+        rate_hz: float = 1000.0,
+    ) -> None:
         self.kin = SegmentKinematics(plan, foot, segment)
         self.plan, self.segment, self.foot = plan, segment, foot
         self.noise = _Noise(seed, 6, rate_hz) if noise else None
@@ -266,7 +286,9 @@ class ImuSource:
         theta = np.radians(self.kin.angle(t))
         w_rad = np.radians(w)
         dt = 1e-4
-        alpha = np.radians(self.kin.angular_velocity(t + dt) - self.kin.angular_velocity(t - dt)) / (2 * dt)
+        alpha = np.radians(
+            self.kin.angular_velocity(t + dt) - self.kin.angular_velocity(t - dt)
+        ) / (2 * dt)
         r = self.SENSOR_RADIUS_M[self.segment]
         # Specific force in the segment frame (x forward, y right, z distal):
         # gravity, tangential r*alpha, centripetal r*w^2 towards the joint above.
@@ -300,8 +322,9 @@ class ImuSource:
 class TrunkSource:
     """Trunk IMU: pitch (forward lean +) from the velocity, swaying each step."""
 
-    def __init__(self, plan: SessionPlan, seed: int = 0, noise: bool = True,
-                 rate_hz: float = 1000.0) -> None:
+    def __init__(
+        self, plan: SessionPlan, seed: int = 0, noise: bool = True, rate_hz: float = 1000.0
+    ) -> None:
         self.plan = plan
         self.noise = _Noise(seed, 6, rate_hz) if noise else None
 
@@ -340,8 +363,9 @@ class TrunkSource:
 class SpeedSource:
     """Athlete velocity (m/s) as a laser or radar sees it: the horizontal force integrated."""
 
-    def __init__(self, plan: SessionPlan, seed: int = 0, noise: bool = True,
-                 rate_hz: float = 100.0) -> None:
+    def __init__(
+        self, plan: SessionPlan, seed: int = 0, noise: bool = True, rate_hz: float = 100.0
+    ) -> None:
         self.plan = plan
         self.noise = _Noise(seed, 1, rate_hz) if noise else None
 
@@ -353,7 +377,11 @@ class SpeedSource:
             return v
         j = np.clip(np.searchsorted(s.ic_s, t, side="right") - 1, 0, len(s) - 1)
         u = t - s.ic_s[j]
-        running = (u >= 0) & (s.phase[j] != WALK) & (u < s.ic_s[np.minimum(j + 1, len(s) - 1)] - s.ic_s[j])
+        running = (
+            (u >= 0)
+            & (s.phase[j] != WALK)
+            & (u < s.ic_s[np.minimum(j + 1, len(s) - 1)] - s.ic_s[j])
+        )
         v_out = v.copy()
         for jj in np.unique(j[running]):
             sel = running & (j == jj)

@@ -1,0 +1,90 @@
+"""The host side of one device connection, without I/O.
+
+Bytes in, sample blocks and events out. The live serial link (link.py), the
+simulated USB link (linksim.py) and the replay of a wire capture (capture.py)
+all use this one class, so they handle hellos, resets and clock replies
+identically; they differ only in when they send commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from .codec import Ack, AckStatus, ClockReply, Command, FrameDecoder, Hello, MsgType, SampleBatch
+from .device import DeviceEvent, DeviceSession, SampleBlock
+from .device import error as DeviceError
+
+log = logging.getLogger("stridesync.bridge")
+
+BlockSink = Callable[[SampleBlock], None]
+EventSink = Callable[[DeviceEvent], None]
+
+
+class HostProtocol:
+    """Decode a device's bytes and keep its DeviceSession up to date."""
+
+    def __init__(self, on_block: BlockSink, on_event: EventSink, label: str = "") -> None:
+        self.decoder = FrameDecoder()
+        self.session: DeviceSession | None = None
+        self.label = label
+        self.on_block = on_block
+        self.on_event = on_event
+        self.hello: Hello | None = None  # the answer to IDENTIFY, before a session is attached
+        self.awaiting_hello = True
+        self.needs_sync = False  # the device restarted: query its clock and START again
+        self.last_frame_s: float | None = None
+
+    def attach(self, session: DeviceSession) -> None:
+        """Stream into `session` (a device known before keeps its session)."""
+        self.session = session
+        self.awaiting_hello = False
+        session.on_reconnect()
+
+    def expect_hello(self) -> None:
+        self.awaiting_hello = True
+
+    def feed(self, data: bytes, now: float) -> None:
+        for msg in self.decoder.feed(data):
+            self.last_frame_s = now
+            if isinstance(msg, SampleBatch):
+                if self.session is not None:
+                    self._deliver(self.session.on_samples(msg, now))
+            elif isinstance(msg, ClockReply):
+                if self.session is not None:
+                    self.session.on_clock(msg, now)
+            elif isinstance(msg, Hello):
+                self._on_hello(msg, now)
+            elif isinstance(msg, Ack) and msg.status != AckStatus.OK:
+                log.warning(
+                    "%s: command 0x%02x refused: %s", self.label, msg.command, msg.status.name
+                )
+
+    def _on_hello(self, hello: Hello, now: float) -> None:
+        if self.awaiting_hello or self.session is None:
+            self.hello = hello
+            self.awaiting_hello = False
+            return
+        if hello.device_id != self.session.device_id:
+            return
+        try:
+            self._deliver(self.session.on_hello(hello, now, solicited=False))
+        except DeviceError as exc:
+            log.error("%s: %s", self.label, exc)
+
+    def _deliver(self, items: list) -> None:
+        for item in items:
+            if isinstance(item, SampleBlock):
+                self.on_block(item)
+                continue
+            self.on_event(item)
+            if item.kind == "reset":
+                log.warning("%s: %s reset (%s)", self.label, self.session.name, item.detail)
+                self.needs_sync = True
+
+    def observe_command(self, cmd: Command, now: float) -> None:
+        """A command sent to the device (replay: as recorded) — remember clock queries."""
+        if cmd.type == MsgType.CLOCK_QUERY and self.session is not None:
+            self.session.note_query(cmd.token, now)
+        elif cmd.type == MsgType.IDENTIFY and self.session is None:
+            self.awaiting_hello = True
