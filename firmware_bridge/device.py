@@ -7,6 +7,7 @@ serial link (link.py) owns the I/O; replay and tests drive this directly.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +71,7 @@ class _Stream:
     last_overflow: int | None = None
     last_time_s: float | None = None  # host time of the last sample emitted
     pending_lost: int = 0
+    reconnected: bool = False  # the next batch is the first since the port was opened
     counters: StreamCounters = field(default_factory=StreamCounters)
 
 
@@ -103,7 +105,7 @@ class DeviceSession:
         self._clock_ext = WrapExtender()
         self._tokens = itertools.count(1)
         self._queries: dict[int, float] = {}
-        self._pending: list[tuple[SampleBatch, float]] = []
+        self._pending: deque[tuple[SampleBatch, float]] = deque(maxlen=self.MAX_PENDING_BATCHES)
         self._streams = {s.stream_id: self._new_stream(s) for s in hello.streams}
         self.unknown_stream_batches = 0
 
@@ -160,20 +162,30 @@ class DeviceSession:
         return [self._reset(host_time_s, "device announced a restart")]
 
     def on_reconnect(self) -> None:
-        """The port was closed and opened again: the MCU clock may have restarted."""
+        """The port was opened (again): the MCU clock may have restarted."""
+        self._restart_clock()
+        for st in self._streams.values():
+            st.reconnected = True
+
+    def _restart_clock(self) -> None:
         self.clock.reset()
         self._clock_ext.reset()
         self._queries.clear()
 
     def _reset(self, host_time_s: float, why: str) -> DeviceEvent:
         self.resets += 1
-        self.on_reconnect()
+        self._restart_clock()
         for st in self._streams.values():
-            st.timeline = SampleTimeline(st.info.sample_rate_hz)
-            st.index_ext.reset()
-            st.next_index = None
-            st.last_overflow = None
+            self._restart_stream(st)
         return DeviceEvent("reset", self.device_id, host_time_s, why)
+
+    @staticmethod
+    def _restart_stream(st: _Stream) -> None:
+        st.timeline = SampleTimeline(st.info.sample_rate_hz)
+        st.index_ext.reset()
+        st.next_index = None
+        st.last_overflow = None
+        st.reconnected = False
 
     # --- samples -----------------------------------------------------------
 
@@ -187,19 +199,25 @@ class DeviceSession:
         if len(batch.data) != batch.n_samples * st.info.bytes_per_sample:
             self.unknown_stream_batches += 1
             return [DeviceEvent("unknown-stream", self.device_id, host_time_s, "wrong size")]
+        # Batches wait, in order, until the clock is synchronised (after a
+        # connect or a reset); a reset met while draining stops the drain.
+        self._pending.append((batch, host_time_s))
         out: list[SampleBlock | DeviceEvent] = []
-        if not self.clock.ready:
-            self._pending.append((batch, host_time_s))
-            del self._pending[: -self.MAX_PENDING_BATCHES]
-            return out
-        if self._pending:
-            pending, self._pending = self._pending, []
-            for b, t in pending:
+        while self._pending and self.clock.ready:
+            b, t = self._pending.popleft()
+            if b.stream_id in self._streams:  # a new hello may have changed the streams
                 out.extend(self._accept(self._streams[b.stream_id], b, t))
-        out.extend(self._accept(st, batch, host_time_s))
         return out
 
     def _accept(self, st: _Stream, batch: SampleBatch, host_time_s: float):
+        if st.reconnected:
+            st.reconnected = False
+            if st.next_index is not None and batch.first_sample < (st.next_index & 0xFFFFFFFF):
+                # Back on the port, counting from the start: the MCU restarted while
+                # away (a USB-powered one always does). Its old sequence is no
+                # reference for duplicates.
+                self.resets += 1
+                self._restart_stream(st)
         first = st.index_ext.extend(batch.first_sample)
         clock = self._clock_ext.extend(batch.mcu_time_us)
         if st.next_index is not None and first < st.next_index:
@@ -208,7 +226,7 @@ class DeviceSession:
                 return [DeviceEvent("duplicate", self.device_id, host_time_s, f"sample {first}")]
             # Sequence and clock both went back: the MCU restarted under us.
             # Its clock must be learnt again before this batch has a time.
-            self._pending.append((batch, host_time_s))
+            self._pending.appendleft((batch, host_time_s))
             return [self._reset(host_time_s, f"stream {st.info.stream_id} restarted")]
         self._count_losses(st, first, batch.overflow)
         st.timeline.add(first, clock)

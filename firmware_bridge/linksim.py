@@ -1,11 +1,13 @@
-"""A USB link in simulated time, for testing and benchmarking clock sync.
+"""A USB link in simulated time: virtual MCUs, the host's protocol, and faults.
 
-Real USB CDC delivers MCU data to the host in bursts: the device's frames wait
-in its FIFO until the host polls, the kernel hands them to the reader a few
-milliseconds later, and now and then nothing arrives for tens of milliseconds.
-This module replays that with virtual MCUs (`McuModel`) and feeds the host's
-real `DeviceSession`, so the clock-sync code under test is the production
-code; only time is simulated (ten minutes take a few seconds).
+Real USB CDC delivers MCU data to the host in bursts: frames wait in the
+device's FIFO until the host polls, the kernel hands them to the reader a few
+milliseconds later, and now and then nothing arrives for tens of
+milliseconds. `SimLink` replays that byte for byte between `McuModel`s and the
+host's real `HostProtocol` and `DeviceSession`, so the code under test is the
+production code; only time is simulated (ten minutes take seconds). Wire
+faults (corrupted, dropped and duplicated frames, stalls, unplugging, MCU
+resets) are injected at a rate, and every byte can be written to a capture.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codec import ClockReply
-from .device import DeviceSession, SampleBlock
+from .capture import FROM_DEVICE, LOST, OPENED, TO_DEVICE, CaptureWriter
+from .codec import Command, FrameDecoder, MsgType, encode_frame
+from .device import DeviceEvent, DeviceSession, SampleBlock
+from .host import HostProtocol
 from .virtual import McuModel
 
 POLL_S = 1e-5  # firmware latency from the last sample of a batch to its frame
+FIFO_BYTES = 16384  # the MCU's transmit buffer; full means overflow
+IDENTIFY_RETRY_S = 0.25
+SYNC_BURST, SYNC_BURST_INTERVAL_S = 8, 0.02
 
 
 @dataclass
@@ -28,6 +35,71 @@ class UsbTiming:
     burst_gap_s: tuple[float, float] = (0.0, 0.008)  # MCU -> host: time between deliveries
     stall_s: float = 0.030
     stalls_per_s: float = 0.2
+
+
+@dataclass
+class Faults:
+    """Wire faults, each off by default. Rates are per frame sent by an MCU."""
+
+    corrupt_rate: float = 0.0  # one byte of the frame changed
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    stalls_per_min: float = 0.0  # long stalls: nothing delivered for stall_s
+    stall_s: float = 0.5
+    unplug: tuple[tuple[float, float], ...] = ()  # (at s, for s): cable out, MCU unpowered
+    reset_at: tuple[float, ...] = ()  # MCU watchdog resets
+    devices: tuple[int, ...] = ()  # which devices unplug and reset (empty: all)
+
+    def applies_to(self, device: int) -> bool:
+        return not self.devices or device in self.devices
+
+    def on_frame(self, frame: bytes, rng: np.random.Generator) -> list[bytes]:
+        """What actually goes on the wire for one frame the MCU sends."""
+        if self.drop_rate and rng.random() < self.drop_rate:
+            return []
+        if self.corrupt_rate and rng.random() < self.corrupt_rate:
+            damaged = bytearray(frame)
+            damaged[int(rng.integers(len(damaged)))] ^= int(rng.integers(1, 256))
+            frame = bytes(damaged)
+        if self.duplicate_rate and rng.random() < self.duplicate_rate:
+            return [frame, frame]
+        return [frame]
+
+    @classmethod
+    def parse(cls, spec: str) -> Faults:
+        """From the command line: corrupt=0.01,drop=0.01,duplicate=0.005,stalls=2,
+        stall=0.5,unplug=20:2,reset=40 (unplug and reset may repeat, separated by +)."""
+        f = cls()
+        for item in filter(None, spec.split(",")):
+            key, _, value = item.partition("=")
+            try:
+                if key in ("corrupt", "drop", "duplicate"):
+                    rate = float(value)
+                    if not 0.0 <= rate <= 1.0:
+                        raise ValueError
+                    setattr(f, f"{key}_rate", rate)
+                elif key == "stalls":
+                    f.stalls_per_min = float(value)
+                elif key == "stall":
+                    f.stall_s = float(value)
+                elif key == "unplug":
+                    f.unplug = tuple(tuple(map(float, u.split(":"))) for u in value.split("+"))
+                    if any(len(u) != 2 for u in f.unplug):
+                        raise ValueError
+                elif key == "reset":
+                    f.reset_at = tuple(map(float, value.split("+")))
+                elif key == "devices":
+                    f.devices = tuple(map(int, value.split("+")))
+                else:
+                    raise KeyError
+            except KeyError:
+                raise ValueError(
+                    f"unknown fault {key!r}: use corrupt, drop, duplicate, stalls, stall,"
+                    " unplug, reset, devices"
+                ) from None
+            except ValueError:
+                raise ValueError(f"bad value for fault {key!r}: {value!r}") from None
+        return f
 
 
 @dataclass
@@ -42,76 +114,213 @@ class DeviceTrace:
         return np.concatenate(self.true_s), np.concatenate(self.est_s)
 
 
+class _Device:
+    def __init__(self, index: int, model: McuModel) -> None:
+        self.index = index
+        self.model = model
+        self.link_up = False
+        self.fifo = bytearray()
+        self.commands = FrameDecoder()
+        self.host: HostProtocol | None = None
+        self.tokens = 0
+        self.stall_until = 0.0
+
+    def token(self) -> int:
+        self.tokens = (self.tokens + 1) & 0xFFFF
+        return self.tokens
+
+
+class SimLink:
+    def __init__(
+        self,
+        models: list[McuModel],
+        timing: UsbTiming | None = None,
+        faults: Faults | None = None,
+        seed: int = 0,
+        on_block=None,
+        on_event=None,
+        recorder: CaptureWriter | None = None,
+    ) -> None:
+        self.timing = timing or UsbTiming()
+        self.faults = faults or Faults()
+        self.rng = np.random.default_rng(seed)
+        self.devices = [_Device(i, m) for i, m in enumerate(models)]
+        self.on_block = on_block or (lambda index, block: None)
+        self.on_event = on_event or (lambda event: None)
+        self.recorder = recorder
+        self.sessions: dict[int, DeviceSession] = {}
+        self._events: list = []
+        self._order = 0
+
+    def _push(self, t: float, kind: str, dev: _Device, payload=None) -> None:
+        self._order += 1
+        heapq.heappush(self._events, (t, self._order, kind, dev.index, payload))
+
+    def run(self, duration_s: float) -> None:
+        f = self.faults
+        for d in self.devices:
+            d.model.boot(0.0, d.model.clock_offset_us)
+            self._push(0.0, "plug", d)
+            if f.applies_to(d.index):
+                for at, length in f.unplug:
+                    self._push(at, "unplug", d)
+                    self._push(at + length, "plug", d)
+                for at in f.reset_at:
+                    self._push(at, "reset", d)
+        while self._events:
+            t, _, kind, i, payload = heapq.heappop(self._events)
+            if t > duration_s:
+                break
+            getattr(self, "_on_" + kind.replace("-", "_"))(t, self.devices[i], payload)
+
+    # --- the host side -------------------------------------------------------------
+
+    def _send(self, t: float, d: _Device, cmd: Command) -> None:
+        data = encode_frame(cmd)
+        if self.recorder:
+            self.recorder.record(t, d.index, TO_DEVICE, data)
+        if cmd.type == MsgType.CLOCK_QUERY:
+            d.host.observe_command(cmd, t)
+        self._push(t + self.rng.uniform(*self.timing.out_delay_s), "mcu-receive", d, data)
+
+    def _on_plug(self, t: float, d: _Device, _) -> None:
+        if d.link_up:
+            return
+        d.link_up = True
+        if t > 0:  # plugged back in: a USB-powered MCU boots
+            d.model.boot(t, d.model.clock_offset_us)
+        d.fifo.clear()
+        d.host = HostProtocol(self._block(d), self.on_event, label=d.model.name)
+        if self.recorder:
+            self.recorder.record(t, d.index, OPENED)
+        self._push(t, "identify", d)
+        self._push(t + self.rng.uniform(*self.timing.burst_gap_s), "deliver", d)
+
+    def _on_unplug(self, t: float, d: _Device, _) -> None:
+        d.link_up = False
+        d.model.streaming = False
+        d.fifo.clear()
+        if self.recorder:
+            self.recorder.record(t, d.index, LOST)
+        if d.host and d.host.session:
+            self.on_event(DeviceEvent("disconnected", d.host.session.device_id, t, "unplugged"))
+
+    def _on_identify(self, t: float, d: _Device, _) -> None:
+        if not d.link_up or d.host.session is not None:
+            return
+        d.host.expect_hello()
+        self._send(t, d, Command(MsgType.IDENTIFY, d.token()))
+        self._push(t + IDENTIFY_RETRY_S, "identify", d)
+
+    def _after_delivery(self, t: float, d: _Device) -> None:
+        host = d.host
+        if host.session is None and host.hello is not None:
+            session = self.sessions.get(host.hello.device_id) or DeviceSession(host.hello)
+            self.sessions[host.hello.device_id] = session
+            host.attach(session)
+            self.on_event(DeviceEvent("connected", session.device_id, t, d.model.name))
+            self._synchronise(t, d)
+            self._push(t + 0.2, "query", d, host)
+        elif host.needs_sync:
+            self._synchronise(t, d)
+
+    def _synchronise(self, t: float, d: _Device) -> None:
+        d.host.needs_sync = False
+        for k in range(SYNC_BURST):
+            self._push(t + k * SYNC_BURST_INTERVAL_S, "burst-query", d, d.host)
+        self._push(t + SYNC_BURST * SYNC_BURST_INTERVAL_S, "start", d, d.host)
+
+    def _on_burst_query(self, t: float, d: _Device, host) -> None:
+        if d.link_up and host is d.host:
+            self._send(t, d, host.session.clock_query(t))
+
+    def _on_query(self, t: float, d: _Device, host) -> None:
+        if not d.link_up or host is not d.host:
+            return  # that connection is gone
+        self._send(t, d, host.session.clock_query(t))
+        self._push(t + host.session.clock.query_interval_s(), "query", d, host)
+
+    def _on_start(self, t: float, d: _Device, host) -> None:
+        if d.link_up and host is d.host:
+            self._send(t, d, Command(MsgType.START, d.token()))
+
+    def _on_deliver(self, t: float, d: _Device, _) -> None:
+        if not d.link_up:
+            return
+        if t >= d.stall_until and d.fifo:
+            data = bytes(d.fifo)
+            d.fifo.clear()
+            if self.recorder:
+                self.recorder.record(t, d.index, FROM_DEVICE, data)
+            d.host.feed(data, t)
+            self._after_delivery(t, d)
+        gap = self.rng.uniform(*self.timing.burst_gap_s)
+        if self.rng.random() < self.timing.stalls_per_s * gap:
+            gap += self.timing.stall_s
+        if self.faults.stalls_per_min and self.rng.random() < self.faults.stalls_per_min / 60 * gap:
+            d.stall_until = t + gap + self.faults.stall_s
+        self._push(t + max(gap, 0.0001), "deliver", d)
+
+    def _block(self, d: _Device):
+        def on_block(block: SampleBlock) -> None:
+            self.on_block(d.index, block)
+
+        return on_block
+
+    # --- the MCU side ----------------------------------------------------------------
+
+    def _on_mcu_receive(self, t: float, d: _Device, data: bytes) -> None:
+        if not d.link_up:
+            return
+        was_streaming = d.model.streaming
+        for msg in d.commands.feed(data):
+            if isinstance(msg, Command):
+                self._transmit(d, d.model.handle(msg, t))
+        if d.model.streaming and not was_streaming:
+            self._push(d.model.next_batch_time() + POLL_S, "poll", d)
+
+    def _on_poll(self, t: float, d: _Device, _) -> None:
+        if not d.link_up or not d.model.streaming:
+            return
+        for stream, batch in d.model.poll(t):
+            frame = encode_frame(batch)
+            if len(d.fifo) + len(frame) > FIFO_BYTES:
+                d.model.dropped(stream, batch)
+            else:
+                self._transmit(d, [frame])
+        self._push(d.model.next_batch_time() + POLL_S, "poll", d)
+
+    def _on_reset(self, t: float, d: _Device, _) -> None:
+        if d.link_up:
+            self._transmit(d, d.model.boot(t, d.model.clock_offset_us))
+
+    def _transmit(self, d: _Device, frames: list[bytes]) -> None:
+        for frame in frames:
+            for sent in self.faults.on_frame(frame, self.rng):
+                d.fifo += sent
+
+
 def simulate(
     models: list[McuModel],
     duration_s: float,
     timing: UsbTiming | None = None,
     seed: int = 0,
+    faults: Faults | None = None,
 ) -> list[DeviceTrace]:
-    """Run the devices and the host for `duration_s` of simulated time."""
-    timing = timing or UsbTiming()
-    rng = np.random.default_rng(seed)
-    traces = []
-    for m in models:
-        m.boot(0.0, m.clock_offset_us)
-        traces.append(DeviceTrace(m.name))
-    sessions = [DeviceSession(m.hello()) for m in models]
-    # Events: (time, order, kind, device, payload)
-    events: list = []
-    order = 0
+    """Run the devices and the host; return true and estimated time of every sample."""
+    traces = [DeviceTrace(m.name) for m in models]
 
-    def push(t, kind, dev, payload=None):
-        nonlocal order
-        order += 1
-        heapq.heappush(events, (t, order, kind, dev, payload))
+    def on_block(index: int, block: SampleBlock) -> None:
+        model = models[index]
+        stream = next(s for s in model.streams if s.info.stream_id == block.stream.stream_id)
+        idx = np.arange(block.first_sample, block.first_sample + len(block))
+        traces[index].true_s.append(
+            model.true_time(stream.start_mcu_us + idx * stream.period_mcu_us)
+        )
+        traces[index].est_s.append(block.time_s)
 
-    fifo: list[list] = [[] for _ in models]  # frames waiting in each MCU's USB FIFO
-    for d in range(len(models)):
-        for k in range(8):  # the link's start-up burst of clock queries
-            push(0.02 * k, "query", d)
-        push(0.2, "start", d)
-        push(0.2, "query", d)
-        push(rng.uniform(*timing.burst_gap_s), "deliver", d)
-
-    while events:
-        t, _, kind, d, payload = heapq.heappop(events)
-        if t > duration_s:
-            break
-        model, session = models[d], sessions[d]
-        if kind == "query":
-            cmd = session.clock_query(t)
-            push(t + rng.uniform(*timing.out_delay_s), "mcu-query", d, cmd)
-            if t >= 0.2:
-                push(t + session.clock.query_interval_s(), "query", d)
-        elif kind == "mcu-query":
-            fifo[d].append(ClockReply(payload.token, model.clock32(t)))
-        elif kind == "start":
-            model._start(t)
-            push(model.next_batch_time(), "poll", d)
-        elif kind == "poll":
-            fifo[d].extend(batch for _, batch in model.poll(t))
-            push(model.next_batch_time() + POLL_S, "poll", d)
-        elif kind == "deliver":
-            for msg in fifo[d]:
-                if isinstance(msg, ClockReply):
-                    session.on_clock(msg, t)
-                else:
-                    for item in session.on_samples(msg, t):
-                        if isinstance(item, SampleBlock):
-                            _record(traces[d], model, item)
-            fifo[d].clear()
-            gap = rng.uniform(*timing.burst_gap_s)
-            if rng.random() < timing.stalls_per_s * gap:
-                gap += timing.stall_s
-            push(t + max(gap, 0.0001), "deliver", d)
+    SimLink(models, timing, faults, seed, on_block=on_block).run(duration_s)
     return traces
-
-
-def _record(trace: DeviceTrace, model: McuModel, block: SampleBlock) -> None:
-    stream = next(s for s in model.streams if s.info.stream_id == block.stream.stream_id)
-    idx = np.arange(block.first_sample, block.first_sample + len(block))
-    trace.true_s.append(model.true_time(stream.start_mcu_us + idx * stream.period_mcu_us))
-    trace.est_s.append(block.time_s)
 
 
 def alignment_error_s(a: DeviceTrace, b: DeviceTrace, after_s: float) -> np.ndarray:

@@ -201,9 +201,15 @@ class PtyMcu:
     TX_BUFFER_BYTES = 8192  # like the MCU's USB transmit FIFO: full means overflow
     TICK_S = 0.002
 
-    def __init__(self, model: McuModel, time_fn: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        model: McuModel,
+        time_fn: Callable[[], float] = time.monotonic,
+        frame_filter: Callable[[bytes], list[bytes]] | None = None,
+    ):
         self.model = model
         self.time_fn = time_fn
+        self.frame_filter = frame_filter  # wire faults: what really goes out for a frame
         self.path: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
@@ -281,14 +287,18 @@ class PtyMcu:
                 if len(self._tx) + len(frame) > self.TX_BUFFER_BYTES:
                     self.model.dropped(stream, batch)
                 else:
-                    self._tx += frame
-                    self.frames_sent += 1
+                    self._queue(frame)
             self._flush()
             await asyncio.sleep(self.TICK_S)
 
+    def _queue(self, frame: bytes) -> None:
+        for sent in self.frame_filter(frame) if self.frame_filter else [frame]:
+            self._tx += sent
+            self.frames_sent += 1
+
     def _send(self, frames: list[bytes]) -> None:
         for f in frames:
-            self._tx += f
+            self._queue(f)
         self._flush()
 
     def _flush(self) -> None:

@@ -53,6 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("virtual-devices", help="serve virtual sensor MCUs on pseudo-terminals")
     v.set_defaults(func=cmd_virtual_devices)
 
+    sim = sub.add_parser("simulate", help="a simulated sprinter: wire capture + ground truth")
+    sim.add_argument(
+        "--scenario",
+        default="mixed",
+        help="aligned, late-swing, weak-push, unstable-torso, mixed (default), jog, walk, stand",
+    )
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--rig", default="standard", help="standard (default), runway, treadmill, imu, imu-speed"
+    )
+    sim.add_argument("--mass", type=float, default=75.0, help="body mass, kg")
+    sim.add_argument("--height", type=float, default=1.80, help="height, m")
+    sim.add_argument("--mss", type=float, default=9.5, help="maximal sprinting speed, m/s")
+    sim.add_argument("--tau", type=float, default=1.1, help="acceleration time constant, s")
+    sim.add_argument(
+        "--faults",
+        default="",
+        help="e.g. corrupt=0.01,drop=0.01,duplicate=0.005,"
+        "stalls=2,unplug=20:2,reset=40 (see docs/simulator.md)",
+    )
+    sim.add_argument("--no-noise", action="store_true", help="exact signals, no sensor noise")
+    out = sim.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", help="write the wire capture here (truth: OUT.truth.jsonl)")
+    out.add_argument("--pty", action="store_true", help="serve live on pseudo-terminals")
+    sim.set_defaults(func=cmd_simulate)
+
     b = sub.add_parser("bench", help="run a benchmark")
     b.add_argument("name", choices=["decode", "clock", "all"])
     b.add_argument("--json", action="store_true", help="machine-readable results")
@@ -263,6 +290,105 @@ def _stats_table(bridge: link.Bridge, elapsed: float, duration: float):
             f"{s.clock_rtt_ms:.2f}",
         )
     return table
+
+
+# --- simulator ---------------------------------------------------------------------
+
+
+def _simulation(args):
+    from firmware_bridge.linksim import Faults
+    from firmware_bridge.simulator import ALL_SCENARIOS, RIGS, Athlete, simulate_session
+
+    if args.scenario not in ALL_SCENARIOS:
+        raise UsageError(
+            f"unknown scenario {args.scenario!r}; choose from {', '.join(ALL_SCENARIOS)}"
+        )
+    if args.rig not in RIGS:
+        raise UsageError(f"unknown rig {args.rig!r}; choose from {', '.join(RIGS)}")
+    if not 1.0 <= args.duration <= 24 * 3600:
+        raise UsageError("--duration must be between 1 s and 24 h")
+    if not (
+        30 <= args.mass <= 200
+        and 1.2 <= args.height <= 2.3
+        and 3 <= args.mss <= 13
+        and 0.3 <= args.tau <= 3
+    ):
+        raise UsageError(
+            "athlete out of range: --mass 30-200 kg, --height 1.2-2.3 m,"
+            " --mss 3-13 m/s, --tau 0.3-3 s"
+        )
+    try:
+        faults = Faults.parse(args.faults)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    athlete = Athlete(args.mass, args.height, args.mss, args.tau)
+    sim = simulate_session(
+        args.scenario, args.duration, args.seed, args.rig, athlete, noise=not args.no_noise
+    )
+    return sim, faults
+
+
+def cmd_simulate(args) -> int:
+    sim, faults = _simulation(args)
+    if not args.verbose:  # the recording host's notes about injected faults
+        logging.getLogger("stridesync.bridge").setLevel(logging.ERROR)
+    if args.pty:
+        return asyncio.run(_simulate_pty(sim, faults, args.duration))
+    from firmware_bridge.simulator import write_simulation
+
+    try:
+        truth = write_simulation(sim, args.out, faults)
+    except OSError as exc:
+        raise UsageError(f"{args.out}: {exc.strerror or exc}") from None
+    steps = sum(1 for r in sim.plan.steps.rep if r > 0)
+    print(
+        f"wrote {args.out} ({len(sim.models)} devices, {args.duration:g} s, "
+        f"{len(sim.plan.reps)} reps, {steps} rep steps) and {truth}"
+    )
+    return 0
+
+
+async def _simulate_pty(sim, faults, duration: float) -> int:
+    """Serve the rig live: time 0 of the plan is now."""
+    import time
+
+    import numpy as np
+
+    from firmware_bridge.virtual import PtyMcu
+
+    t0 = time.monotonic()
+    rng = np.random.default_rng(sim.plan.seed)
+    devices = [
+        PtyMcu(
+            m,
+            time_fn=lambda: time.monotonic() - t0,
+            frame_filter=lambda frame: faults.on_frame(frame, rng),
+        )
+        for m in sim.models
+    ]
+    loop = asyncio.get_running_loop()
+    for i, dev in enumerate(devices):
+        path = await dev.start()
+        print(json.dumps({"name": dev.model.name, "path": path}), flush=True)
+        if faults.applies_to(i):
+            for at, length in faults.unplug:
+                loop.call_later(at, lambda d=dev: asyncio.ensure_future(d.unplug()))
+                loop.call_later(at + length, lambda d=dev: asyncio.ensure_future(_replug(d)))
+            for at in faults.reset_at:
+                loop.call_later(at, dev.reset)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.call_later(duration, stop.set)
+    await stop.wait()
+    for dev in devices:
+        await dev.stop()
+    return 0
+
+
+async def _replug(dev) -> None:
+    path = await dev.replug()
+    print(json.dumps({"name": dev.model.name, "path": path, "replugged": True}), flush=True)
 
 
 # --- benchmarks ----------------------------------------------------------------

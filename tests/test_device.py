@@ -135,3 +135,32 @@ def test_unknown_stream_is_counted_not_fatal():
     items = rig.session.on_samples(SampleBatch(9, 0, 0, 0, 1, b"\0" * 6), 0.0)
     assert items[0].kind == "unknown-stream"
     assert rig.session.unknown_stream_batches == 1
+
+
+def test_after_a_reconnect_a_restarted_mcu_is_a_new_epoch_not_a_replay():
+    """A USB-powered MCU re-counts from 0 with a clock that restarts where it did
+    before: its batches must not be taken for replays of the old ones."""
+    rig = Rig()
+    for _ in range(5):
+        rig.batch()
+    rig.session.on_reconnect()
+    rig.index = rig.start_index = 0  # counting from zero again, same clock epoch
+    rig.t = 10.0
+    rig.sync()
+    blocks = rig.blocks(rig.batch())
+    assert [b.first_sample for b in blocks] == [0]
+    assert rig.session.stream_counters()[0].duplicates == 0
+    assert rig.session.resets == 1
+
+
+def test_a_reset_found_while_draining_queued_batches_never_crashes():
+    rig = Rig()
+    rig.batch()
+    rig.session.on_reconnect()  # clock unknown: batches queue up
+    queued = [rig.batch() for _ in range(3)]
+    assert queued == [[], [], []]
+    rig.index = rig.start_index = 0  # ... and the MCU restarted among them
+    rig.batch()
+    rig.sync()
+    items = rig.batch()  # drains: meets the restart, stops, waits for the new clock
+    assert isinstance(items, list)

@@ -26,7 +26,7 @@ Relations used (sources in docs/simulator.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -292,7 +292,11 @@ def plan_session(
         t = p.rep(i, rep, t)
     end = max(t + 2.0, duration_s or 0.0)
     p.vt.append((end, 0.0))
-    cols = {k: np.array([r[k] for r in p.rows]) for k in p.rows[0]} if p.rows else {}
+    if p.rows:
+        cols = {k: np.array([r[k] for r in p.rows]) for k in p.rows[0]}
+    else:  # standing only: no contacts at all
+        cols = {f.name: np.zeros(0) for f in fields(Steps)}
+        cols.update(foot=np.zeros(0, int), rep=np.zeros(0, int), event_jitter_s=np.zeros((0, 2)))
     steps = Steps(**cols)
     if duration_s is not None:
         keep = steps.to_s < duration_s

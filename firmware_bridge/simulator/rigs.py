@@ -66,7 +66,7 @@ def build_rig(plan: SessionPlan, rig: str, seed: int = 0, noise: bool = True) ->
 
     plates = plate_of_contact(plan, rig)
     if rig == "treadmill":
-        src = ForceSource(plan, plates == 0, seed=seed + 1, noise=noise)
+        src = ForceSource(plan, plates == 0, seed=seed + 1, noise=noise, standing=True)
         info = force_plate_stream(0)
         info = type(info)(0, info.kind, Placement.TREADMILL, 1000.0, info.channels, 0)
         mcu("treadmill", [VirtualStream(info, src, batch_size=10)])

@@ -56,9 +56,10 @@ class ContactShape:
         s = plan.steps
         tc = s.to_s[j] - s.ic_s[j]
         x = np.clip(u / tc, 0.0, 1.0)
-        window = np.sin(np.pi * x)
+        inside = (u > 0) & (u < tc)
+        window = np.where(inside, np.sin(np.pi * x), 0.0)  # exactly 0 outside the contact
         if s.phase[j] == WALK:
-            shape = window + 0.25 * np.sin(3 * np.pi * x)
+            shape = window + np.where(inside, 0.25 * np.sin(3 * np.pi * x), 0.0)
             area = tc * (2 / np.pi + 0.25 * 2 / (3 * np.pi))
             return s.vertical_impulse_ns[j] / area * shape
         # Half-sine (Morin et al. 2005) with an impact transient (Clark & Weyand 2014),
@@ -70,7 +71,7 @@ class ContactShape:
         )
         impact_area = impact_amp * ContactShape.IMPACT_WIDTH_S * math.sqrt(2 * math.pi) * 0.5
         sine_amp = (s.vertical_impulse_ns[j] - impact_area) / (2 * tc / np.pi)
-        return np.where((u > 0) & (u < tc), sine_amp * window + impact * window, 0.0)
+        return sine_amp * window + impact * window
 
     @staticmethod
     def horizontal(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
@@ -105,6 +106,8 @@ class ContactShape:
 class ForceSource:
     """A force plate (or treadmill) that sees the contacts in `mask`: fx, fy, fz in N."""
 
+    STANDING_GAP_S = 0.5  # a longer pause between contacts: the athlete stands
+
     def __init__(
         self,
         plan: SessionPlan,
@@ -113,9 +116,11 @@ class ForceSource:
         noise: bool = True,
         rate_hz: float = 1000.0,
         vertical_only: bool = False,
+        standing: bool = False,
     ) -> None:
         self.plan, self.mask = plan, mask
         self.vertical_only = vertical_only
+        self.standing = self._standing_intervals() if standing else np.zeros((0, 2))
         self.noise = _Noise(seed, 3, rate_hz) if noise else None
         rng = np.random.default_rng(seed + 1)
         self.drift_phase = rng.uniform(0, 2 * np.pi, 2)
@@ -131,7 +136,21 @@ class ForceSource:
             out[:, 1] += ContactShape.horizontal(self.plan, j, u)
             side = -1.0 if steps.foot[j] == 0 else 1.0
             out[:, 0] += side * 0.06 * fz
+        for start, end in self.standing:  # standing on it between activities
+            on = (t > start) & (t < end)
+            if np.any(on):
+                out[on, 2] += self.plan.athlete.weight_n
         return out[:, 2:] if self.vertical_only else out
+
+    def _standing_intervals(self) -> np.ndarray:
+        s = self.plan.steps
+        ic, to = s.ic_s[self.mask], s.to_s[self.mask]
+        if not len(ic):
+            return np.array([[0.0, np.inf]])
+        ends = np.maximum.accumulate(to)
+        gaps = np.flatnonzero(ic[1:] - ends[:-1] > self.STANDING_GAP_S)
+        intervals = [(0.0, ic[0])] + [(ends[g], ic[g + 1]) for g in gaps] + [(ends[-1], np.inf)]
+        return np.array(intervals)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         out = self.exact(t)
