@@ -9,8 +9,6 @@ noiseless signal (what the ground truth describes).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -43,12 +41,37 @@ def _overlapping(plan: SessionPlan, mask: np.ndarray, t: np.ndarray) -> np.ndarr
     return idx[mask[idx] & (s.to_s[idx] > lo)]
 
 
-@dataclass
-class ContactShape:
-    """Force of one contact, exact; the sum over contacts is the plate's force."""
+def _bump(u: np.ndarray, half_width_s: float) -> np.ndarray:
+    """sin^2 bump on [0, 2 * half_width]: 0 at foot strike, peak at half_width, area half_width."""
+    x = np.clip(u / (2 * half_width_s), 0.0, 1.0)
+    return np.where((u > 0) & (u < 2 * half_width_s), np.sin(np.pi * x) ** 2, 0.0)
 
-    IMPACT_DELAY_S = 0.012
-    IMPACT_WIDTH_S = 0.004
+
+def _bump_integral(u: np.ndarray, half_width_s: float) -> np.ndarray:
+    x = np.clip(u, 0.0, 2 * half_width_s)
+    return x / 2 - half_width_s / (2 * np.pi) * np.sin(np.pi * x / half_width_s)
+
+
+class ContactShape:
+    """Force of one contact, exact; the sum over contacts is the plate's force.
+
+    Running contacts follow the two-mass idea of Clark, Ryan & Weyand (2017):
+    a half-sine for the body (Morin et al. 2005) plus an impact transient as
+    the foot and shank are stopped, in the vertical and (as a braking spike)
+    in the horizontal force. The transients are sin^2 bumps, whose impulses are
+    known exactly, so every contact's impulses are exactly the planned ones.
+    """
+
+    VERTICAL_IMPACT_S = 0.024  # half width: peaks 24 ms after foot strike
+    VERTICAL_IMPACT_BW = 0.9  # at top speed
+    BRAKING_SPIKE_S = 0.012
+    BRAKING_SPIKE_BW = 0.55
+
+    @staticmethod
+    def _vertical_impact(plan: SessionPlan, j: int) -> float:
+        s = plan.steps
+        v_rel = min(s.velocity_m_s[j] / plan.athlete.mss_m_s, 1.0)
+        return ContactShape.VERTICAL_IMPACT_BW * plan.athlete.weight_n * v_rel**2
 
     @staticmethod
     def vertical(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
@@ -62,45 +85,49 @@ class ContactShape:
             shape = window + np.where(inside, 0.25 * np.sin(3 * np.pi * x), 0.0)
             area = tc * (2 / np.pi + 0.25 * 2 / (3 * np.pi))
             return s.vertical_impulse_ns[j] / area * shape
-        # Half-sine (Morin et al. 2005) with an impact transient (Clark & Weyand 2014),
-        # scaled so that the impulse is the planned one.
+        d = ContactShape.VERTICAL_IMPACT_S
+        impact = ContactShape._vertical_impact(plan, j)
+        sine_amp = (s.vertical_impulse_ns[j] - impact * d) / (2 * tc / np.pi)
+        return sine_amp * window + impact * _bump(u, d)
+
+    @staticmethod
+    def _braking(plan: SessionPlan, j: int) -> tuple[float, float, float, float]:
+        """Braking phase length, sine amplitude, spike amplitude; propulsive amplitude."""
+        s = plan.steps
+        tc = s.to_s[j] - s.ic_s[j]
+        tb = tc * s.braking_fraction[j]
+        d = ContactShape.BRAKING_SPIKE_S
         v_rel = min(s.velocity_m_s[j] / plan.athlete.mss_m_s, 1.0)
-        impact_amp = 0.5 * plan.athlete.weight_n * v_rel
-        impact = impact_amp * np.exp(
-            -0.5 * ((u - ContactShape.IMPACT_DELAY_S) / ContactShape.IMPACT_WIDTH_S) ** 2
-        )
-        impact_area = impact_amp * ContactShape.IMPACT_WIDTH_S * math.sqrt(2 * math.pi) * 0.5
-        sine_amp = (s.vertical_impulse_ns[j] - impact_area) / (2 * tc / np.pi)
-        return sine_amp * window + impact * window
+        ib = s.braking_impulse_ns[j]
+        spike = min(ContactShape.BRAKING_SPIKE_BW * plan.athlete.weight_n * v_rel**2, 0.6 * ib / d)
+        brake = (ib - spike * d) * np.pi / (2 * tb)
+        prop = s.propulsive_impulse_ns[j] * np.pi / (2 * (tc - tb))
+        return tb, brake, spike, prop
 
     @staticmethod
     def horizontal(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
         """Anterior-posterior force (N, + forward): braking, then propulsion."""
         s = plan.steps
         tc = s.to_s[j] - s.ic_s[j]
-        tb = tc * s.braking_fraction[j]
+        tb, brake, spike, prop = ContactShape._braking(plan, j)
         tp = tc - tb
-        brake = s.braking_impulse_ns[j] * np.pi / (2 * tb)
-        prop = s.propulsive_impulse_ns[j] * np.pi / (2 * tp)
         inside = (u > 0) & (u < tc)
-        return np.where(
-            inside,
-            np.where(u < tb, -brake * np.sin(np.pi * u / tb), prop * np.sin(np.pi * (u - tb) / tp)),
-            0.0,
+        sines = np.where(
+            u < tb, -brake * np.sin(np.pi * u / tb), prop * np.sin(np.pi * (u - tb) / tp)
         )
+        return np.where(inside, sines, 0.0) - spike * _bump(u, ContactShape.BRAKING_SPIKE_S)
 
     @staticmethod
     def horizontal_impulse(plan: SessionPlan, j: int, u: np.ndarray) -> np.ndarray:
         """Integral of horizontal() from IC to u seconds after it."""
         s = plan.steps
         tc = s.to_s[j] - s.ic_s[j]
-        tb = tc * s.braking_fraction[j]
+        tb, brake, spike, prop = ContactShape._braking(plan, j)
         tp = tc - tb
-        ib, ip = s.braking_impulse_ns[j], s.propulsive_impulse_ns[j]
         u = np.clip(u, 0.0, tc)
-        braking = -ib * (1 - np.cos(np.pi * np.minimum(u, tb) / tb)) / 2
-        pushing = ip * (1 - np.cos(np.pi * np.clip(u - tb, 0.0, tp) / tp)) / 2
-        return braking + pushing
+        braking = -brake * tb / np.pi * (1 - np.cos(np.pi * np.minimum(u, tb) / tb))
+        pushing = prop * tp / np.pi * (1 - np.cos(np.pi * np.clip(u - tb, 0.0, tp) / tp))
+        return braking + pushing - spike * _bump_integral(u, ContactShape.BRAKING_SPIKE_S)
 
 
 class ForceSource:
