@@ -17,7 +17,7 @@ import os
 import time
 import tty
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,7 +74,6 @@ class McuModel:
     clock_offset_us: float = 0.0  # MCU clock at true time `boot_time_s`
     boot_time_s: float = 0.0
     streaming: bool = False
-    pending_overflow: dict[int, int] = field(default_factory=dict)
 
     # --- the MCU clock ---------------------------------------------------
 

@@ -90,7 +90,6 @@ class Steps:
     braking_impulse_ns: np.ndarray  # > 0
     propulsive_impulse_ns: np.ndarray
     braking_fraction: np.ndarray  # share of the contact spent braking
-    peak_vertical_force_n: np.ndarray
     vertical_impulse_ns: np.ndarray
     swing_timing: np.ndarray  # mid-swing peak as a fraction of swing (0.55 normal)
     swing_peak_deg_s: np.ndarray  # shank peak swing angular velocity of this leg's next swing
@@ -128,6 +127,7 @@ class _Planner:
         self.vt: list[tuple[float, float]] = [(0.0, 0.0)]
         self.x = 0.0
         self.foot = 0
+        self.reps_done: list[dict] = []
 
     def jitter(self, scale: float = 1.0) -> float:
         return 1.0 + self.rng.normal(0.0, self.a.variability * scale)
@@ -170,8 +170,6 @@ class _Planner:
             }
         )
         return t
-
-    reps_done: list
 
     def _run(self, t: float, plan: RepPlan, rep: int, phase: str, duration: float, v_of) -> float:
         if duration <= 0:
@@ -218,7 +216,6 @@ class _Planner:
             prop = 0.3 * base
             brake = prop - net
         vertical = a.weight_n * step_s  # vertical impulse balance over the step
-        peak = vertical / tc * math.pi / 2 * (1.0 + 0.04 * self.rng.standard_normal())
         late = scenario == "late-swing" and rep > 0
         self.rows.append(
             dict(
@@ -234,7 +231,6 @@ class _Planner:
                 braking_impulse_ns=brake,
                 propulsive_impulse_ns=prop,
                 braking_fraction=brake_frac,
-                peak_vertical_force_n=peak,
                 vertical_impulse_ns=vertical,
                 swing_timing=(0.68 if late else 0.52) + 0.015 * self.rng.standard_normal(),
                 swing_peak_deg_s=126.0 * max(v_next, v) * self.jitter() * (0.85 if late else 1.0),
@@ -264,7 +260,6 @@ class _Planner:
                     braking_impulse_ns=0.05 * self.a.body_mass_kg * v,
                     propulsive_impulse_ns=0.05 * self.a.body_mass_kg * v,
                     braking_fraction=0.5,
-                    peak_vertical_force_n=1.15 * self.a.weight_n,
                     vertical_impulse_ns=self.a.weight_n * step_s,
                     swing_timing=0.5,
                     swing_peak_deg_s=126.0 * v,
@@ -284,7 +279,6 @@ def plan_session(
 ) -> SessionPlan:
     """Plan reps one after another (and standing still to `duration_s`, if longer)."""
     p = _Planner(athlete, seed)
-    p.reps_done = []
     t = 0.0
     for i, rep in enumerate(reps, start=1):
         if duration_s is not None and t >= duration_s:

@@ -394,7 +394,7 @@ class TrunkSource:
         pitch = self.pitch_deg(t)
         rate = (self.pitch_deg(t + dt) - self.pitch_deg(t - dt)) / (2 * dt)
         phi = np.radians(pitch)
-        fwd = np.gradient(self.plan.velocity(t)) if len(t) > 1 else np.zeros_like(t)
+        fwd = (self.plan.velocity(t + dt) - self.plan.velocity(t - dt)) / (2 * dt)
         ax = G * np.sin(phi) + fwd
         az = -G * np.cos(phi)
         zeros = np.zeros_like(t)
