@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--pty", action="store_true", help="serve live on pseudo-terminals")
     sim.set_defaults(func=cmd_simulate)
 
+    r = sub.add_parser("replay", help="steps and reps of a recording, as JSON lines")
+    r.add_argument("file", help="a C3D file, a CSV (forces or speed) or a wire capture")
+    r.add_argument("--mass", type=float, required=True, help="athlete body mass, kg")
+    r.add_argument("--height", type=float, default=1.75, help="athlete height, m (air drag)")
+    r.add_argument("--format", choices=["c3d", "csv", "wire"], help="default: from the name")
+    r.set_defaults(func=cmd_replay)
+
     b = sub.add_parser("bench", help="run a benchmark")
     b.add_argument("name", choices=["decode", "clock", "all"])
     b.add_argument("--json", action="store_true", help="machine-readable results")
@@ -389,6 +396,42 @@ async def _simulate_pty(sim, faults, duration: float) -> int:
 async def _replug(dev) -> None:
     path = await dev.replug()
     print(json.dumps({"name": dev.model.name, "path": path, "replugged": True}), flush=True)
+
+
+# --- replay --------------------------------------------------------------------------
+
+
+def replay_events(path, athlete, fmt=None, chunk: int | None = None) -> list[dict]:
+    """Every step, then every rep, of a recording."""
+    from service import recordings
+    from service.engine import Engine
+
+    engine = Engine(athlete)
+    events = []
+    kwargs = {"chunk": chunk} if chunk else {}
+    for block in recordings.blocks(path, fmt, **kwargs):
+        events += engine.feed(block)
+    events += engine.finish()
+    return [e for e in events if e["type"] == "step"] + [e for e in events if e["type"] == "rep"]
+
+
+def cmd_replay(args) -> int:
+    from service import recordings
+    from service.engine import AthleteInfo
+
+    try:
+        athlete = AthleteInfo(args.mass, args.height)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.verbose:
+        logging.getLogger("stridesync.bridge").setLevel(logging.ERROR)
+    try:
+        events = replay_events(args.file, athlete, args.format)
+    except recordings.error as exc:
+        raise UsageError(str(exc)) from None
+    for event in events:
+        print(json.dumps(event))
+    return 0
 
 
 # --- benchmarks ----------------------------------------------------------------

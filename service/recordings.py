@@ -1,0 +1,187 @@
+"""Recordings as sample blocks, for the engine to replay.
+
+- `csv`, forces: the layout of shared/data/dorn2012/*_forces.csv: `time_s`, then
+  per plate `fpN_fx_n`, `fpN_fy_ap_n` (+ = direction of travel) and `fpN_fz_n`
+  (+ up). The plates share one clock, so they are summed into one runway.
+- `csv`, speed: `time` and `velocity` (m/s) columns, as shared/data/shorts.
+- `c3d`: force plates of type 2 (Fx Fy Fz Mx My Mz) in the FORCE_PLATFORM
+  group, read with the `c3d` package. Ground reaction is minus the force on the
+  plate; plates are summed; the anterior axis is the horizontal axis along which
+  the loaded plates lie, and its sign the one in which contacts brake first.
+- `wire`: a raw wire capture (`stridesync simulate --out`, or recorded live),
+  replayed through the host protocol as if live.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.codec import Channel, ChannelInfo, Placement, SensorKind, StreamInfo, Unit
+from firmware_bridge.device import SampleBlock
+
+FORMATS = ("csv", "c3d", "wire")
+CHUNK = 64
+
+
+class error(Exception):
+    """A file that is not a recording we can read; one line for the user."""
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".c3d":
+        return "c3d"
+    if suffix == ".csv":
+        return "csv"
+    return "wire"
+
+
+def blocks(path: str | Path, fmt: str | None = None, chunk: int = CHUNK) -> Iterator[SampleBlock]:
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such file")
+    fmt = fmt or detect_format(path)
+    if fmt == "csv":
+        return _csv_blocks(path, chunk)
+    if fmt == "c3d":
+        return _c3d_blocks(path, chunk)
+    if fmt == "wire":
+        return _wire_blocks(path)
+    raise error(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def _stream(kind: SensorKind, placement: Placement, rate_hz: float, chans) -> StreamInfo:
+    infos = tuple(ChannelInfo(c, u, 1.0) for c, u in chans)
+    return StreamInfo(0, kind, placement, rate_hz, infos)
+
+
+def _chunks(stream: StreamInfo, name: str, t: np.ndarray, values: np.ndarray, chunk: int):
+    for i in range(0, len(t), chunk):
+        yield SampleBlock(0, name, stream, i, t[i : i + chunk], values[i : i + chunk])
+
+
+def _rate(t: np.ndarray, path: Path) -> float:
+    dt = np.diff(t)
+    if len(t) < 3 or not np.all(dt > 0):
+        raise error(f"{path}: time column is not increasing")
+    return float(1.0 / np.median(dt))
+
+
+def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f))
+        data = np.genfromtxt(path, delimiter=",", skip_header=1, encoding="utf-8-sig")
+    except (StopIteration, UnicodeDecodeError, ValueError) as exc:
+        raise error(f"{path}: not a CSV recording ({exc.__class__.__name__})") from None
+    data = np.atleast_2d(data)
+    col = {name.strip(): i for i, name in enumerate(header)}
+    fz_cols = [c for c in col if c.startswith("fp") and c.endswith("_fz_n")]
+    if "time_s" in col and fz_cols:
+        t = data[:, col["time_s"]]
+        plates = [c[: -len("_fz_n")] for c in fz_cols]
+        fx = sum(data[:, col[f"{p}_fx_n"]] for p in plates if f"{p}_fx_n" in col)
+        fy = sum(data[:, col[f"{p}_fy_ap_n"]] for p in plates if f"{p}_fy_ap_n" in col)
+        fz = sum(data[:, col[c]] for c in fz_cols)
+        n = np.zeros_like(t)
+        values = np.column_stack([fx if np.ndim(fx) else n, fy if np.ndim(fy) else n, fz])
+        stream = _stream(
+            SensorKind.FORCE_3AXIS,
+            Placement.FORCE_PLATE,
+            _rate(t, path),
+            [(Channel.FX, Unit.NEWTON), (Channel.FY, Unit.NEWTON), (Channel.FZ, Unit.NEWTON)],
+        )
+        return _chunks(stream, "runway", t, values, chunk)
+    if "time" in col and "velocity" in col:
+        t = data[:, col["time"]]
+        v = data[:, col["velocity"]][:, None]
+        stream = _stream(
+            SensorKind.SPEED,
+            Placement.TRACKSIDE,
+            _rate(t, path),
+            [(Channel.VELOCITY, Unit.M_PER_S)],
+        )
+        return _chunks(stream, "speed", t, v, chunk)
+    raise error(
+        f"{path}: a CSV recording needs time_s and fpN_fz_n columns (forces, the layout of"
+        " dorn2012 *_forces.csv) or time and velocity columns (speed)"
+    )
+
+
+def c3d_ground_reaction(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Times and summed ground reaction force (fx, fy anterior +, fz up) of a C3D file."""
+    import c3d
+
+    try:
+        with open(path, "rb") as f:
+            reader = c3d.Reader(f)
+            analog = np.hstack([a for _, _, a in reader.read_frames(copy=True)])
+            fp = reader.get("FORCE_PLATFORM")
+            channels = fp.get("CHANNEL").int16_array if fp else None
+            corners = fp.get("CORNERS").float_array if fp and fp.get("CORNERS") else None
+            types = fp.get("TYPE").int16_array if fp else None
+            start = (reader.first_frame - 1) / reader.point_rate
+            rate = reader.analog_rate
+    except (ValueError, OSError, AttributeError, KeyError, IndexError) as exc:
+        raise error(f"{path}: not a readable C3D file ({exc})") from None
+    if channels is None or not len(types):
+        raise error(f"{path}: the C3D file has no force plates")
+    if any(tp != 2 for tp in np.ravel(types)):
+        raise error(f"{path}: only type 2 force plates (Fx Fy Fz Mx My Mz) are supported")
+    chans = np.asarray(channels).reshape(len(types), -1)
+    # Ground reaction is the opposite of the force the foot puts on the plate.
+    per_plate = np.stack([-analog[chans[p, :3] - 1] for p in range(len(types))])  # (plate, xyz, n)
+    grf = per_plate.sum(axis=0)
+    t = start + np.arange(grf.shape[1]) / rate
+    ap_axis = _anterior_axis(per_plate, corners)
+    fy = grf[ap_axis]
+    fx = grf[1 - ap_axis]
+    fy = fy * _travel_sign(fy, grf[2])
+    return t, np.column_stack([fx, fy, grf[2]])
+
+
+def _anterior_axis(per_plate: np.ndarray, corners) -> int:
+    loaded = np.flatnonzero(per_plate[:, 2].max(axis=1) > 200.0)
+    if corners is not None and len(loaded) >= 2:
+        centres = np.asarray(corners).reshape(-1, 4, 3).mean(axis=1)[loaded]
+        spread = centres[:, :2].max(axis=0) - centres[:, :2].min(axis=0)
+        return int(np.argmax(spread))
+    impulse = np.abs(per_plate[:, :2].sum(axis=0)).sum(axis=1)
+    return int(np.argmax(impulse))
+
+
+def _travel_sign(fy: np.ndarray, fz: np.ndarray) -> float:
+    """Running contacts brake first: the first 30 % of each contact's AP force is < 0."""
+    on = np.flatnonzero(np.diff((fz > 20.0).astype(int)))
+    early = 0.0
+    for a, b in zip(on[::2], on[1::2], strict=False):
+        n = max((b - a) * 3 // 10, 1)
+        early += fy[a + 1 : a + 1 + n].sum()
+    return -1.0 if early > 0 else 1.0
+
+
+def _c3d_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
+    t, values = c3d_ground_reaction(path)
+    stream = _stream(
+        SensorKind.FORCE_3AXIS,
+        Placement.FORCE_PLATE,
+        1.0 / np.median(np.diff(t)),
+        [(Channel.FX, Unit.NEWTON), (Channel.FY, Unit.NEWTON), (Channel.FZ, Unit.NEWTON)],
+    )
+    return _chunks(stream, "runway", t, values, chunk)
+
+
+def _wire_blocks(path: Path) -> Iterator[SampleBlock]:
+    from firmware_bridge.capture import error as CaptureError
+    from firmware_bridge.capture import replay
+
+    out: list[SampleBlock] = []
+    try:
+        replay(path, out.append, lambda event: None)
+    except CaptureError as exc:
+        raise error(str(exc)) from None
+    return iter(out)
