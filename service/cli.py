@@ -85,10 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mass", type=float, required=True, help="athlete body mass, kg")
     r.add_argument("--height", type=float, default=1.75, help="athlete height, m (air drag)")
     r.add_argument("--format", choices=["c3d", "csv", "wire"], help="default: from the name")
+    gate = r.add_mutually_exclusive_group()
+    gate.add_argument(
+        "--sprints-only",
+        dest="sprints_only",
+        action="store_true",
+        default=None,
+        help="only steps of sprint reps (the default for wire captures)",
+    )
+    gate.add_argument(
+        "--all-steps",
+        dest="sprints_only",
+        action="store_false",
+        help="every running contact (the default for CSV and C3D trials)",
+    )
     r.set_defaults(func=cmd_replay)
 
     b = sub.add_parser("bench", help="run a benchmark")
-    b.add_argument("name", choices=["decode", "clock", "all"])
+    b.add_argument("name", choices=["decode", "clock", "engine", "all"])
     b.add_argument("--json", action="store_true", help="machine-readable results")
     b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     b.set_defaults(func=cmd_bench)
@@ -401,15 +415,28 @@ async def _replug(dev) -> None:
 # --- replay --------------------------------------------------------------------------
 
 
-def replay_events(path, athlete, fmt=None, chunk: int | None = None) -> list[dict]:
-    """Every step, then every rep, of a recording."""
-    from service import recordings
-    from service.engine import Engine
+def replay_events(
+    path, athlete, fmt=None, chunk: int | None = None, sprints_only: bool | None = None
+) -> list[dict]:
+    """Every step, then every rep, of a recording.
 
-    engine = Engine(athlete)
+    A session (a wire capture) reports the sprints only, as live; a lab trial
+    (CSV or C3D: one pass) reports every running contact, unless told otherwise."""
+    from pathlib import Path
+
+    from service import recordings
+    from service.engine import Engine, EngineConfig
+
+    fmt = fmt or recordings.detect_format(Path(path))
+    if sprints_only is None:
+        sprints_only = fmt == "wire"
+    engine = Engine(athlete, EngineConfig(sprints_only=sprints_only))
     events = []
     kwargs = {"chunk": chunk} if chunk else {}
-    for block in recordings.blocks(path, fmt, **kwargs):
+    blocks = list(recordings.blocks(path, fmt, **kwargs))
+    for block in blocks:  # the whole rig, before any sample
+        engine.expect(block.device_id, block.stream)
+    for block in blocks:
         events += engine.feed(block)
     events += engine.finish()
     return [e for e in events if e["type"] == "step"] + [e for e in events if e["type"] == "rep"]
@@ -426,7 +453,7 @@ def cmd_replay(args) -> int:
     if not args.verbose:
         logging.getLogger("stridesync.bridge").setLevel(logging.ERROR)
     try:
-        events = replay_events(args.file, athlete, args.format)
+        events = replay_events(args.file, athlete, args.format, sprints_only=args.sprints_only)
     except recordings.error as exc:
         raise UsageError(str(exc)) from None
     for event in events:
@@ -438,9 +465,14 @@ def cmd_replay(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bench import clock, decode
+    from bench import clock, decode, engine
 
-    runs = {"decode": [decode], "clock": [clock], "all": [decode, clock]}[args.name]
+    runs = {
+        "decode": [decode],
+        "clock": [clock],
+        "engine": [engine],
+        "all": [decode, clock, engine],
+    }[args.name]
     results = {}
     for module in runs:
         result = module.run(quick=args.quick)

@@ -13,7 +13,7 @@ from firmware_bridge.device import SampleBlock
 from firmware_bridge.simulator import simulate_session
 from firmware_bridge.virtual import force_plate_stream
 from service.cli import replay_events
-from service.engine import STEP_KEYS, AthleteInfo, Engine
+from service.engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine
 from tests.helpers import SHARED_DATA
 
 DORN = SHARED_DATA / "dorn2012"
@@ -49,7 +49,7 @@ def treadmill():
 def test_output_is_the_same_whatever_the_block_size(treadmill):
     _, t, values = treadmill
     results = [run(force_blocks(t, values, n)) for n in (1, 7, 64, len(t))]
-    assert len(results[0]) > 60
+    assert len(results[0]) > 40
     for other in results[1:]:
         assert other == results[0]
 
@@ -61,9 +61,10 @@ def test_force_contacts_match_the_simulator_truth_to_one_sample(treadmill):
     gap = s.ic_s[1:] - s.to_s[:-1]
     flight_before = np.r_[False, (gap > 0) & (gap < 0.5)]
     flight_after = np.r_[flight_before[1:], False]
-    truth = np.flatnonzero(flight_before & flight_after)  # contacts a force signal can separate
+    # Sprint contacts a force signal can separate (the engine reports sprints only).
+    truth = np.flatnonzero(flight_before & flight_after & (s.phase == "sprint"))
     found = np.array([e["ic_time_s"] for e in steps])
-    assert len(truth) > 50
+    assert len(truth) > 40
     for j in truth:
         k = np.argmin(np.abs(found - s.ic_s[j]))
         assert abs(found[k] - s.ic_s[j]) <= 0.001
@@ -75,7 +76,8 @@ def test_force_contacts_match_the_simulator_truth_to_one_sample(treadmill):
 def test_step_lines_have_exactly_the_documented_keys(treadmill):
     _, t, values = treadmill
     step = next(e for e in run(force_blocks(t, values, 64)) if e["type"] == "step")
-    assert tuple(step) == STEP_KEYS
+    assert tuple(step)[: len(STEP_KEYS)] == STEP_KEYS  # the documented keys, in order
+    assert set(tuple(step)[len(STEP_KEYS) :]) == set(EXTRA_STEP_KEYS)
     assert step["source"] == "force" and step["model_version"]
     assert step["push_score"] is None and step["foot"] is None  # not measured from force alone
 
@@ -198,7 +200,7 @@ def test_replay_cli_prints_steps_then_reps_and_rejects_bad_files(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     kinds = [x["type"] for x in lines]
-    assert kinds.count("step") > 40 and "rep" in kinds
+    assert kinds.count("step") > 25 and "rep" in kinds
     assert kinds == sorted(kinds, key=lambda k: k == "rep")  # every step, then every rep
     rep = next(x for x in lines if x["type"] == "rep")
     assert rep["mss_m_s"] == pytest.approx(9.5, rel=0.05)  # the treadmill rig has a speed sensor

@@ -35,7 +35,9 @@ AIR_DENSITY = 1.2
 DRAG_COEFFICIENT = 0.9
 
 # Phases of a step (and of the body between steps).
-SPRINT, DECEL, JOG, WALK = "sprint", "decel", "jog", "walk"
+# START is the push from a standing start: that foot was already down, so it
+# has no initial contact that any sensor could see.
+START, SPRINT, DECEL, JOG, WALK = "start", "sprint", "decel", "jog", "walk"
 SCENARIOS = ("aligned", "late-swing", "weak-push", "unstable-torso")
 LIMITER = {"aligned": None, "late-swing": "swing", "weak-push": "push", "unstable-torso": "torso"}
 
@@ -196,7 +198,19 @@ class _Planner:
             tc *= self.jitter()
             step_s = max(1.0 / freq * self.jitter(), tc + 0.03)
             v_next = v_of(s + step_s)
-            self._add_step(t, tc, step_s, v, v_next, brake_frac, phase, rep, plan.scenario, v_rel)
+            first = phase == SPRINT and t == t_start
+            self._add_step(
+                t,
+                tc,
+                step_s,
+                v,
+                v_next,
+                brake_frac,
+                START if first else phase,
+                rep,
+                plan.scenario,
+                v_rel,
+            )
             self.x += (v + v_next) / 2 * step_s
             self.vt.append((t, v))
             t += step_s

@@ -91,5 +91,6 @@ def build_rig(plan: SessionPlan, rig: str, seed: int = 0, noise: bool = True) ->
     mcu("trunk", [VirtualStream(imu_stream(Placement.TRUNK), trunk, batch_size=10)])
     if rig in ("standard", "runway", "treadmill", "imu-speed"):
         speed = SpeedSource(plan, seed=seed + 40, noise=noise)
-        mcu("speed", [VirtualStream(speed_stream(), speed, batch_size=5)])
+        # A sample a frame: speed is only 100 Hz, and waiting for five costs 50 ms.
+        mcu("speed", [VirtualStream(speed_stream(), speed, batch_size=1)])
     return models

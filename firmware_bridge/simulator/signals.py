@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from .athlete import WALK, G, SessionPlan
+from .athlete import SPRINT, WALK, G, SessionPlan
 
 _NOISE_LEN = 1 << 16
 
@@ -134,6 +134,7 @@ class ForceSource:
     """A force plate (or treadmill) that sees the contacts in `mask`: fx, fy, fz in N."""
 
     STANDING_GAP_S = 0.5  # a longer pause between contacts: the athlete stands
+    HANDOVER_S = 0.1
 
     def __init__(
         self,
@@ -164,9 +165,11 @@ class ForceSource:
             side = -1.0 if steps.foot[j] == 0 else 1.0
             out[:, 0] += side * 0.06 * fz
         for start, end in self.standing:  # standing on it between activities
-            on = (t > start) & (t < end)
+            # Body weight, handing over to the first push without unloading the belt.
+            on = (t > start) & (t < end + self.HANDOVER_S)
             if np.any(on):
-                out[on, 2] += self.plan.athlete.weight_n
+                share = np.clip(1.0 - (t[on] - end) / self.HANDOVER_S, 0.0, 1.0)
+                out[on, 2] += self.plan.athlete.weight_n * share
         return out[:, 2:] if self.vertical_only else out
 
     def _standing_intervals(self) -> np.ndarray:
@@ -218,7 +221,10 @@ class SegmentKinematics:
             nxt = self.idx[k + 1] if k + 1 < len(self.idx) else None
             has_swing = nxt is not None and s.ic_s[nxt] - s.to_s[j] < self.GAP_S
             if not knots or knots[-1][0] < ic - 0.3:
-                knots.append((ic - 0.3, 0.0))
+                if s.phase[j] == SPRINT:  # the first swing out of a standing start
+                    knots += [(ic - 0.45, 0.0), *self._swing_knots(j, ic - 0.28, ic)]
+                else:
+                    knots.append((ic - 0.3, 0.0))
             knots += self._stance_knots(j, ic, to)
             if has_swing:
                 ic_next = s.ic_s[nxt] + s.event_jitter_s[nxt, 0]
@@ -279,6 +285,9 @@ class SegmentKinematics:
 
     def _bump(self, t: np.ndarray, k: np.ndarray):
         """Correction and its integral since IC, for samples inside stride k."""
+        if not len(self.strides):  # the leg never strode (standing)
+            zero = np.zeros(len(t))
+            return zero, zero
         st = self.strides[np.maximum(k, 0)]
         c = self.correction[np.maximum(k, 0)]
         sw = st[:, 2] - st[:, 1]

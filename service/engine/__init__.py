@@ -1,18 +1,23 @@
 """The step engine: pure computation, sample blocks in, events out."""
 
-from .engine import MODEL_VERSION, STEP_KEYS, AthleteInfo, Engine, EngineConfig
+from .engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine, EngineConfig
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .profile import SprintProfile, sprint_profile, sprint_window
+from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
 
 __all__ = [
+    "EXTRA_STEP_KEYS",
     "MODEL_VERSION",
     "STEP_KEYS",
     "AthleteInfo",
+    "Baseline",
     "Engine",
     "EngineConfig",
     "ForceContact",
     "ForceContactDetector",
     "ForceDetectorConfig",
+    "Scorer",
+    "ScoringConfig",
     "SprintProfile",
     "sprint_profile",
     "sprint_window",

@@ -1,15 +1,17 @@
 """The step engine: sample blocks in, step and rep events out. Pure: no I/O.
 
 The same engine runs live (blocks from the serial bridge), on a replayed
-recording and when re-scoring a stored session; its output depends only on the
-samples and their times, never on how they were cut into blocks.
+recording and when re-scoring a stored session. Its output depends only on
+the samples and their times, never on how they were cut into blocks or how
+the streams interleave: a step is finished only when every stream it needs
+has passed the time it needs (a watermark per stream), and a stream silent
+for `stale_s` of data time counts as missing rather than waited for.
 
-This version measures steps from force (contact, flight, step time and
-frequency, peak vertical force, braking, propulsive and net horizontal
-impulse, ratio of force) and reps from force and speed (the sprint
-acceleration and force-velocity profile). Steps from shank IMUs, thigh and
-trunk angles, and the push/swing/torso scores are not computed yet: their
-keys are present and null.
+Per step: contact from force (plates win, docs/scoring.md) or from the shank
+gyros, flight, step time and frequency, peak vertical force, impulses, ratio
+of force (from force, or from the speed sensor), swing time and peak swing
+angular velocity, thigh separation, trunk pitch and its rate, velocity and
+step length; then the push, swing and torso scores (scoring.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firmware_bridge.codec import Channel, SensorKind
+from firmware_bridge.codec import Channel, Placement, SensorKind, StreamInfo
 from firmware_bridge.device import SampleBlock
 
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
-from .profile import sprint_profile, sprint_window
+from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
+from .profile import air_density, frontal_area_m2, sprint_profile, sprint_window
+from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
+from .segments import SegmentTracker
 
-MODEL_VERSION = "0.1"
 G = 9.81
 
 STEP_KEYS = (
@@ -51,6 +55,25 @@ STEP_KEYS = (
     "source",
     "model_version",
 )
+EXTRA_STEP_KEYS = (
+    "rep",
+    "mean_vertical_force_bw",
+    "swing_time_s",
+    "peak_swing_deg_s",
+    "swing_lag",
+    "thigh_separation_ic_deg",
+    "thigh_separation_to_deg",
+    "trunk_pitch_deg",
+    "trunk_pitch_rate_rms_deg_s",
+    "velocity_m_s",
+    "step_length_m",
+    "imu_ic_error_s",
+    "imu_to_error_s",
+)
+PROFILE_KEYS = ("mss_m_s", "tau_s", "f0_n", "v0_m_s", "pmax_w", "rf_max", "drf")
+FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
+THIGH_OF = {Placement.THIGH_LEFT: "left", Placement.THIGH_RIGHT: "right"}
+OTHER = {"left": "right", "right": "left"}
 
 
 @dataclass(frozen=True)
@@ -70,186 +93,525 @@ class AthleteInfo:
 @dataclass(frozen=True)
 class EngineConfig:
     force: ForceDetectorConfig = field(default_factory=ForceDetectorConfig)
-    max_step_s: float = 1.0  # a longer gap between contacts: not the same run of steps
-    rep_gap_s: float = 2.0  # no contact for this long (and slow): the rep is over
-    rep_speed_m_s: float = 2.0  # a speed sensor above this: a rep is under way
+    shank: ShankDetectorConfig = field(default_factory=ShankDetectorConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    max_step_s: float = 1.0  # a longer gap between contacts: not one run of steps
+    match_s: float = 0.04  # force and IMU contacts this close are the same contact
+    swing_wait_s: float = 0.005  # the other leg's swing peak must be in by TO + this
+    imu_wait_s: float = 0.04  # a plate's contact waits this long for the shank's
+    stale_s: float = 0.5  # a stream this far behind the newest is missing, not late
+    history_cap_s: float = 60.0  # never keep more history than this, whatever waits
+    still_s: float = 1.0  # no step for this long: the athlete is still
+    rep_contact_s: float = 0.18  # a contact this short confirms a sprint ...
+    rep_speed_m_s: float = 5.0  # ... as does this speed
+    rep_confirm_steps: int = 8  # within this many steps, or it was not a sprint
+    rep_end_ratio: float = 1.6  # contacts this much longer than the rep's shortest ...
+    rep_end_steps: int = 3  # ... this many in a row: the sprint is over
+    rep_braking_rf: float = -0.05  # a step braking this hard ...
+    rep_braking_steps: int = 2  # ... this many in a row: the athlete is stopping
+    # A session has standing, jogging and walking between reps: report only the sprints.
+    # A lab trial is one pass: report every running contact.
+    sprints_only: bool = True
 
 
-class _Rep:
-    def __init__(self, number: int, start_s: float) -> None:
-        self.number = number
-        self.start_s = start_s
-        self.last_s = start_s
-        self.steps: list[dict] = []
+@dataclass
+class _Candidate:
+    ic_s: float
+    to_s: float
+    ready_s: float  # confirmed at
+    force: ForceContact | None = None
+    imu: ShankContact | None = None
+
+
+IDLE, ARMED, CANDIDATE, ACTIVE = "idle", "armed", "candidate", "active"
 
 
 class Engine:
-    def __init__(self, athlete: AthleteInfo, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self,
+        athlete: AthleteInfo,
+        config: EngineConfig | None = None,
+        baseline: Baseline | None = None,
+    ) -> None:
         self.athlete = athlete
         self.cfg = config or EngineConfig()
-        self._force: dict[tuple[int, int], ForceContactDetector] = {}
+        self.scorer = Scorer(baseline, self.cfg.scoring)
+        self._force: dict[tuple, ForceContactDetector] = {}
+        self._shank: dict[tuple, ShankEventDetector] = {}
+        self._thigh: dict[str, SegmentTracker] = {}
+        self._trunk: SegmentTracker | None = None
+        self._latest: dict[tuple, tuple[str, float]] = {}  # stream -> (role, newest time)
+        self._cands: list[_Candidate] = []
+        self._swings: dict[str, list[SwingPeak]] = {"left": [], "right": []}
         self._speed_t: list[np.ndarray] = []
         self._speed_v: list[np.ndarray] = []
-        self._last_contact: ForceContact | None = None
-        self._rep: _Rep | None = None
+        self._prev: dict | None = None  # the last step measured (emitted or not)
+        self._prev_to: dict[str, float] = {}
+        self._drag_k = (
+            0.5 * air_density() * frontal_area_m2(athlete.body_mass_kg, athlete.height_m) * 0.9
+        )
+        # reps
+        self._state = ARMED
+        self._held: list[dict] = []
+        self._rep: dict | None = None
         self._reps = 0
-        self._latest: dict[tuple[int, int], float] = {}  # newest sample time per stream
+        self._last_step_s = -math.inf
+        self._min_contact = math.inf
+        self._fast_speed_s: float | None = None
+        self._feeds_since_prune = 0
+        self._t0: float | None = None  # the first sample time seen
+        self._block_s = 0.0  # the longest block seen: how far streams may lag each other
 
-    # --- input -------------------------------------------------------------
+    # --- input ------------------------------------------------------------------------------
+
+    def expect(self, device_id: int, stream: StreamInfo) -> None:
+        """Declare a stream before its samples come (the bridge knows the rig from the
+        devices' hellos; a replay from its recording), so that steps wait for it."""
+        key = (device_id, stream.stream_id)
+        if key not in self._latest:
+            self._latest[key] = (_role(stream), -math.inf)
 
     def feed(self, block: SampleBlock) -> list[dict]:
         """One block of samples; returns the events it completes, in time order."""
         if len(block) == 0:
             return []
-        events: list[dict] = []
-        kind = block.stream.kind
-        if kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
-            for contact in self._force_detector(block).feed(*self._force_channels(block)):
-                events += self._on_contact(contact)
-        elif kind == SensorKind.SPEED:
-            events += self._on_speed(block)
-        self._latest[(block.device_id, block.stream.stream_id)] = float(block.time_s[-1])
-        # A rep ends when every stream has passed its last activity by rep_gap_s:
-        # by sample times, never by how the samples were cut into blocks.
-        watermark = min(self._latest.values())
-        if self._rep and watermark - self._rep.last_s >= self.cfg.rep_gap_s:
-            events += self._close_rep()
-        return events
+        key = (block.device_id, block.stream.stream_id)
+        role = self._route(key, block)
+        start, end = float(block.time_s[0]), float(block.time_s[-1])
+        if self._t0 is None:
+            self._t0 = start
+        self._block_s = max(self._block_s, end - start + 1.0 / block.stream.sample_rate_hz)
+        self._latest[key] = (role, end)
+        # Nothing can be finished or end unless a contact waits or the athlete may be still.
+        if not self._cands and end - self._last_step_s < self.cfg.still_s:
+            self._feeds_since_prune += 1
+            if self._feeds_since_prune >= 1000:  # standing for long: keep memory flat
+                self._prune()
+                self._feeds_since_prune = 0
+            return []
+        return self._advance()
 
     def finish(self) -> list[dict]:
-        """End of the data: close the rep under way."""
-        return self._close_rep() if self._rep else []
-
-    def _force_detector(self, block: SampleBlock) -> ForceContactDetector:
-        key = (block.device_id, block.stream.stream_id)
-        det = self._force.get(key)
-        if det is None:
-            name = f"{block.device_name}/{block.stream.stream_id}"
-            det = ForceContactDetector(name, block.stream.sample_rate_hz, self.cfg.force)
-            self._force[key] = det
-        return det
-
-    @staticmethod
-    def _force_channels(block: SampleBlock):
-        chans = [c.channel for c in block.stream.channels]
-        fz = block.values[:, chans.index(Channel.FZ)]
-        fy = block.values[:, chans.index(Channel.FY)] if Channel.FY in chans else None
-        good = np.isfinite(fz) & (np.isfinite(fy) if fy is not None else True)
-        if not np.all(good):  # a dead or saturated channel: the bad samples carry no force
-            fz = np.where(good, fz, 0.0)
-            fy = np.where(good, fy, 0.0) if fy is not None else None
-        return block.time_s, fy, fz
-
-    def _on_speed(self, block: SampleBlock) -> list[dict]:
-        chans = [c.channel for c in block.stream.channels]
-        v = block.values[:, chans.index(Channel.VELOCITY)]
-        keep = np.isfinite(v)
-        t, v = block.time_s[keep], v[keep]
-        self._speed_t.append(t)
-        self._speed_v.append(v)
-        events = []
-        fast = t[v > self.cfg.rep_speed_m_s]
-        if len(fast):
-            events += self._activity(float(fast[0]))
-            self._rep.last_s = max(self._rep.last_s, float(fast[-1]))
-        self._trim_speed(float(block.time_s[-1]))
+        """End of the data: finish every pending step and the rep under way."""
+        events = self._advance(final=True)
+        events += self._end_rep(self._last_step_s) if self._state == ACTIVE else []
         return events
 
-    def _activity(self, t: float) -> list[dict]:
-        """Something moved at time t: a rep goes on, or a new one starts."""
-        events = []
-        if self._rep and t - self._rep.last_s >= self.cfg.rep_gap_s:
-            events += self._close_rep()
-        if self._rep is None:
-            self._reps += 1
-            self._rep = _Rep(self._reps, t)
-        return events
+    def _route(self, key: tuple, block: SampleBlock) -> str:
+        stream = block.stream
+        if stream.kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
+            det = self._force.get(key)
+            if det is None:
+                det = ForceContactDetector(
+                    f"{block.device_name}/{stream.stream_id}", stream.sample_rate_hz, self.cfg.force
+                )
+                self._force[key] = det
+            for c in det.feed(*_force_channels(block)):
+                self._cands.append(_Candidate(c.ic_s, c.to_s, c.confirmed_s, force=c))
+            return "events"
+        if stream.kind == SensorKind.SPEED:
+            v = _channel(block, Channel.VELOCITY)
+            ok = np.isfinite(v)
+            self._speed_t.append(block.time_s[ok])
+            self._speed_v.append(v[ok])
+            fast = block.time_s[ok][v[ok] > self.cfg.rep_speed_m_s]
+            if len(fast) and self._fast_speed_s is None:
+                self._fast_speed_s = float(fast[0])
+            return "speed"
+        if stream.kind != SensorKind.IMU_6AXIS:
+            return "other"
+        gyro = block.values[:, :3]
+        if stream.placement in FOOT_OF:
+            foot = FOOT_OF[stream.placement]
+            det = self._shank.setdefault(key, ShankEventDetector(foot, self.cfg.shank))
+            for e in det.feed(block.time_s, gyro[:, 1]):
+                if isinstance(e, SwingPeak):
+                    self._swings[foot].append(e)
+                else:
+                    self._cands.append(_Candidate(e.ic_s, e.to_s, e.confirmed_s, imu=e))
+            return "events"
+        if stream.placement in THIGH_OF:
+            tracker = self._thigh.setdefault(
+                THIGH_OF[stream.placement], SegmentTracker(stream.sample_rate_hz)
+            )
+            tracker.feed(block.time_s, gyro, block.values[:, 3:6])
+            return "thigh-" + THIGH_OF[stream.placement]
+        if stream.placement == Placement.TRUNK:
+            if self._trunk is None:
+                self._trunk = SegmentTracker(stream.sample_rate_hz)
+            self._trunk.feed(block.time_s, gyro, block.values[:, 3:6])
+            return "trunk"
+        return "other"
 
-    def _trim_speed(self, now: float) -> None:
-        """Keep the speed of the rep under way, or the last 5 s."""
-        keep_from = (self._rep.start_s - 2.0) if self._rep else now - 5.0
+    def _prune(self) -> None:
+        """Forget history no unfinished step or open rep can need, so memory stays flat.
+
+        Driven by what is finished, not by the newest sample: a step waiting
+        for a slower stream still finds its context, however the samples came.
+        """
+        newest = max(t for _, t in self._latest.values())
+        keep = newest - max(self.cfg.history_cap_s, 4.0 * self._block_s)
+        if self._cands:
+            keep = max(keep, min(c.ic_s for c in self._cands) - 2.0)
+        elif self._prev:
+            keep = max(keep, self._prev["ic_time_s"] - 2.0)
+        rep_start = self._rep["start_s"] if self._rep else self._fast_speed_s
+        speed_keep = min(keep, rep_start - 2.0) if rep_start is not None else keep
+        for peaks in self._swings.values():
+            while peaks and peaks[0].time_s < keep:
+                peaks.pop(0)
+        for tracker in (*self._thigh.values(), self._trunk):
+            if tracker is not None:
+                tracker.prune(keep)
         while len(self._speed_t) > 1 and (
-            not self._speed_t[0].size or self._speed_t[0][-1] < keep_from
+            not self._speed_t[0].size or self._speed_t[0][-1] < speed_keep
         ):
             self._speed_t.pop(0)
             self._speed_v.pop(0)
 
-    # --- steps -----------------------------------------------------------------
+    # --- watermarks ------------------------------------------------------------------------------
 
-    def _on_contact(self, c: ForceContact) -> list[dict]:
-        prev = self._last_contact
-        self._last_contact = c
-        events = self._activity(c.ic_s)
-        self._rep.last_s = max(self._rep.last_s, c.to_s)
-        step = self._step(c, prev)
-        self._rep.steps.append(step)
-        events.append(step)
+    def _watermark(self, roles: tuple[str, ...]) -> float:
+        """How far every live stream of these roles has got (inf when there is none)."""
+        if not self._latest or self._t0 is None:
+            return math.inf
+        newest = max(t for _, t in self._latest.values())
+        # Streams lag each other by up to a block: only further behind is a stream missing.
+        # A declared stream that has sent nothing yet counts from the first sample seen.
+        stale = max(self.cfg.stale_s, 2.0 * self._block_s)
+        times = [max(t, self._t0) for role, t in self._latest.values() if role in roles]
+        live = [t for t in times if t >= newest - stale]
+        return min(live) if live else math.inf
+
+    def _has(self, role: str) -> bool:
+        return any(r == role for r, _ in self._latest.values())
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _advance(self, final: bool = False) -> list[dict]:
+        events: list[dict] = []
+        inf = math.inf
+        w_events = inf if final else self._watermark(("events",))
+        while True:
+            ready = self._next_ready(w_events, final)
+            if ready is None:
+                break
+            events += self._on_step(self._measure(ready))
+        now = inf if final else self._watermark(("events", "speed"))
+        events += self._check_stillness(now)
+        self._prune()
+        self._feeds_since_prune = 0
         return events
 
-    def _step(self, c: ForceContact, prev: ForceContact | None) -> dict:
-        bw = self.athlete.weight_n
-        step_s = None
-        flight_s = None
+    def _next_ready(self, w_events: float, final: bool) -> _Candidate | None:
+        """The earliest contact whose sources are all in, fused when two saw it."""
+        if not self._cands:
+            return None
+        self._cands.sort(key=lambda c: c.ic_s)
+        first = self._cands[0]
+        # Everything that could still report this contact, or an earlier one, has passed it.
+        # A shank confirms a contact later than a plate does: a plate's contact waits for it.
+        near = [c for c in self._cands if c.ic_s <= first.ic_s + self.cfg.match_s]
+        horizon = max(c.ready_s for c in near)
+        if self._shank and not any(c.imu for c in near):
+            horizon += self.cfg.imu_wait_s
+        if not final and w_events < horizon:
+            return None
+        same = [c for c in self._cands if abs(c.ic_s - first.ic_s) <= self.cfg.match_s]
+        force = next((c.force for c in same if c.force is not None), None)
+        imu = next((c.imu for c in same if c.imu is not None), None)
+        ic, to = (force.ic_s, force.to_s) if force is not None else (first.ic_s, first.to_s)
+        context = ("thigh-left", "thigh-right", "trunk", "speed")
+        if not final and self._watermark(context) < to + self.cfg.swing_wait_s:
+            return None  # the thighs, trunk or speed of this step are not in yet
+        for c in same:
+            self._cands.remove(c)
+        return _Candidate(ic, to, max(c.ready_s for c in same), force=force, imu=imu)
+
+    def _measure(self, c: _Candidate) -> dict:
+        a, f, imu = self.athlete, c.force, c.imu
+        step = dict.fromkeys(STEP_KEYS + EXTRA_STEP_KEYS)
+        contact = c.to_s - c.ic_s
+        prev = self._prev
+        step_s = flight_s = None
         if (
-            prev is not None
-            and 0 < c.ic_s - prev.ic_s <= self.cfg.max_step_s
-            and prev.to_s < c.ic_s
+            prev
+            and prev["to_time_s"] < c.ic_s
+            and c.ic_s - prev["ic_time_s"] <= self.cfg.max_step_s
         ):
-            step_s = c.ic_s - prev.ic_s
-            flight_s = c.ic_s - prev.to_s
-        net = c.braking_impulse_ns + c.propulsive_impulse_ns
-        rf = None
-        if c.has_horizontal and c.vertical_impulse_ns > 0:
-            rf = net / math.hypot(net, c.vertical_impulse_ns)
-        step = dict.fromkeys(STEP_KEYS)
+            step_s = c.ic_s - prev["ic_time_s"]
+            flight_s = c.ic_s - prev["to_time_s"]
+        foot = imu.foot if imu else None
         step.update(
             type="step",
+            foot=foot,
             ic_time_s=c.ic_s,
             to_time_s=c.to_s,
-            contact_time_s=c.contact_s,
+            contact_time_s=contact,
             flight_time_s=flight_s,
             step_time_s=step_s,
             step_frequency_hz=1.0 / step_s if step_s else None,
-            peak_vertical_force_bw=c.peak_vertical_n / bw,
-            braking_impulse_ns=c.braking_impulse_ns if c.has_horizontal else None,
-            propulsive_impulse_ns=c.propulsive_impulse_ns if c.has_horizontal else None,
-            net_horizontal_impulse_ns=net if c.has_horizontal else None,
-            ratio_of_force=rf,
-            source="force",
+            source="fused" if f and imu else ("force" if f else "imu"),
             model_version=MODEL_VERSION,
         )
+        if step_s:
+            step["mean_vertical_force_bw"] = step_s / contact
+        rf = None
+        if f is not None:
+            net = f.braking_impulse_ns + f.propulsive_impulse_ns
+            step["peak_vertical_force_bw"] = f.peak_vertical_n / a.weight_n
+            if f.has_horizontal:
+                step.update(
+                    braking_impulse_ns=f.braking_impulse_ns,
+                    propulsive_impulse_ns=f.propulsive_impulse_ns,
+                    net_horizontal_impulse_ns=net,
+                )
+                if f.vertical_impulse_ns > 0:
+                    rf = net / math.hypot(net, f.vertical_impulse_ns)
+        if imu is not None:
+            step["peak_swing_deg_s"] = imu.swing_peak_deg_s
+            if foot in self._prev_to and 0 < c.ic_s - self._prev_to[foot] < self.cfg.max_step_s:
+                step["swing_time_s"] = c.ic_s - self._prev_to[foot]
+            if f is not None:
+                step["imu_ic_error_s"] = imu.ic_s - f.ic_s
+                step["imu_to_error_s"] = imu.to_s - f.to_s
+            step["swing_lag"] = self._swing_lag(foot, c.ic_s, c.to_s)
+            self._prev_to[foot] = c.to_s
+        self._thighs(step, foot, c)
+        if self._trunk is not None:
+            angle = self._trunk.angle_at((c.ic_s + c.to_s) / 2)
+            # The trunk's z axis points down it: leaning forward tilts it back.
+            step["trunk_pitch_deg"] = -angle if angle is not None else None
+            step["trunk_pitch_rate_rms_deg_s"] = self._trunk.rate_rms(c.ic_s, c.to_s)
+        velocity, speed_rf = self._speed_at(c, prev)
+        step["velocity_m_s"] = velocity
+        if velocity is not None and step_s:
+            step["step_length_m"] = velocity * step_s
+        step["ratio_of_force"] = rf if rf is not None else speed_rf
+        self._prev = step
         return step
 
-    # --- reps ------------------------------------------------------------------
+    def _swing_lag(self, foot: str, ic: float, to: float) -> float | None:
+        """When the other leg's mid-swing peak came, after this IC, in contact times."""
+        other = OTHER[foot]
+        if not any(d.foot == other for d in self._shank.values()):
+            return None
+        contact = to - ic
+        peaks = [
+            p.time_s
+            for p in self._swings[other]
+            if ic - 0.5 * contact <= p.time_s <= to and p.confirmed_s <= to + self.cfg.swing_wait_s
+        ]
+        if not peaks:
+            return 1.0  # not there by toe-off: at least a whole contact late
+        return (peaks[-1] - ic) / contact
 
-    def _close_rep(self) -> list[dict]:
-        rep, self._rep = self._rep, None
-        line = {
-            "type": "rep",
-            "rep": rep.number,
-            "start_s": rep.start_s,
-            "end_s": rep.last_s,
-            "steps": len(rep.steps),
-        }
-        contacts = [s["contact_time_s"] for s in rep.steps]
-        line["mean_contact_time_s"] = float(np.mean(contacts)) if contacts else None
-        line.update(self._rep_profile(rep))
-        line["model_version"] = MODEL_VERSION
-        return [line]
+    def _thighs(self, step: dict, foot: str | None, c: _Candidate) -> None:
+        if foot is None or set(self._thigh) != {"left", "right"}:
+            return
+        stance, swing = self._thigh[foot], self._thigh[OTHER[foot]]
+        for key, t in (("thigh_separation_ic_deg", c.ic_s), ("thigh_separation_to_deg", c.to_s)):
+            a, b = swing.angle_at(t), stance.angle_at(t)
+            if a is not None and b is not None:
+                step[key] = a - b
 
-    def _rep_profile(self, rep: _Rep) -> dict:
-        keys = ("mss_m_s", "tau_s", "f0_n", "v0_m_s", "pmax_w", "rf_max", "drf")
+    def _speed_at(self, c: _Candidate, prev: dict | None) -> tuple[float | None, float | None]:
+        """Velocity at IC, and this contact's ratio of force, from the speed sensor.
+
+        The velocity gained from IC to TO (both at the same phase of the
+        within-step ripple) is the contact's net horizontal impulse less drag;
+        over a step whose vertical impulse is body weight times the step time
+        (the previous step's, the next flight being still to come), that is RF.
+        """
         if not self._speed_t:
-            return {}
+            return None, None
         t = np.concatenate(self._speed_t)
         v = np.concatenate(self._speed_v)
-        inside = (t >= rep.start_s - 2.0) & (t <= rep.last_s + 0.5)
+        at_ic = (t > c.ic_s - 0.015) & (t <= c.ic_s + 0.005)
+        at_to = (t >= c.to_s - 0.005) & (t < c.to_s + 0.015)
+        if not at_ic.any() or not at_to.any():
+            return None, None
+        v_ic, v_to = float(v[at_ic].mean()), float(v[at_to].mean())
+        contact = c.to_s - c.ic_s
+        step_s = (
+            c.ic_s - prev["ic_time_s"]
+            if prev and 0.1 < c.ic_s - prev["ic_time_s"] < 0.6
+            else 2 * contact
+        )
+        m = self.athlete.body_mass_kg
+        horizontal = m * (v_to - v_ic) + self._drag_k * v_ic**2 * contact
+        vertical = m * G * step_s
+        return v_ic, float(horizontal / math.hypot(horizontal, vertical))
+
+    # --- reps -----------------------------------------------------------------------------------
+
+    def _on_step(self, step: dict) -> list[dict]:
+        gap = step["ic_time_s"] - self._last_step_s
+        self._last_step_s = step["to_time_s"]
+        events: list[dict] = []
+        if gap >= self.cfg.still_s:
+            if self._state == ACTIVE:
+                events += self._end_rep(step["ic_time_s"] - gap)
+            self._state, self._held = ARMED, []
+        if self._state == ARMED:
+            self._state, self._held = CANDIDATE, []
+        if self._state == CANDIDATE:
+            self._held.append(step)
+            sprinting = (
+                not self.cfg.sprints_only
+                or step["contact_time_s"] <= self.cfg.rep_contact_s
+                or (
+                    self._fast_speed_s is not None
+                    and self._fast_speed_s >= self._held[0]["ic_time_s"] - 1
+                )
+            )
+            if sprinting:
+                events += self._start_rep()
+            elif len(self._held) >= self.cfg.rep_confirm_steps:
+                self._state, self._held = IDLE, []  # jogging, not a sprint
+            return events
+        if self._state == ACTIVE:
+            rf = step["ratio_of_force"]
+            braking = rf is not None and rf < self.cfg.rep_braking_rf and self.cfg.sprints_only
+            slow = (
+                step["contact_time_s"] > self.cfg.rep_end_ratio * self._min_contact
+                and self.cfg.sprints_only
+            )
+            if braking or slow:
+                # Slowing down: hold the step; if the sprint is over, it was not part of it.
+                self._held.append(step)
+                if len(self._held) >= (
+                    self.cfg.rep_braking_steps if braking else self.cfg.rep_end_steps
+                ):
+                    events += self._end_rep(self._held[0]["ic_time_s"])
+                    self._held = []
+            else:
+                held, self._held = self._held, []
+                for s in [*held, step]:
+                    events += self._emit(s)
+        return events
+
+    def _start_rep(self) -> list[dict]:
+        self._reps += 1
+        self._state, self._min_contact = ACTIVE, math.inf
+        self._rep = {"rep": self._reps, "start_s": self._held[0]["ic_time_s"], "steps": []}
+        self.scorer.reset()
+        held, self._held = self._held, []
+        events = []
+        for step in held:
+            events += self._emit(step)
+        return events
+
+    def _emit(self, step: dict) -> list[dict]:
+        step["rep"] = self._rep["rep"]
+        step.update(
+            self.scorer.score(
+                step["ratio_of_force"],
+                step["velocity_m_s"],
+                step["swing_lag"],
+                step["trunk_pitch_rate_rms_deg_s"],
+            )
+        )
+        self._min_contact = min(self._min_contact, step["contact_time_s"])
+        self._rep["steps"].append(step)
+        return [step]
+
+    def _check_stillness(self, now: float) -> list[dict]:
+        events = []
+        # A contact still being finished is movement too.
+        last = max([self._last_step_s, *(c.to_s for c in self._cands)])
+        if now - last >= self.cfg.still_s:
+            if self._state == ACTIVE:
+                events += self._end_rep(self._last_step_s)
+            if self._state in (IDLE, CANDIDATE):
+                self._state, self._held = ARMED, []
+        if self._state != ACTIVE and self._fast_speed_s is not None and not self._has("events"):
+            # A speed sensor alone: the rep is the sprint it saw.
+            events += self._speed_only_rep(now)
+        return events
+
+    def _speed_only_rep(self, now: float) -> list[dict]:
+        t = np.concatenate(self._speed_t)
+        v = np.concatenate(self._speed_v)
+        after = t >= self._fast_speed_s
+        peak = float(v[after].max())
+        slow = after & (v < 0.6 * peak) & (t > t[after][np.argmax(v[after])])
+        if not slow.any() and now != math.inf:
+            return []
+        end = float(t[slow][0]) if slow.any() else float(t[-1])
+        self._reps += 1
+        self._rep = {"rep": self._reps, "start_s": self._fast_speed_s, "steps": []}
+        self._fast_speed_s = None
+        return self._close(end)
+
+    def _end_rep(self, end_s: float) -> list[dict]:
+        self._state = IDLE
+        return self._close(end_s)
+
+    def _close(self, end_s: float) -> list[dict]:
+        rep, self._rep = self._rep, None
+        steps = rep["steps"]
+        line = {
+            "type": "rep",
+            "rep": rep["rep"],
+            "start_s": rep["start_s"],
+            "end_s": end_s,
+            "steps": len(steps),
+        }
+        contacts = [s["contact_time_s"] for s in steps]
+        line["min_contact_time_s"] = min(contacts) if contacts else None
+        aligned = sum(1 for s in steps if s["aligned"])
+        line["aligned_steps"] = aligned
+        limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
+        line["main_limiter"] = max(set(limiters), key=limiters.count) if limiters else None
+        line.update(self._profile(rep["start_s"], end_s))
+        line["model_version"] = MODEL_VERSION
+        self._fast_speed_s = None
+        return [line]
+
+    def _profile(self, start_s: float, end_s: float) -> dict:
+        if not self._speed_t:
+            return dict.fromkeys(PROFILE_KEYS)
+        t = np.concatenate(self._speed_t)
+        v = np.concatenate(self._speed_v)
+        inside = (t >= start_s - 2.0) & (t <= end_s + 0.5)
         t, v = t[inside], v[inside]
         if len(t) < 10:
-            return dict.fromkeys(keys)
+            return dict.fromkeys(PROFILE_KEYS)
         w = sprint_window(t, v)
         profile = sprint_profile(t[w], v[w], self.athlete.body_mass_kg, self.athlete.height_m)
         if profile is None:
-            return dict.fromkeys(keys)
+            return dict.fromkeys(PROFILE_KEYS)
         p = profile.as_dict()
-        return {k: p[k] for k in keys}
+        return {k: p[k] for k in PROFILE_KEYS}
+
+
+def _role(stream: StreamInfo) -> str:
+    """What a stream is to the engine: contact events, context of a step, or neither."""
+    if stream.kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
+        return "events"
+    if stream.kind == SensorKind.SPEED:
+        return "speed"
+    if stream.kind != SensorKind.IMU_6AXIS:
+        return "other"
+    if stream.placement in FOOT_OF:
+        return "events"
+    if stream.placement in THIGH_OF:
+        return "thigh-" + THIGH_OF[stream.placement]
+    return "trunk" if stream.placement == Placement.TRUNK else "other"
+
+
+def _channel(block: SampleBlock, channel: Channel) -> np.ndarray:
+    chans = [c.channel for c in block.stream.channels]
+    return block.values[:, chans.index(channel)]
+
+
+def _force_channels(block: SampleBlock):
+    chans = [c.channel for c in block.stream.channels]
+    fz = block.values[:, chans.index(Channel.FZ)]
+    fy = block.values[:, chans.index(Channel.FY)] if Channel.FY in chans else None
+    good = np.isfinite(fz) & (np.isfinite(fy) if fy is not None else True)
+    if not np.all(good):  # a dead or saturated channel: the bad samples carry no force
+        fz = np.where(good, fz, 0.0)
+        fy = np.where(good, fy, 0.0) if fy is not None else None
+    return block.time_s, fy, fz

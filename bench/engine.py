@@ -1,0 +1,148 @@
+"""Engine throughput and confirmation delay, on the simulator's standard rig.
+
+Throughput: the blocks of a 60 s session of two 3-axis plates and five IMUs at
+1 kHz plus a 100 Hz speed sensor (replayed once from a simulated wire capture,
+kept in memory) are fed to the engine on one core; reported as multiples of
+real time. Confirmation delay: for each reported step, from its true event
+(the simulator's toe-off) to the newest sample time of the block whose
+feeding produced the step, for force events (a force-only rig, so no waiting
+for an IMU to confirm) and for shank-IMU events (an IMU-only rig).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.simulator import simulate_session, write_simulation
+from firmware_bridge.simulator.truth import read_truth
+from service import recordings
+from service.engine import AthleteInfo, Engine
+
+NAME = "engine"
+ATHLETE = AthleteInfo(75.0, 1.80)
+
+
+def _session(rig: str, seconds: float, seed: int, keep: set[str] | None = None):
+    sim = simulate_session("aligned", seconds, seed=seed, rig=rig)
+    with tempfile.TemporaryDirectory() as tmp:
+        cap = Path(tmp) / "s.cap"
+        truth = read_truth(write_simulation(sim, cap))
+        blocks = list(recordings.blocks(cap, "wire"))
+    if keep is not None:
+        blocks = [
+            b for b in blocks if b.device_name in keep or b.device_name.startswith(tuple(keep))
+        ]
+    return blocks, [r for r in truth if r["type"] == "step"]
+
+
+def _rechunk(blocks, seconds_per_block: float):
+    """The same samples in blocks of about this length per stream, in time order."""
+    from firmware_bridge.device import SampleBlock
+
+    by_stream: dict = {}
+    for b in blocks:
+        by_stream.setdefault((b.device_id, b.stream.stream_id), []).append(b)
+    out = []
+    for parts in by_stream.values():
+        t = np.concatenate([p.time_s for p in parts])
+        v = np.concatenate([p.values for p in parts])
+        edges = np.flatnonzero(np.diff(np.floor(t / seconds_per_block))) + 1
+        first = parts[0]
+        for i0, i1 in zip([0, *edges], [*edges, len(t)], strict=True):
+            out.append(
+                SampleBlock(
+                    first.device_id, first.device_name, first.stream, i0, t[i0:i1], v[i0:i1]
+                )
+            )
+    out.sort(key=lambda b: b.time_s[-1])
+    return out
+
+
+def _throughput(blocks, seconds: float, repeats: int) -> float:
+    runs = []
+    for _ in range(repeats):
+        engine = Engine(ATHLETE)
+        t0 = time.process_time()
+        for b in blocks:
+            engine.feed(b)
+        engine.finish()
+        runs.append(time.process_time() - t0)
+    return seconds / statistics.median(runs)
+
+
+def _delays(blocks, truth) -> tuple[np.ndarray, np.ndarray]:
+    """Delays of every step, and of the steps the rep logic did not hold back.
+
+    The engine holds the first steps of a rep until a sprint is confirmed, and
+    steps that may be the slowing down at its end: several steps then come out
+    of one block, all but the last of them held."""
+    engine = Engine(ATHLETE)
+    emitted = []
+    for b in blocks:
+        steps = [e for e in engine.feed(b) if e["type"] == "step"]
+        emitted += [(e, float(b.time_s[-1]), i < len(steps) - 1) for i, e in enumerate(steps)]
+    true_to = np.array([r["to_time_s"] for r in truth])
+    every, prompt = [], []
+    for step, at, held in emitted:
+        k = int(np.argmin(np.abs(true_to - step["to_time_s"])))
+        if abs(true_to[k] - step["to_time_s"]) < 0.02:
+            every.append(at - true_to[k])
+            if not held:
+                prompt.append(at - true_to[k])
+    return np.array(every) * 1e3, np.array(prompt) * 1e3
+
+
+def run(quick: bool = False) -> dict:
+    seconds = 20.0 if quick else 60.0
+    blocks, _ = _session("standard", seconds, seed=3)
+    samples = sum(len(b) for b in blocks)
+    x_realtime = _throughput(blocks, seconds, 1 if quick else 3)
+    x_realtime_1s = _throughput(_rechunk(blocks, 1.0), seconds, 1 if quick else 3)
+    force_blocks, force_truth = _session("treadmill", seconds, 4, keep={"treadmill", "speed"})
+    imu_blocks, imu_truth = _session("imu", seconds, 5)
+    force_all, force = _delays(force_blocks, force_truth)
+    imu_all, imu = _delays(imu_blocks, imu_truth)
+
+    def dist(d):
+        return {
+            "n": len(d),
+            "p50_ms": float(np.percentile(d, 50)),
+            "p99_ms": float(np.percentile(d, 99)),
+            "max_ms": float(d.max()),
+        }
+
+    return {
+        "rig": "2 x 3-axis plates + 5 IMUs at 1 kHz + speed at 100 Hz",
+        "session_s": seconds,
+        "samples": samples,
+        "x_realtime_one_core": x_realtime,  # as the MCUs send them: 10 samples a block
+        "x_realtime_one_core_1s_blocks": x_realtime_1s,  # as stored: 1 s a block
+        "force_confirmation": dist(force),
+        "imu_confirmation": dist(imu),
+        "force_all_steps": dist(force_all),
+        "imu_all_steps": dist(imu_all),
+    }
+
+
+def report(r: dict) -> str:
+    f, i = r["force_confirmation"], r["imu_confirmation"]
+    return (
+        f"engine, one core, {r['rig']}, {r['session_s']:.0f} s simulated "
+        f"({r['samples']:,} samples): {r['x_realtime_one_core']:.0f} x real time in the MCUs' "
+        f"10-sample blocks (live), {r['x_realtime_one_core_1s_blocks']:.0f} x in 1 s blocks "
+        f"(re-scoring)\n"
+        f"  confirmation delay, true toe-off -> step emitted: force p50 {f['p50_ms']:.1f} ms, "
+        f"p99 {f['p99_ms']:.1f} ms (n={f['n']}); shank IMU p50 {i['p50_ms']:.1f} ms, "
+        f"p99 {i['p99_ms']:.1f} ms (n={i['n']})\n"
+        f"  counting the steps held at a rep's start and end too: force p99 "
+        f"{r['force_all_steps']['p99_ms']:.0f} ms, IMU p99 {r['imu_all_steps']['p99_ms']:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    print(report(run()))

@@ -1,0 +1,88 @@
+"""Thigh and trunk: sagittal angle from an AHRS filter, angular velocity from the gyro.
+
+Orientation comes from x-io Technologies' Fusion AHRS (the `imufusion`
+package: a complementary filter with acceleration rejection, maintained, with
+aarch64 wheels), run at 200 Hz on the 1 kHz samples averaged in fives. The
+sagittal angle of a segment is the tilt of its long (z, distal) axis from
+the vertical in the x-z plane, from the filter's gravity direction in the
+segment frame (docs/protocol.md): + when the distal end is forward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import imufusion
+import numpy as np
+
+G = 9.80665
+AHRS_RATE_HZ = 200.0
+
+
+class SegmentTracker:
+    """One IMU on a thigh or the trunk: a short history of angle and angular velocity."""
+
+    def __init__(self, sample_rate_hz: float) -> None:
+        self.decimate = max(1, round(sample_rate_hz / AHRS_RATE_HZ))
+        rate = sample_rate_hz / self.decimate
+        settings = imufusion.AhrsSettings(
+            sample_rate=rate,
+            convention=imufusion.CONVENTION_NWU,
+            gain=0.5,
+            gyroscope_range=2000.0,
+            acceleration_rejection=10.0,
+            magnetic_rejection=0.0,
+            rejection_timeout=int(5 * rate),
+        )
+        self.ahrs = imufusion.Ahrs().set_settings(settings).set_sample_period(1.0 / rate)
+        self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
+        self.angle_t: list[float] = []
+        self.angle_deg: list[float] = []
+        self.rate_t: list[np.ndarray] = []  # gyro sagittal rate, every sample
+        self.rate_deg_s: list[np.ndarray] = []
+
+    def feed(self, time_s: np.ndarray, gyro_deg_s: np.ndarray, accel_m_s2: np.ndarray) -> None:
+        good = np.all(np.isfinite(gyro_deg_s), axis=1) & np.all(np.isfinite(accel_m_s2), axis=1)
+        self.rate_t.append(time_s[good])
+        self.rate_deg_s.append(gyro_deg_s[good, 1])
+        rows = np.column_stack([time_s[good], gyro_deg_s[good], accel_m_s2[good] / G])
+        if len(self._carry):
+            rows = np.vstack([self._carry, rows])
+        n = len(rows) // self.decimate * self.decimate
+        groups = rows[:n].reshape(-1, self.decimate, 7).mean(axis=1)
+        self._carry = rows[n:]
+        update = self.ahrs.update_no_magnetometer
+        gravity = self.ahrs.get_gravity
+        for g in groups:
+            update(g[1:4], g[4:7])
+            gx, _, gz = gravity()
+            self.angle_t.append(float(g[0]))
+            self.angle_deg.append(math.degrees(math.atan2(gx, -gz)))
+
+    def prune(self, before_s: float) -> None:
+        """Forget what came before this time (the engine no longer needs it)."""
+        old = before_s
+        cut = 0
+        while cut < len(self.angle_t) and self.angle_t[cut] < old:
+            cut += 1
+        if cut:
+            del self.angle_t[:cut]
+            del self.angle_deg[:cut]
+        while len(self.rate_t) > 1 and (not self.rate_t[0].size or self.rate_t[0][-1] < old):
+            self.rate_t.pop(0)
+            self.rate_deg_s.pop(0)
+
+    def angle_at(self, t: float) -> float | None:
+        if not self.angle_t or not (self.angle_t[0] <= t <= self.angle_t[-1] + 0.01):
+            return None
+        return float(np.interp(t, self.angle_t, self.angle_deg))
+
+    def rate_rms(self, start_s: float, end_s: float) -> float | None:
+        if not self.rate_t:
+            return None
+        t = np.concatenate(self.rate_t)
+        w = np.concatenate(self.rate_deg_s)
+        inside = (t >= start_s) & (t <= end_s)
+        if inside.sum() < 5:
+            return None
+        return float(np.sqrt(np.mean(w[inside] ** 2)))

@@ -1,0 +1,148 @@
+"""The whole engine against the simulated sprinter's ground truth, through wire captures."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from bench.engine import _rechunk
+from firmware_bridge.simulator import simulate_session, write_simulation
+from firmware_bridge.simulator.truth import read_truth
+from service import recordings
+from service.engine import AthleteInfo, Baseline, Engine
+
+ATHLETE = AthleteInfo(75.0, 1.80)
+
+
+def session(tmp_path_factory, scenario, rig, seed, seconds=40.0):
+    sim = simulate_session(scenario, seconds, seed=seed, rig=rig)
+    cap = tmp_path_factory.mktemp(scenario) / "s.cap"
+    truth = [r for r in read_truth(write_simulation(sim, cap)) if r["type"] == "step"]
+    return list(recordings.blocks(cap, "wire")), truth
+
+
+def run(blocks, baseline=None):
+    engine = Engine(ATHLETE, baseline=baseline)
+    for b in blocks:  # the rig is known before its samples come, as from the devices' hellos
+        engine.expect(b.device_id, b.stream)
+    events = []
+    for b in blocks:
+        events += engine.feed(b)
+    events += engine.finish()
+    return [e for e in events if e["type"] == "step"], [e for e in events if e["type"] == "rep"]
+
+
+def match(steps, truth_step, within=0.02):
+    k = min(range(len(steps)), key=lambda i: abs(steps[i]["ic_time_s"] - truth_step["ic_time_s"]))
+    return steps[k] if abs(steps[k]["ic_time_s"] - truth_step["ic_time_s"]) < within else None
+
+
+def sprint_steps(truth):
+    """Steps a detector can find: the sprint (not the push from standing, not slowing down)."""
+    return [t for t in truth if t["phase"] == "sprint"]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    blocks, _ = session(tmp_path_factory, "aligned", "standard", seed=101, seconds=60.0)
+    steps, _ = run(blocks)
+    return Baseline.from_steps(steps)
+
+
+@pytest.fixture(scope="module")
+def imu_only(tmp_path_factory):
+    return session(tmp_path_factory, "aligned", "imu-speed", seed=21, seconds=60.0)
+
+
+def test_shank_events_match_truth(imu_only):
+    blocks, truth = imu_only
+    steps, _ = run(blocks)
+    want = sprint_steps(truth)
+    found = [(t, match(steps, t)) for t in want]
+    hit = [(t, s) for t, s in found if s is not None]
+    assert len(hit) >= 0.99 * len(want)
+    assert all(s["source"] == "imu" and s["foot"] == t["foot"] for t, s in hit)
+    top = [(t, s) for t, s in hit if t["velocity_m_s"] > 0.9 * 9.5]
+    first5 = [(t, s) for t, s in hit if t["velocity_m_s"] < 0.75 * 9.5][:15]
+    for group, limit in ((top, 0.010), (first5, 0.015)):
+        for key in ("ic_time_s", "to_time_s"):
+            err = np.array([s[key] - t[key] for t, s in group])
+            assert abs(err.mean()) < 0.002, key
+            assert abs(err.mean()) + 1.96 * err.std() < limit, key  # 95 % limits of agreement
+
+
+def test_no_steps_while_standing_walking_or_jogging(tmp_path_factory, imu_only):
+    blocks, truth = imu_only
+    steps, _ = run(blocks)
+    between = [t for t in truth if not t["rep"]]
+    assert len(between) > 20
+    assert [t for t in between if match(steps, t)] == []
+    for scenario in ("jog", "walk", "stand"):
+        blocks, _ = session(tmp_path_factory, scenario, "standard", seed=5, seconds=30.0)
+        assert run(blocks)[0] == [], scenario
+
+
+@pytest.mark.parametrize(
+    "scenario,limiter",
+    [("late-swing", "swing"), ("weak-push", "push"), ("unstable-torso", "torso")],
+)
+def test_the_weak_link_is_named_on_90_percent_of_steps(
+    tmp_path_factory, baseline, scenario, limiter
+):
+    blocks, _ = session(tmp_path_factory, scenario, "standard", seed=202)
+    steps, reps = run(blocks, baseline)
+    assert len(steps) > 30
+    named = Counter(s["limiter"] for s in steps)
+    assert named[limiter] >= 0.9 * len(steps), named
+    assert not any(s["aligned"] for s in steps)
+    assert {r["main_limiter"] for r in reps} == {limiter}
+
+
+def test_aligned_reps_are_mostly_aligned_and_scores_sit_at_baseline(tmp_path_factory, baseline):
+    blocks, _ = session(tmp_path_factory, "aligned", "standard", seed=202)
+    steps, _ = run(blocks, baseline)
+    for key in ("push_score", "swing_score", "torso_score"):
+        assert np.median([s[key] for s in steps]) == pytest.approx(1.0, abs=0.1), key
+    assert sum(s["aligned"] for s in steps) >= 0.35 * len(steps)
+
+
+def test_plates_win_the_timing_and_the_imu_error_is_recorded(tmp_path_factory):
+    blocks, truth = session(tmp_path_factory, "aligned", "standard", seed=8, seconds=30.0)
+    steps, _ = run(blocks)
+    fused = [s for s in steps if s["source"] == "fused"]
+    assert fused  # the two plates saw some steps
+    for s in fused:
+        t = match(truth, s)
+        assert abs(s["ic_time_s"] - t["ic_time_s"]) <= 0.001  # the plate's timing ...
+        assert abs(s["imu_ic_error_s"]) < 0.010 and abs(s["imu_to_error_s"]) < 0.010
+        assert s["braking_impulse_ns"] < 0 < s["propulsive_impulse_ns"]
+
+
+def test_interleaved_streams_in_any_block_sizes_give_the_same_steps(tmp_path_factory):
+    blocks, _ = session(tmp_path_factory, "mixed", "standard", seed=9, seconds=20.0)
+    reference = run(blocks)
+    assert len(reference[0]) > 10
+    for seconds in (0.007, 0.064, 1.0, 25.0):
+        assert run(_rechunk(blocks, seconds)) == reference, seconds
+
+
+def test_a_missing_sensor_leaves_its_score_empty_and_the_rest_working(tmp_path_factory):
+    blocks, _ = session(tmp_path_factory, "aligned", "standard", seed=12, seconds=30.0)
+    no_trunk = [b for b in blocks if b.device_name != "trunk"]
+    steps, _ = run(no_trunk)
+    assert steps and all(s["torso_score"] is None for s in steps)
+    assert all(s["push_score"] is not None and s["swing_score"] is not None for s in steps)
+    dead = []
+    for b in blocks:  # the left shank's gyro dies: NaN from the start
+        if b.device_name == "shank-left":
+            b = type(b)(
+                b.device_id,
+                b.device_name,
+                b.stream,
+                b.first_sample,
+                b.time_s,
+                np.full_like(b.values, np.nan),
+            )
+        dead.append(b)
+    steps, _ = run(dead)
+    assert steps and {s["foot"] for s in steps if s["source"] != "force"} == {"right"}
