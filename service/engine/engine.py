@@ -427,8 +427,11 @@ class Engine:
             return None, None
         t = np.concatenate(self._speed_t)
         v = np.concatenate(self._speed_v)
-        at_ic = (t > c.ic_s - 0.015) & (t <= c.ic_s + 0.005)
-        at_to = (t >= c.to_s - 0.005) & (t < c.to_s + 0.015)
+        # Windows end where the step's wait for its context ends (TO + swing_wait_s):
+        # no sample beyond it may count, or block sizes would change the result.
+        edge = self.cfg.swing_wait_s
+        at_ic = (t > c.ic_s - 0.02 + edge) & (t <= c.ic_s + edge)
+        at_to = (t > c.to_s - 0.02 + edge) & (t <= c.to_s + edge)
         if not at_ic.any() or not at_to.any():
             return None, None
         v_ic, v_to = float(v[at_ic].mean()), float(v[at_to].mean())

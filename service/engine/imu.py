@@ -28,7 +28,7 @@ import numpy as np
 @dataclass(frozen=True)
 class ShankDetectorConfig:
     swing_min_deg_s: float = 200.0  # a swing peak lower than this is not running
-    rise: float = 0.07  # a minimum is confirmed when the signal rose this share of the peak
+    rise: float = 0.05  # a minimum is confirmed when the signal rose this share of the peak
     min_contact_s: float = 0.06
     max_contact_s: float = 0.45
     peak_drop: float = 0.10  # a swing peak is confirmed when the signal fell this share
