@@ -28,7 +28,7 @@ from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
 from .profile import air_density, frontal_area_m2, sprint_profile, sprint_window
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
-from .segments import SegmentTracker
+from .segments import AHRS_RATE_HZ, SegmentTracker
 
 G = 9.81
 
@@ -299,8 +299,10 @@ class Engine:
             events += self._on_step(self._measure(ready))
         now = inf if final else self._watermark(("events", "speed"))
         events += self._check_stillness(now)
-        self._prune()
-        self._feeds_since_prune = 0
+        self._feeds_since_prune += 1
+        if final or self._feeds_since_prune >= 50:  # memory hygiene; results do not depend on it
+            self._prune()
+            self._feeds_since_prune = 0
         return events
 
     def _next_ready(self, w_events: float, final: bool) -> _Candidate | None:
@@ -321,9 +323,14 @@ class Engine:
         force = next((c.force for c in same if c.force is not None), None)
         imu = next((c.imu for c in same if c.imu is not None), None)
         ic, to = (force.ic_s, force.to_s) if force is not None else (first.ic_s, first.to_s)
-        context = ("thigh-left", "thigh-right", "trunk", "speed")
-        if not final and self._watermark(context) < to + self.cfg.swing_wait_s:
-            return None  # the thighs, trunk or speed of this step are not in yet
+        # The thighs, trunk and speed are needed up to TO. (The other shank's swing
+        # peak, needed up to TO + swing_wait_s, is an event stream: covered above.)
+        if not final and (
+            self._watermark(("trunk", "speed")) < to
+            # a thigh angle at TO needs the AHRS output just after it
+            or self._watermark(("thigh-left", "thigh-right")) < to + 2.0 / AHRS_RATE_HZ
+        ):
+            return None
         for c in same:
             self._cands.remove(c)
         return _Candidate(ic, to, max(c.ready_s for c in same), force=force, imu=imu)
@@ -427,11 +434,10 @@ class Engine:
             return None, None
         t = np.concatenate(self._speed_t)
         v = np.concatenate(self._speed_v)
-        # Windows end where the step's wait for its context ends (TO + swing_wait_s):
-        # no sample beyond it may count, or block sizes would change the result.
-        edge = self.cfg.swing_wait_s
-        at_ic = (t > c.ic_s - 0.02 + edge) & (t <= c.ic_s + edge)
-        at_to = (t > c.to_s - 0.02 + edge) & (t <= c.to_s + edge)
+        # Windows end where the step's wait for its context ends (TO): no sample
+        # beyond it may count, or block sizes would change the result.
+        at_ic = (t > c.ic_s - 0.02) & (t <= c.ic_s)
+        at_to = (t > c.to_s - 0.02) & (t <= c.to_s)
         if not at_ic.any() or not at_to.any():
             return None, None
         v_ic, v_to = float(v[at_ic].mean()), float(v[at_to].mean())

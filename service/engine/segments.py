@@ -36,16 +36,27 @@ class SegmentTracker:
         )
         self.ahrs = imufusion.Ahrs().set_settings(settings).set_sample_period(1.0 / rate)
         self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.angle_t: list[float] = []
         self.angle_deg: list[float] = []
         self.rate_t: list[np.ndarray] = []  # gyro sagittal rate, every sample
         self.rate_deg_s: list[np.ndarray] = []
 
     def feed(self, time_s: np.ndarray, gyro_deg_s: np.ndarray, accel_m_s2: np.ndarray) -> None:
-        good = np.all(np.isfinite(gyro_deg_s), axis=1) & np.all(np.isfinite(accel_m_s2), axis=1)
-        self.rate_t.append(time_s[good])
-        self.rate_deg_s.append(gyro_deg_s[good, 1])
-        rows = np.column_stack([time_s[good], gyro_deg_s[good], accel_m_s2[good] / G])
+        """Queue samples; the filter runs when an angle is asked for (cheaper in bulk)."""
+        self._pending.append((time_s, gyro_deg_s, accel_m_s2))
+
+    def _run_filter(self) -> None:
+        if not self._pending:
+            return
+        t = np.concatenate([p[0] for p in self._pending])
+        gyro = np.concatenate([p[1] for p in self._pending])
+        accel = np.concatenate([p[2] for p in self._pending])
+        self._pending = []
+        good = np.isfinite(gyro).all(axis=1) & np.isfinite(accel).all(axis=1)
+        self.rate_t.append(t[good])
+        self.rate_deg_s.append(gyro[good, 1])
+        rows = np.column_stack([t[good], gyro[good], accel[good] / G])
         if len(self._carry):
             rows = np.vstack([self._carry, rows])
         n = len(rows) // self.decimate * self.decimate
@@ -61,6 +72,7 @@ class SegmentTracker:
 
     def prune(self, before_s: float) -> None:
         """Forget what came before this time (the engine no longer needs it)."""
+        self._run_filter()
         old = before_s
         cut = 0
         while cut < len(self.angle_t) and self.angle_t[cut] < old:
@@ -73,11 +85,13 @@ class SegmentTracker:
             self.rate_deg_s.pop(0)
 
     def angle_at(self, t: float) -> float | None:
-        if not self.angle_t or not (self.angle_t[0] <= t <= self.angle_t[-1] + 0.01):
+        self._run_filter()
+        if not self.angle_t or not (self.angle_t[0] <= t <= self.angle_t[-1]):
             return None
         return float(np.interp(t, self.angle_t, self.angle_deg))
 
     def rate_rms(self, start_s: float, end_s: float) -> float | None:
+        self._run_filter()
         if not self.rate_t:
             return None
         t = np.concatenate(self.rate_t)
