@@ -311,15 +311,15 @@ class Engine:
             return None
         self._cands.sort(key=lambda c: c.ic_s)
         first = self._cands[0]
-        # Everything that could still report this contact, or an earlier one, has passed it.
-        # A shank confirms a contact later than a plate does: a plate's contact waits for it.
-        near = [c for c in self._cands if c.ic_s <= first.ic_s + self.cfg.match_s]
-        horizon = max(c.ready_s for c in near)
-        if self._shank and not any(c.imu for c in near):
+        # The reports of this contact (sorted: none is earlier than the first).
+        same = [c for c in self._cands if c.ic_s <= first.ic_s + self.cfg.match_s]
+        # Everything that could still report it has passed it. A shank confirms a
+        # contact later than a plate does: a plate's contact waits for it.
+        horizon = max(c.ready_s for c in same)
+        if self._shank and not any(c.imu for c in same):
             horizon += self.cfg.imu_wait_s
         if not final and w_events < horizon:
             return None
-        same = [c for c in self._cands if abs(c.ic_s - first.ic_s) <= self.cfg.match_s]
         force = next((c.force for c in same if c.force is not None), None)
         imu = next((c.imu for c in same if c.imu is not None), None)
         ic, to = (force.ic_s, force.to_s) if force is not None else (first.ic_s, first.to_s)
