@@ -132,10 +132,12 @@ class Scorer:
         current = self.limiter if self.limiter in present else None
         if current is None or present[lowest] < present[current] - cfg.limiter_hysteresis:
             self.limiter = lowest
+        # Above baseline counts as baseline here: the swing score cannot exceed 1 (a
+        # swing is at best on time), so a stronger push with an on-time swing matches.
         balanced = (
             scores["push"] is None
             or scores["swing"] is None
-            or abs(scores["push"] - scores["swing"]) <= cfg.balance
+            or abs(min(scores["push"], 1.0) - min(scores["swing"], 1.0)) <= cfg.balance
         )
         ok = balanced and all(v >= cfg.floor for v in present.values())
         self.streak = self.streak + 1 if ok else 0
