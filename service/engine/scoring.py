@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-MODEL_VERSION = "0.2"
+MODEL_VERSION = "0.3"
 G = 9.81
 
 
