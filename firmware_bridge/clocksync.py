@@ -91,9 +91,6 @@ class DecayingRegression:
     def predict(self, x):
         return self.y_avg + self.slope * (x - self.x_avg)
 
-    def inverse(self, y):
-        return self.x_avg + (y - self.y_avg) / self.slope
-
 
 @dataclass
 class ClockSyncStats:

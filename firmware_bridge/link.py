@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .codec import Command, DecoderCounters, Hello, MsgType, encode_frame
 from .device import DeviceEvent, DeviceSession, validate_hello
@@ -226,7 +226,7 @@ class _DeviceRecord:
     session: DeviceSession
     connection: DeviceConnection | None = None
     port: str | None = None
-    past: DecoderCounters = None  # counters of earlier connections
+    past: DecoderCounters = field(default_factory=DecoderCounters)  # earlier connections
     reconnects: int = 0
     rate_mark: tuple[float, int, int, int] | None = None  # time, frames, bytes, samples
     rates: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -344,7 +344,7 @@ class Bridge:
     def _attach(self, hello: Hello, conn: DeviceConnection, path: str) -> _DeviceRecord:
         record = self._devices.get(hello.device_id)
         if record is None:
-            record = _DeviceRecord(DeviceSession(hello), past=DecoderCounters())
+            record = _DeviceRecord(DeviceSession(hello))
             self._devices[hello.device_id] = record
         elif record.connection is not None:
             raise error(f"{path}: device {hello.device_hex} is already connected on {record.port}")

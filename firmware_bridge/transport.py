@@ -72,10 +72,6 @@ class SerialTransport:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._fd, self._readable)
 
-    @property
-    def is_open(self) -> bool:
-        return self._fd is not None
-
     def _readable(self) -> None:
         try:
             data = os.read(self._fd, self.READ_SIZE)

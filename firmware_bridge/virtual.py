@@ -215,7 +215,6 @@ class PtyMcu:
         self._decoder = FrameDecoder()
         self._tx = bytearray()
         self._task: asyncio.Task | None = None
-        self.frames_sent = 0
 
     def open(self, boot: bool = True) -> str:
         master, slave = os.openpty()
@@ -293,7 +292,6 @@ class PtyMcu:
     def _queue(self, frame: bytes) -> None:
         for sent in self.frame_filter(frame) if self.frame_filter else [frame]:
             self._tx += sent
-            self.frames_sent += 1
 
     def _send(self, frames: list[bytes]) -> None:
         for f in frames:

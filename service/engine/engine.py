@@ -616,9 +616,9 @@ def _channel(block: SampleBlock, channel: Channel) -> np.ndarray:
 
 
 def _force_channels(block: SampleBlock):
-    chans = [c.channel for c in block.stream.channels]
-    fz = block.values[:, chans.index(Channel.FZ)]
-    fy = block.values[:, chans.index(Channel.FY)] if Channel.FY in chans else None
+    has_fy = any(c.channel == Channel.FY for c in block.stream.channels)
+    fz = _channel(block, Channel.FZ)
+    fy = _channel(block, Channel.FY) if has_fy else None
     good = np.isfinite(fz) & (np.isfinite(fy) if fy is not None else True)
     if not np.all(good):  # a dead or saturated channel: the bad samples carry no force
         fz = np.where(good, fz, 0.0)
