@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 
@@ -45,10 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="one JSON object per port")
     d.set_defaults(func=cmd_devices)
 
-    demo = sub.add_parser("demo", help="two virtual sensors through the real serial stack")
+    srv = sub.add_parser("serve", help="the live service: sensors, engine, API, websocket")
+    _serve_args(srv)
+    srv.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser(
+        "demo", help="the service with a simulated athlete on virtual serial ports"
+    )
+    _serve_args(demo)
     demo.add_argument("--duration", type=float, default=0.0, help="seconds (default: until ^C)")
-    demo.add_argument("--plain", action="store_true", help="log lines instead of a live table")
+    demo.add_argument(
+        "--scenario", default="mixed", help="the simulated athlete's reps (see simulate)"
+    )
+    demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
+
+    tok = sub.add_parser("token", help="make an access token and print the hash for the config")
+    tok.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    tok.set_defaults(func=cmd_token)
+
+    dev = sub.add_parser("sensor-stats", help="live statistics of the serial links (no service)")
+    dev.add_argument("ports", nargs="*", help="ports (default: two virtual sensors)")
+    dev.add_argument("--duration", type=float, default=0.0, help="seconds (default: until ^C)")
+    dev.add_argument("--plain", action="store_true", help="log lines instead of a live table")
+    dev.set_defaults(func=cmd_sensor_stats)
 
     v = sub.add_parser("virtual-devices", help="serve virtual sensor MCUs on pseudo-terminals")
     v.set_defaults(func=cmd_virtual_devices)
@@ -228,14 +249,15 @@ async def start_virtual_devices() -> tuple[asyncio.subprocess.Process, list[str]
     return proc, paths
 
 
-def cmd_demo(args) -> int:
-    return asyncio.run(_demo(args))
+def cmd_sensor_stats(args) -> int:
+    return asyncio.run(_sensor_stats(args))
 
 
-async def _demo(args) -> int:
-    proc, paths = await start_virtual_devices()
+async def _sensor_stats(args) -> int:
+    proc, paths = (None, args.ports) if args.ports else await start_virtual_devices()
     plain = args.plain or not sys.stdout.isatty()
-    print(f"virtual sensors on {', '.join(paths)} (a force plate and a shank IMU)", flush=True)
+    if proc is not None:
+        print(f"virtual sensors on {', '.join(paths)} (a force plate and a shank IMU)", flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -249,9 +271,10 @@ async def _demo(args) -> int:
             else:
                 await _demo_live(bridge, stop, args.duration)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        await proc.wait()
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            await proc.wait()
     return 0
 
 
@@ -311,6 +334,258 @@ def _stats_table(bridge: link.Bridge, elapsed: float, duration: float):
             f"{s.clock_rtt_ms:.2f}",
         )
     return table
+
+
+# --- the service ----------------------------------------------------------------------
+
+
+def _serve_args(p) -> None:
+    p.add_argument(
+        "--config", help="TOML config file (docs/api.md; template deploy/stridesync.toml)"
+    )
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default 8000)")
+    p.add_argument("--token", help="admin access token (or STRIDESYNC_TOKEN)")
+    p.add_argument("--database", help="SQLAlchemy URL (default: SQLite file stridesync.db)")
+    p.add_argument("--device", action="append", dest="ports", help="serial port or glob; repeat")
+
+
+def _settings(args, **extra):
+    from service import config
+
+    over: dict = {}
+    if args.host or args.port:
+        over["server"] = {
+            k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
+        }
+    if args.database:
+        over["database"] = {"url": args.database}
+    if args.ports:
+        over["devices"] = {"ports": args.ports}
+    if args.token:
+        over["token"] = args.token
+    for section, values in extra.items():
+        over[section] = {**values, **over.get(section, {})} if isinstance(values, dict) else values
+    try:
+        return config.load(args.config, **over)
+    except config.error as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _log_setup(level: str, verbose: bool) -> None:
+    logging.getLogger().setLevel(logging.DEBUG if verbose else getattr(logging, level.upper()))
+    if not verbose:  # the bridge's per-frame notes and alembic's plugins belong in debug
+        logging.getLogger("stridesync.bridge").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def cmd_serve(args) -> int:
+    settings = _settings(args)
+    _log_setup(settings.log_level, args.verbose)
+    token = None
+    if not (settings.auth.admin_token_hashes or settings.token):
+        from service.config import new_token
+
+        token = new_token()
+        settings = settings.model_copy(update={"token": _secret(token)})
+        print(
+            "stridesync: no access token configured; for this run the admin token is\n"
+            f"  {token}\n(make a lasting one with `stridesync token`)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return asyncio.run(_serve(settings))
+
+
+def _secret(token: str):
+    from pydantic import SecretStr
+
+    return SecretStr(token)
+
+
+async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> int:
+    import uvicorn
+
+    from service.api import create_app
+    from service.store import error as StoreError
+
+    log = logging.getLogger("stridesync.serve")
+    log.info("effective configuration: %s", json.dumps(settings.effective()))
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    if stop is not None:
+
+        async def _stopper():
+            await stop.wait()
+            server.should_exit = True
+
+        stopper = asyncio.create_task(_stopper())
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if serving.done():
+        exc = serving.exception()
+        if isinstance(exc, StoreError):
+            raise UsageError(str(exc))
+        if exc is not None:
+            raise exc
+        raise UsageError(
+            f"could not serve on {settings.server.host}:{settings.server.port}"
+            " (is the port taken? see the log above)"
+        )
+    if on_ready is not None:
+        await on_ready(app)
+    await serving
+    if stop is not None:
+        stopper.cancel()
+    return 0
+
+
+def cmd_token(args) -> int:
+    from service.config import hash_token, new_token
+
+    token = new_token()
+    key = "admin_token_hashes" if args.role == "admin" else "viewer_token_hashes"
+    print(f"{args.role} token (give it to whoever needs it; it is not stored): {token}")
+    print("add its hash to the config file, section [auth]:")
+    print(f'  {key} = ["{hash_token(token)}"]')
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from service.config import new_token
+
+    token = args.token or os.environ.get("STRIDESYNC_TOKEN") or new_token()
+    args.token = token
+    return asyncio.run(_demo(args, token))
+
+
+async def _demo(args, token: str) -> int:
+    if args.scenario not in _scenarios():
+        raise UsageError(
+            f"unknown scenario {args.scenario!r}; choose from {', '.join(_scenarios())}"
+        )
+    proc, paths = await start_simulated_athlete(args.scenario, args.seed)
+    settings = _settings(
+        args,
+        database={"url": args.database or "sqlite+aiosqlite:///.demo/stridesync.db"},
+        devices={"ports": paths, "scan_interval_s": 0.2},
+    )
+    _log_setup(settings.log_level, args.verbose)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.duration:
+        loop.call_later(args.duration, stop.set)
+
+    async def ready(app):
+        host = settings.server.host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        url = f"http://{shown}:{settings.server.port}/"
+        live = app.state.live
+        live.hub.listeners.append(_console)
+        athlete_id = await _demo_athlete(app.state.store)
+        for _ in range(100):  # let the sensors say hello, so the session knows the rig
+            if len(live.bridge.sessions()) >= len(paths):
+                break
+            await asyncio.sleep(0.05)
+        row = await live.start_session(athlete_id, "demo: simulated athlete")
+        print(
+            f"Stridesync demo: a simulated athlete ({args.scenario}) on {len(paths)} virtual"
+            f" serial ports, recording session {row.id}.\n"
+            f"  Dashboard: {url}#token={token}\n"
+            f"  Token:     {token}\n"
+            f"  API:       {url}docs\n"
+            "Ctrl-C stops the session and the service.",
+            flush=True,
+        )
+
+    try:
+        return await _serve(settings, on_ready=ready, stop=stop)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        await proc.wait()
+
+
+def _scenarios():
+    from firmware_bridge.simulator import ALL_SCENARIOS
+
+    return ALL_SCENARIOS
+
+
+def _console(msg: dict) -> None:
+    if msg.get("type") == "rep":
+        limiter = msg.get("main_limiter") or "none"
+        print(
+            f"rep {msg['rep']}: {msg['steps']} steps, {msg.get('aligned_steps', 0)} aligned,"
+            f" mostly limited by {limiter}",
+            flush=True,
+        )
+    elif msg.get("type") == "sensor_event" and msg.get("kind") in ("reset", "gap"):
+        print(f"sensor {msg['device_id']}: {msg['kind']} {msg.get('detail', '')}", flush=True)
+
+
+async def _demo_athlete(store) -> int:
+    from sqlalchemy import select
+
+    from service.store import Athlete
+
+    async with store.session() as s, s.begin():
+        row = await s.scalar(select(Athlete).where(Athlete.name == "Demo Athlete"))
+        if row is None:
+            row = Athlete(name="Demo Athlete", body_mass_kg=75.0, height_m=1.80, notes="simulated")
+            s.add(row)
+            await s.flush()
+        return row.id
+
+
+async def start_simulated_athlete(
+    scenario: str, seed: int = 0, duration_s: float = 3 * 3600.0, faults: str = ""
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """The standard rig, simulated, in a process of its own: its ports, once all are up."""
+    argv = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "simulate",
+        "--pty",
+        "--scenario",
+        scenario,
+        "--seed",
+        str(seed),
+        "--duration",
+        str(duration_s),
+    ]
+    if faults:
+        argv += ["--faults", faults]
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    paths: list[str] = []
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        if not line:
+            raise UsageError("the simulated athlete failed to start")
+        msg = json.loads(line)
+        if msg.get("ready"):
+            break
+        paths.append(msg["path"])
+    proc.drain = asyncio.ensure_future(_drain(proc.stdout))  # keep a reference
+    return proc, paths
+
+
+async def _drain(stream) -> None:
+    while await stream.readline():
+        pass
 
 
 # --- simulator ---------------------------------------------------------------------
@@ -397,6 +672,7 @@ async def _simulate_pty(sim, faults, duration: float) -> int:
                 loop.call_later(at + length, lambda d=dev: asyncio.ensure_future(_replug(d)))
             for at in faults.reset_at:
                 loop.call_later(at, dev.reset)
+    print(json.dumps({"ready": True, "devices": len(devices)}), flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

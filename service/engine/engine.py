@@ -572,7 +572,10 @@ class Engine:
         aligned = sum(1 for s in steps if s["aligned"])
         line["aligned_steps"] = aligned
         limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
-        line["main_limiter"] = max(set(limiters), key=limiters.count) if limiters else None
+        # The most frequent; on a tie the first to limit (a set's order would vary by process).
+        line["main_limiter"] = (
+            max(dict.fromkeys(limiters), key=limiters.count) if limiters else None
+        )
         line.update(self._profile(rep["start_s"], end_s))
         line["model_version"] = MODEL_VERSION
         self._fast_speed_s = None

@@ -1,0 +1,182 @@
+"""Service configuration: a TOML file, environment overrides, validated with bounds.
+
+Precedence, highest first: command-line flags, environment variables
+(``STRIDESYNC_<SECTION>__<KEY>``, e.g. ``STRIDESYNC_SERVER__PORT=8080``), the
+config file, the defaults below. An unknown key anywhere is an error, so a
+typo never silently leaves a default in place. The commented template is
+``deploy/stridesync.toml``; docs/api.md describes every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from firmware_bridge.link import DEFAULT_PORTS
+
+log = logging.getLogger("stridesync.config")
+
+TOKEN_PREFIX = "sha256:"
+
+
+class error(Exception):
+    """A configuration that cannot be used; the message says which key and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 for every interface")
+    port: int = Field(8000, ge=1, le=65535)
+    # Browsers from these origins may open the websocket and, when listed in
+    # cors_origins, call the API. The page's own origin is always allowed.
+    allowed_origins: list[str] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list, description="CORS: closed when empty")
+    dashboard_dir: str = Field("", description="static files of the dashboard; empty: built-in")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        "sqlite+aiosqlite:///stridesync.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://...",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return v
+
+
+class DevicesConfig(_Section):
+    ports: list[str] = Field(default_factory=lambda: list(DEFAULT_PORTS))
+    scan_interval_s: float = Field(0.5, ge=0.05, le=10.0)
+
+
+class RecordingConfig(_Section):
+    # Raw samples are committed in chunks this long: a power cut loses at most
+    # one chunk plus one commit (docs/api.md, "Storage").
+    chunk_s: float = Field(0.5, ge=0.1, le=1.0)
+    # While the database cannot be written (a full disk), keep this much in
+    # memory and retry; beyond it the oldest chunks are dropped and counted.
+    max_pending_s: float = Field(300.0, ge=10.0, le=3600.0)
+
+
+class LiveConfig(_Section):
+    queue_size: int = Field(2000, ge=10, le=100_000, description="messages per websocket client")
+    trace_hz: float = Field(50.0, ge=5.0, le=200.0, description="live trace points per second")
+    trace_interval_s: float = Field(0.1, ge=0.02, le=1.0, description="one trace message per")
+    status_interval_s: float = Field(1.0, ge=0.2, le=10.0)
+
+
+class AuthConfig(_Section):
+    # Hashes of the tokens, "sha256:<hex>": `stridesync token` makes one.
+    admin_token_hashes: list[str] = Field(default_factory=list)
+    viewer_token_hashes: list[str] = Field(default_factory=list)
+    ticket_ttl_s: float = Field(30.0, ge=1.0, le=600.0)
+
+    @field_validator("admin_token_hashes", "viewer_token_hashes")
+    @classmethod
+    def _hashes(cls, v: list[str]) -> list[str]:
+        for h in v:
+            hexpart = h.removeprefix(TOKEN_PREFIX)
+            if not h.startswith(TOKEN_PREFIX) or len(hexpart) != 64:
+                raise ValueError(f"{h[:12]}...: a token hash is 'sha256:' and 64 hex digits")
+            int(hexpart, 16)
+        return v
+
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STRIDESYNC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    devices: DevicesConfig = Field(default_factory=DevicesConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    log_level: LogLevel = "info"
+    # A plain admin token from the environment (STRIDESYNC_TOKEN) or --token,
+    # for the demo and for tests; an installed Pi keeps only hashes.
+    token: Annotated[SecretStr | None, Field(repr=False)] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    def effective(self) -> dict[str, Any]:
+        """The configuration as used, secrets masked: logged at start."""
+        d = self.model_dump(mode="json")
+        d["token"] = "(set)" if self.token else None
+        return d
+
+
+def load(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from `path` (TOML), the environment and `overrides` (nested dicts).
+
+    Raises `error` with every problem on one line each, key path first."""
+    file = None
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise error(f"{file}: no such config file")
+        try:
+            tomllib.loads(file.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise error(f"{file}: not valid TOML: {exc}") from None
+    cls = Settings
+    if file is not None:
+        cls = type(
+            "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": file}}
+        )
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        where = f"{file}: " if file else ""
+        lines = [
+            f"{where}{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise error("invalid configuration\n  " + "\n  ".join(lines)) from None
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 suffices: nothing to brute-force."""
+    return TOKEN_PREFIX + hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)

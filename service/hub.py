@@ -1,0 +1,133 @@
+"""Websocket fan-out: every message to every client, no client can hold up another.
+
+`Hub.publish` is synchronous and never waits: it serialises a message once
+and appends it to each client's bounded queue. Each client has its own
+sender task; a client that reads slowly (or not at all) fills only its own
+queue, whose oldest messages are then dropped and counted. Before the next
+message it does get, the client is sent ``{"type": "lost", "count": N}``, and
+every message carries a global ``seq``, so a client always knows what it
+missed. Schema: docs/api.md ("Websocket").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections import deque
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+log = logging.getLogger("stridesync.hub")
+
+SCHEMA_VERSION = 1
+
+
+def clean(obj: Any) -> Any:
+    """JSON-safe: non-finite floats become null (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalars
+        return clean(obj.item())
+    return obj
+
+
+class Client:
+    def __init__(self, ws: WebSocket, maxlen: int, name: str) -> None:
+        self.ws = ws
+        self.name = name
+        self.queue: deque[str] = deque()
+        self.maxlen = maxlen
+        self.lost_pending = 0
+        self.lost_total = 0
+        self.sent = 0
+        self.wake = asyncio.Event()
+
+    def put(self, data: str) -> None:
+        if len(self.queue) >= self.maxlen:
+            self.queue.popleft()
+            self.lost_pending += 1
+            self.lost_total += 1
+        self.queue.append(data)
+        self.wake.set()
+
+
+class Hub:
+    def __init__(self, queue_size: int = 2000) -> None:
+        self.queue_size = queue_size
+        self.clients: set[Client] = set()
+        self.seq = 0
+        self.published = 0
+        self.dropped = 0  # messages dropped from slow clients' queues, all time
+        self.listeners: list = []  # in-process callbacks (the demo's console); must not block
+
+    def publish(self, msg: dict) -> None:
+        """Send to every client (never blocks). Adds `v` and `seq`."""
+        self.seq += 1
+        data = json.dumps({"v": SCHEMA_VERSION, "seq": self.seq, **clean(msg)})
+        self.published += 1
+        for listener in self.listeners:
+            listener(msg)
+        for c in self.clients:
+            before = c.lost_total
+            c.put(data)
+            self.dropped += c.lost_total - before
+
+    async def serve(self, ws: WebSocket, name: str = "", hello: dict | None = None) -> None:
+        """Run one accepted websocket until it closes."""
+        client = Client(ws, self.queue_size, name)
+        if hello is not None:
+            client.put(json.dumps({"v": SCHEMA_VERSION, "seq": self.seq, **clean(hello)}))
+        self.clients.add(client)
+        log.info("websocket client %s connected (%d clients)", name, len(self.clients))
+        sender = asyncio.create_task(self._send_forever(client))
+        receiver = asyncio.create_task(self._receive_forever(client))
+        try:
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.clients.discard(client)
+            for task in (sender, receiver):
+                task.cancel()
+            for task in (sender, receiver):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            log.info(
+                "websocket client %s gone (sent %d, lost %d)", name, client.sent, client.lost_total
+            )
+
+    async def _send_forever(self, c: Client) -> None:
+        while True:
+            await c.wake.wait()
+            c.wake.clear()
+            while c.queue:
+                if c.lost_pending:
+                    lost, c.lost_pending = c.lost_pending, 0
+                    await c.ws.send_text(
+                        json.dumps(
+                            {"v": SCHEMA_VERSION, "type": "lost", "count": lost, "seq": None}
+                        )
+                    )
+                data = c.queue.popleft()
+                await c.ws.send_text(data)
+                c.sent += 1
+
+    @staticmethod
+    async def _receive_forever(c: Client) -> None:
+        """Clients only listen; reading lets us see them go (and ignore what they say)."""
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                msg = await c.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    return
+
+    async def close(self) -> None:
+        for c in list(self.clients):
+            with contextlib.suppress(Exception):
+                await c.ws.close(code=1001)

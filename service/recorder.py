@@ -1,0 +1,234 @@
+"""A session as it is recorded: the engine, the raw chunks, and their replay.
+
+`Recording` feeds every block to the session's engine and cuts the same
+blocks into chunks of about `chunk_s` per stream for storage. `rescore`
+decodes the stored chunks and runs a fresh engine over them: because the
+engine's output does not depend on how blocks are cut or interleaved, and
+the chunks hold the samples bit for bit, it reproduces the live steps and
+reps exactly. Nothing here does I/O; the service's writer stores the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware_bridge.codec import (
+    Channel,
+    ChannelInfo,
+    Placement,
+    SampleFormat,
+    SensorKind,
+    StreamInfo,
+    Unit,
+)
+from firmware_bridge.device import SampleBlock
+
+from .engine import AthleteInfo, Baseline, Engine, EngineConfig
+from .hub import clean
+from .store import rawcodec
+
+
+def stream_to_json(s: StreamInfo) -> dict:
+    return {
+        "stream_id": s.stream_id,
+        "kind": s.kind.name.lower(),
+        "placement": s.placement.name.lower(),
+        "index": s.index,
+        "sample_rate_hz": s.sample_rate_hz,
+        "sample_format": s.sample_format.name.lower(),
+        "channels": [
+            {
+                "channel": c.channel.name.lower(),
+                "unit": c.unit.name.lower(),
+                "scale": c.scale,
+                "offset": c.offset,
+                "label": c.label,
+            }
+            for c in s.channels
+        ],
+    }
+
+
+def stream_from_json(d: dict) -> StreamInfo:
+    return StreamInfo(
+        stream_id=d["stream_id"],
+        kind=SensorKind[d["kind"].upper()],
+        placement=Placement[d["placement"].upper()],
+        sample_rate_hz=d["sample_rate_hz"],
+        channels=tuple(
+            ChannelInfo(
+                Channel[c["channel"].upper()], Unit[c["unit"].upper()], c["scale"], c["offset"]
+            )
+            for c in d["channels"]
+        ),
+        index=d["index"],
+        sample_format=SampleFormat[d["sample_format"].upper()],
+    )
+
+
+@dataclass
+class Chunk:
+    session_id: int
+    device_id: int
+    device_name: str
+    stream: StreamInfo
+    first_sample: int
+    lost_before: int
+    time_s: np.ndarray
+    values: np.ndarray
+
+    def encode(self) -> bytes:
+        scale, offset = self.stream.scales()
+        return rawcodec.encode(self.time_s, self.values, scale, offset)
+
+    def row(self) -> dict:
+        return {
+            "device_id": f"{self.device_id:016x}",
+            "stream_id": self.stream.stream_id,
+            "first_sample": self.first_sample,
+            "n": len(self.time_s),
+            "t_start": float(self.time_s[0]),
+            "t_end": float(self.time_s[-1]),
+            "lost_before": self.lost_before,
+        }
+
+
+@dataclass
+class _Buffer:
+    blocks: list[SampleBlock] = field(default_factory=list)
+    next_sample: int | None = None
+
+
+class Chunker:
+    """Blocks of each stream, cut into chunks of about `chunk_s`; a gap starts a new chunk."""
+
+    def __init__(self, chunk_s: float, session_id: int = 0) -> None:
+        self.chunk_s = chunk_s
+        self.session_id = session_id
+        self._buffers: dict[tuple[int, int], _Buffer] = {}
+
+    def add(self, block: SampleBlock) -> list[Chunk]:
+        key = (block.device_id, block.stream.stream_id)
+        buf = self._buffers.setdefault(key, _Buffer())
+        out = []
+        if buf.blocks and (block.lost_before or block.first_sample != buf.next_sample):
+            out.append(self._cut(buf))
+        buf.blocks.append(block)
+        buf.next_sample = block.first_sample + len(block)
+        span = float(block.time_s[-1] - buf.blocks[0].time_s[0]) + 1.0 / block.stream.sample_rate_hz
+        if span >= self.chunk_s - 1e-9:
+            out.append(self._cut(buf))
+        return out
+
+    def flush(self) -> list[Chunk]:
+        return [self._cut(b) for b in self._buffers.values() if b.blocks]
+
+    def buffered_s(self) -> float:
+        """The longest stretch of samples not yet in a chunk."""
+        spans = [
+            float(b.blocks[-1].time_s[-1] - b.blocks[0].time_s[0])
+            for b in self._buffers.values()
+            if b.blocks
+        ]
+        return max(spans, default=0.0)
+
+    def _cut(self, buf: _Buffer) -> Chunk:
+        blocks, buf.blocks = buf.blocks, []
+        first = blocks[0]
+        return Chunk(
+            self.session_id,
+            first.device_id,
+            first.device_name,
+            first.stream,
+            first.first_sample,
+            first.lost_before,
+            np.concatenate([b.time_s for b in blocks]),
+            np.concatenate([b.values for b in blocks]),
+        )
+
+
+class Recording:
+    """One session under way: blocks in, events and rows to store out."""
+
+    def __init__(
+        self,
+        session_id: int,
+        athlete: AthleteInfo,
+        baseline: Baseline | None,
+        chunk_s: float,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.engine = Engine(athlete, config, baseline)
+        self.chunker = Chunker(chunk_s, session_id)
+        self.streams: dict[tuple[int, int], tuple[str, StreamInfo, bool]] = {}
+        self.new_streams: list[tuple[int, str, StreamInfo, bool]] = []
+        self.steps = 0
+        self.reps = 0
+        self.samples = 0
+
+    def expect(self, device_id: int, device_name: str, stream: StreamInfo) -> None:
+        """A stream the rig has at the start: steps wait for it."""
+        self.engine.expect(device_id, stream)
+        self._note_stream(device_id, device_name, stream, True)
+
+    def _note_stream(self, device_id: int, name: str, stream: StreamInfo, at_start: bool) -> None:
+        key = (device_id, stream.stream_id)
+        if key not in self.streams:
+            self.streams[key] = (name, stream, at_start)
+            self.new_streams.append((self.session_id, device_id, name, stream, at_start))
+
+    def take_new_streams(self) -> list[tuple]:
+        out, self.new_streams = self.new_streams, []
+        return out
+
+    def add(self, block: SampleBlock) -> tuple[list[dict], list[Chunk]]:
+        self._note_stream(block.device_id, block.device_name, block.stream, False)
+        self.samples += len(block)
+        events = self.engine.feed(block)
+        return self._number(events), self.chunker.add(block)
+
+    def finish(self) -> tuple[list[dict], list[Chunk]]:
+        return self._number(self.engine.finish()), self.chunker.flush()
+
+    def _number(self, events: list[dict]) -> list[dict]:
+        out = []
+        for e in events:
+            e = clean(e)
+            if e["type"] == "step":
+                self.steps += 1
+                e["n"] = self.steps
+            else:
+                self.reps += 1
+            out.append(e)
+        return out
+
+
+def rescore(
+    athlete: AthleteInfo,
+    baseline: Baseline | None,
+    streams: list[tuple[int, str, StreamInfo, bool]],
+    chunks: list[tuple[int, int, int, int, bytes]],
+    config: EngineConfig | None = None,
+) -> list[dict]:
+    """Steps and reps of a stored session, by a fresh engine over its raw chunks.
+
+    `streams`: (device id, name, info, expected at start); `chunks`: (device id,
+    stream id, first sample, lost before, data) in the order they were stored."""
+    rec = Recording(0, athlete, baseline, chunk_s=1.0, config=config)
+    info = {}
+    for device_id, name, stream, at_start in streams:
+        info[(device_id, stream.stream_id)] = (name, stream)
+        if at_start:
+            rec.engine.expect(device_id, stream)
+    events = []
+    for device_id, stream_id, first, lost, data in chunks:
+        name, stream = info[(device_id, stream_id)]
+        time_s, values = rawcodec.decode(data, *stream.scales())
+        block = SampleBlock(device_id, name, stream, first, time_s, values, lost)
+        rec.samples += len(block)
+        events += rec._number(rec.engine.feed(block))
+    events += rec._number(rec.engine.finish())
+    return events

@@ -1,0 +1,182 @@
+"""What the API accepts and returns (REST and websocket): the OpenAPI schema's source.
+
+Every input is bounded; text has no control characters (PostgreSQL rejects
+NUL, and a name is a name). Step and rep fields are the engine's
+(docs/scoring.md); times are host monotonic seconds, as `clock_origin_s`
+of the session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _printable(v: str) -> str:
+    if any((ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127 for ch in v):
+        raise ValueError("control characters are not allowed")
+    if any("\ud800" <= ch <= "\udfff" for ch in v):
+        raise ValueError("unpaired surrogates are not allowed")
+    return v
+
+
+def _name(v: str) -> str:
+    v = _printable(v).strip()
+    if not v or "\n" in v or "\t" in v:
+        raise ValueError("a name is one line of visible text")
+    return v
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
+Notes = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
+Label = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
+Mass = Annotated[float, Field(ge=20.0, le=250.0, allow_inf_nan=False, description="kg")]
+Height = Annotated[float, Field(ge=1.0, le=2.5, allow_inf_nan=False, description="m")]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AthleteIn(_In):
+    name: Name
+    body_mass_kg: Mass
+    height_m: Height = 1.75
+    notes: Notes = ""
+
+
+class AthletePatch(_In):
+    name: Name | None = None
+    body_mass_kg: Mass | None = None
+    height_m: Height | None = None
+    notes: Notes | None = None
+
+
+class AthleteOut(BaseModel):
+    id: int
+    name: str
+    body_mass_kg: float
+    height_m: float
+    notes: str
+    baseline: dict | None
+    created_at: datetime
+
+
+class SessionStart(_In):
+    athlete_id: Id
+    notes: Notes = ""
+
+
+class SessionOut(BaseModel):
+    id: int
+    athlete_id: int
+    status: Literal["recording", "stopped", "interrupted"]
+    started_at: datetime
+    stopped_at: datetime | None
+    clock_origin_s: float
+    notes: str
+    model_version: str
+    athlete_snapshot: dict
+    baseline: dict | None
+
+
+class StreamOut(BaseModel):
+    device_id: str
+    device_name: str
+    stream_id: int
+    key: str = Field(description="DEVICE:STREAM, for ?stream= in exports")
+    expected_at_start: bool
+    info: dict
+
+
+class SessionDetail(SessionOut):
+    streams: list[StreamOut]
+    steps: int
+    reps: int
+    raw_samples: int
+    raw_bytes: int
+
+
+class MarkIn(_In):
+    label: Label
+
+
+class MarkOut(BaseModel):
+    id: int
+    session_id: int
+    time_s: float
+    label: str
+
+
+class RescoreIn(_In):
+    model_version: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class StepOut(BaseModel):
+    """One step: the keys of `stridesync replay` plus `n` (its number in the session)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["step"]
+    n: int
+    rep: int | None
+    foot: Literal["left", "right"] | None
+    ic_time_s: float
+    to_time_s: float
+    contact_time_s: float | None
+    flight_time_s: float | None
+    step_time_s: float | None
+    step_frequency_hz: float | None
+    peak_vertical_force_bw: float | None
+    braking_impulse_ns: float | None
+    propulsive_impulse_ns: float | None
+    net_horizontal_impulse_ns: float | None
+    ratio_of_force: float | None
+    push_score: float | None
+    swing_score: float | None
+    torso_score: float | None
+    system_score: float | None
+    limiter: str | None
+    aligned: bool | None
+    source: Literal["force", "imu", "fused"]
+    model_version: str
+
+
+class RepOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["rep"]
+    rep: int
+    start_s: float | None
+    end_s: float | None
+    steps: int
+    aligned_steps: int | None = None
+    main_limiter: str | None = None
+    mss_m_s: float | None = None
+    tau_s: float | None = None
+    f0_n: float | None = None
+    v0_m_s: float | None = None
+    pmax_w: float | None = None
+    rf_max: float | None = None
+    drf: float | None = None
+    model_version: str
+
+
+class RescoreOut(BaseModel):
+    session_id: int
+    model_version: str
+    identical: bool = Field(description="the rescore equals what was stored live")
+    steps: list[StepOut]
+    reps: list[RepOut]
+    differences: list[str] = Field(description="the first differences, if any")
+
+
+class Ticket(BaseModel):
+    ticket: str
+    expires_in_s: float
+    role: Literal["admin", "viewer"]
+
+
+class Problem(BaseModel):
+    detail: str
