@@ -1,0 +1,158 @@
+"""Real parts for the service tests: a simulated athlete on ptys, `stridesync serve`
+as a process of its own, and a throwaway PostgreSQL database."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+ADMIN = "admin-token-for-tests-0123456789abcdef"
+VIEWER = "viewer-token-for-tests-0123456789abcdef"
+PG_DSN = "postgresql://postgres@127.0.0.1:5432"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SimAthlete:
+    """`stridesync simulate --pty`: the standard rig in a process of its own."""
+
+    def __init__(self, scenario: str = "aligned", seed: int = 0, duration_s: float = 600.0):
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "service.cli", "simulate", "--pty",
+                "--scenario", scenario, "--seed", str(seed), "--duration", str(duration_s),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        self.paths: list[str] = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("simulated athlete failed to start")
+            msg = json.loads(line)
+            if msg.get("ready"):
+                break
+            self.paths.append(msg["path"])
+        self.started = time.monotonic()  # the plan's time 0, within a few ms
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.terminate()
+        self.proc.wait(10)
+
+
+def write_config(path: Path, db_url: str, ports: list[str], port: int, **extra: str) -> Path:
+    from service.config import hash_token
+
+    lines = [
+        "[server]",
+        f"port = {port}",
+        "[database]",
+        f'url = "{db_url}"',
+        "[devices]",
+        f"ports = {json.dumps(ports)}",
+        "scan_interval_s = 0.1",
+        "[auth]",
+        f'admin_token_hashes = ["{hash_token(ADMIN)}"]',
+        f'viewer_token_hashes = ["{hash_token(VIEWER)}"]',
+    ]
+    for section, body in extra.items():
+        lines += [f"[{section}]", body]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Service:
+    """`stridesync serve --config FILE` as a child process."""
+
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDESYNC_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--config", str(config)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service exited: {log.read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code in (200, 503):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("service did not start in 30 s")
+
+    def client(self, token: str | None = ADMIN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def wait_devices(self, n: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self.client() as c:
+            while time.monotonic() < deadline:
+                if c.get("/healthz").json()["components"]["bridge"]["connected"] >= n:
+                    return
+                time.sleep(0.05)
+        raise RuntimeError(f"fewer than {n} devices connected in {timeout} s")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def pg_database():
+    """A fresh PostgreSQL database, dropped afterwards; skip if there is no server."""
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        pytest.skip("asyncpg not installed")
+    name = f"stridesync_test_{uuid.uuid4().hex[:12]}"
+    try:
+        _psql(f'CREATE DATABASE "{name}"')
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no PostgreSQL at {PG_DSN}: {exc}")
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(
+        ["psql", f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )

@@ -1,0 +1,297 @@
+"""The live service end to end, on SQLite and on PostgreSQL: a simulated athlete on
+ptys, `stridesync serve` in its own process, real HTTP. One session is recorded
+per backend; the tests read it back, export it and rescore it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+
+import pytest
+
+from tests.service_helpers import (
+    ADMIN,
+    VIEWER,
+    Service,
+    SimAthlete,
+    free_port,
+    pg_database,
+    write_config,
+)
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def recorded(request, tmp_path_factory):
+    """A service that recorded one session with a full sprint rep; stays up for the tests."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    with pg_database() if request.param == "postgresql" else _sqlite_url(tmp) as url:
+        sim = SimAthlete("aligned")
+        port = free_port()
+        svc = Service(write_config(tmp / "cfg.toml", url, sim.paths, port), port, tmp / "log")
+        try:
+            svc.wait_devices(len(sim.paths))
+            with svc.client() as c:
+                athlete = c.post(
+                    "/api/athletes", json={"name": "Ada", "body_mass_kg": 75, "height_m": 1.8}
+                ).json()
+                session = c.post("/api/sessions", json={"athlete_id": athlete["id"]}).json()
+                assert session["status"] == "recording"
+                c.post(f"/api/sessions/{session['id']}/marks", json={"label": "flying 30"})
+                deadline = time.monotonic() + 40
+                while time.monotonic() < deadline:
+                    if c.get("/api/status").json()["session"]["reps"] >= 1:
+                        break
+                    time.sleep(0.2)
+                stopped = c.post(f"/api/sessions/{session['id']}/stop").json()
+            yield {
+                "svc": svc,
+                "athlete": athlete,
+                "session": stopped,
+                "backend": request.param,
+                "url": url,
+            }
+        finally:
+            svc.close()
+            sim.close()
+
+
+class _sqlite_url:
+    def __init__(self, tmp):
+        self.path = tmp / "stridesync.db"
+
+    def __enter__(self):
+        return f"sqlite+aiosqlite:///{self.path}"
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_session_recorded_with_steps_reps_and_raw_samples(recorded):
+    svc, sid = recorded["svc"], recorded["session"]["id"]
+    assert recorded["session"]["status"] == "stopped"
+    with svc.client(VIEWER) as c:
+        detail = c.get(f"/api/sessions/{sid}").json()
+        steps = c.get(f"/api/sessions/{sid}/steps").json()
+        reps = c.get(f"/api/sessions/{sid}/reps").json()
+        marks = c.get(f"/api/sessions/{sid}/marks").json()
+    assert detail["reps"] >= 1 and len(reps) == detail["reps"]
+    # A 7-second sprint: 25-40 steps, every one of them stored once and in order.
+    assert detail["steps"] == len(steps) >= 20
+    assert [s["n"] for s in steps] == list(range(1, len(steps) + 1))
+    # Plates cover part of the runway: the steps there are fused, the rest from the IMUs.
+    assert "fused" in {s["source"] for s in steps} <= {"fused", "imu"}
+    assert all(s["model_version"] == recorded["session"]["model_version"] for s in steps)
+    assert reps[0]["steps"] >= 20 and reps[0]["mss_m_s"] == pytest.approx(9.5, rel=0.05)
+    assert [m["label"] for m in marks] == ["flying 30"]
+    # Eight devices: seven streams at 1 kHz and one at 100 Hz, for the whole session.
+    assert len(detail["streams"]) == 8
+    from datetime import datetime
+
+    span = datetime.fromisoformat(detail["stopped_at"]) - datetime.fromisoformat(
+        detail["started_at"]
+    )
+    assert detail["raw_samples"] == pytest.approx(7100 * span.total_seconds(), rel=0.03)
+    # Compressed: a 1 kHz IMU sample is 12 B of int16 on the wire, 56 B as float64 with its time.
+    assert detail["raw_bytes"] < detail["raw_samples"] * 10
+
+
+def test_rescore_reproduces_the_live_results_exactly(recorded):
+    svc, s = recorded["svc"], recorded["session"]
+    with svc.client(VIEWER) as c:
+        r = c.post(f"/api/sessions/{s['id']}/rescore", json={"model_version": s["model_version"]})
+        stored = c.get(f"/api/sessions/{s['id']}/steps").json()
+        bad = c.post(f"/api/sessions/{s['id']}/rescore", json={"model_version": "9.9"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["differences"] == [] and body["identical"] is True
+    assert body["steps"] == stored
+    assert bad.status_code == 422 and "unknown scoring model version" in bad.json()["detail"]
+
+
+def test_step_filters(recorded):
+    svc, sid = recorded["svc"], recorded["session"]["id"]
+    with svc.client(VIEWER) as c:
+        every = c.get(f"/api/sessions/{sid}/steps").json()
+        left = c.get(f"/api/sessions/{sid}/steps", params={"foot": "left"}).json()
+        page = c.get(f"/api/sessions/{sid}/steps", params={"limit": 5, "offset": 3}).json()
+        aligned = c.get(f"/api/sessions/{sid}/steps", params={"aligned": "true"}).json()
+    assert left and all(s["foot"] == "left" for s in left)
+    assert len(left) == sum(s["foot"] == "left" for s in every)
+    assert page == every[3:8]
+    assert len(aligned) == sum(bool(s["aligned"]) for s in every)
+
+
+def test_exports_parse(recorded):
+    svc, sess = recorded["svc"], recorded["session"]
+    sid = sess["id"]
+    with svc.client(VIEWER) as c:
+        steps = c.get(f"/api/sessions/{sid}/steps").json()
+        detail = c.get(f"/api/sessions/{sid}").json()
+        r = c.get(f"/api/sessions/{sid}/export", params={"format": "csv", "table": "steps"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        assert "attachment" in r.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+        assert len(rows) == len(steps)
+        # Times are relative to the session's start; durations as measured.
+        origin = sess["clock_origin_s"]
+        assert float(rows[0]["ic_time_s"]) == pytest.approx(
+            steps[0]["ic_time_s"] - origin, abs=1e-6
+        )
+        assert float(rows[0]["contact_time_s"]) == steps[0]["contact_time_s"]
+
+        doc = c.get(f"/api/sessions/{sid}/export", params={"format": "json"}).json()
+        assert doc["format"] == "stridesync-session" and len(doc["steps"]) == len(steps)
+        assert doc["session"]["id"] == sid and len(doc["reps"]) == detail["reps"]
+
+        plate = next(s for s in detail["streams"] if s["info"]["kind"] == "force_3axis")
+        r = c.get(
+            f"/api/sessions/{sid}/export",
+            params={"format": "csv", "table": "raw", "stream": plate["key"]},
+        )
+        assert r.status_code == 200, r.text
+        lines = r.text.splitlines()
+        assert lines[0] == "time_s,sample,fx_N,fy_N,fz_N"
+        body = [[float(x) for x in ln.split(",")] for ln in lines[1:]]
+        t = [row[0] for row in body]
+        assert all(b > a for a, b in zip(t, t[1:], strict=False))
+        assert len(body) == pytest.approx(1000 * (t[-1] - t[0]), abs=5)
+        assert max(row[4] for row in body) > 2 * 75 * 9.81  # the plate saw running steps
+
+        missing = c.get(f"/api/sessions/{sid}/export", params={"table": "raw"})
+        assert missing.status_code == 422 and plate["key"] in missing.json()["detail"]
+
+        import pyarrow.parquet as pq
+
+        r = c.get(f"/api/sessions/{sid}/export", params={"format": "parquet", "table": "steps"})
+        table = pq.read_table(io.BytesIO(r.content))
+        assert table.num_rows == len(steps)
+        assert table.column("contact_time_s").to_pylist() == [s["contact_time_s"] for s in steps]
+        r = c.get(
+            f"/api/sessions/{sid}/export",
+            params={"format": "parquet", "table": "raw", "stream": plate["key"]},
+        )
+        assert pq.read_table(io.BytesIO(r.content)).num_rows == len(body)
+
+
+def test_access_control(recorded):
+    svc, sid, aid = recorded["svc"], recorded["session"]["id"], recorded["athlete"]["id"]
+    with svc.client(None) as anon, svc.client(VIEWER) as viewer, svc.client("wrong") as wrong:
+        assert anon.get("/healthz").status_code == 200
+        assert anon.get("/api/athletes").status_code == 401
+        assert wrong.get("/api/athletes").status_code == 401
+        assert anon.get(f"/api/sessions/{sid}/export").status_code == 401
+        assert viewer.get("/api/athletes").status_code == 200
+        r = viewer.post("/api/athletes", json={"name": "X", "body_mass_kg": 70})
+        assert r.status_code == 403 and "viewer" in r.json()["detail"]
+        assert viewer.delete(f"/api/athletes/{aid}").status_code == 403
+        assert viewer.post("/api/sessions", json={"athlete_id": aid}).status_code == 403
+        # CORS is closed by default: no header allows another origin.
+        r = viewer.get("/api/athletes", headers={"Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_bad_input_is_a_4xx_and_stores_nothing(recorded):
+    svc, aid = recorded["svc"], recorded["athlete"]["id"]
+    with svc.client(ADMIN) as c:
+        before = c.get("/api/athletes").json()
+        for body in (
+            {"name": "", "body_mass_kg": 70},
+            {"name": "Bo", "body_mass_kg": 1e9},
+            {"name": "Bo", "body_mass_kg": "heavy"},
+            {"name": "Bo\x00", "body_mass_kg": 70},
+            {"name": "Bo", "body_mass_kg": 70, "shoe_size": 44},
+            {"body_mass_kg": 70},
+        ):
+            r = c.post("/api/athletes", json=body)
+            assert r.status_code == 422, (body, r.text)
+            assert isinstance(r.json()["detail"], str) and r.json()["detail"]
+        r = c.post(
+            "/api/athletes", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 422
+        assert c.patch(f"/api/athletes/{aid}", json={"body_mass_kg": None}).status_code == 422
+        assert c.get("/api/athletes/99999").status_code == 404
+        assert c.get(f"/api/athletes/{2**40}").status_code == 422
+        assert c.post("/api/sessions", json={"athlete_id": 99999}).status_code == 404
+        r = c.post(f"/api/sessions/{recorded['session']['id']}/stop")
+        assert r.status_code == 409 and "not recording" in r.json()["detail"]
+        r = c.delete(f"/api/athletes/{aid}")
+        assert r.status_code == 409 and "sessions" in r.json()["detail"]
+        assert c.get("/api/athletes").json() == before
+        assert c.get("/api/sessions", params={"status": "running"}).status_code == 422
+
+
+def test_athlete_crud(recorded):
+    svc = recorded["svc"]
+    with svc.client(ADMIN) as c:
+        a = c.post("/api/athletes", json={"name": "  Bea ", "body_mass_kg": 61.5}).json()
+        assert a["name"] == "Bea" and a["height_m"] == 1.75 and a["baseline"] is None
+        b = c.patch(f"/api/athletes/{a['id']}", json={"height_m": 1.68, "notes": "400 m"}).json()
+        assert (b["height_m"], b["notes"], b["body_mass_kg"]) == (1.68, "400 m", 61.5)
+        assert c.get(f"/api/athletes/{a['id']}").json() == b
+        assert c.delete(f"/api/athletes/{a['id']}").status_code == 204
+        assert c.get(f"/api/athletes/{a['id']}").status_code == 404
+
+
+def test_metrics_and_health(recorded):
+    svc = recorded["svc"]
+    with svc.client(None) as c:
+        health = c.get("/healthz").json()
+        text = c.get("/metrics").text
+    assert health["ok"] and health["components"]["bridge"]["connected"] == 8
+    assert 'stridesync_device_frames_total{device="535353494d000001",name="plate-0"}' in text
+    for name in (
+        "stridesync_device_crc_errors_total",
+        "stridesync_device_lost_samples_total",
+        "stridesync_device_clock_drift_ppm",
+        "stridesync_engine_lag_seconds",
+        "stridesync_websocket_clients",
+        "stridesync_websocket_dropped_messages_total",
+        "stridesync_storage_commits_total",
+    ):
+        assert name in text
+    commits = next(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("stridesync_storage_commits_total")
+    )
+    assert commits > 10
+
+
+def test_sqlite_is_wal_and_intact(recorded):
+    if recorded["backend"] != "sqlite":
+        pytest.skip("SQLite only")
+    path = recorded["url"].split("///", 1)[1]
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
+
+
+def test_openapi_documents_every_route(recorded):
+    with recorded["svc"].client(None) as c:
+        spec = c.get("/openapi.json").json()
+    paths = set(spec["paths"])
+    for p in (
+        "/api/athletes",
+        "/api/athletes/{athlete_id}",
+        "/api/sessions",
+        "/api/sessions/{session_id}",
+        "/api/sessions/{session_id}/stop",
+        "/api/sessions/{session_id}/steps",
+        "/api/sessions/{session_id}/reps",
+        "/api/sessions/{session_id}/export",
+        "/api/sessions/{session_id}/rescore",
+        "/api/ws-ticket",
+        "/healthz",
+        "/metrics",
+    ):
+        assert p in paths, p
+    json.dumps(spec)
