@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import sqlite3
 import time
@@ -158,7 +159,7 @@ def test_exports_parse(recorded):
         assert lines[0] == "time_s,sample,fx_N,fy_N,fz_N"
         body = [[float(x) for x in ln.split(",")] for ln in lines[1:]]
         t = [row[0] for row in body]
-        assert all(b > a for a, b in zip(t, t[1:], strict=False))
+        assert all(b > a for a, b in itertools.pairwise(t))
         assert len(body) == pytest.approx(1000 * (t[-1] - t[0]), abs=5)
         assert max(row[4] for row in body) > 2 * 75 * 9.81  # the plate saw running steps
 
