@@ -407,20 +407,24 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
     import uvicorn
 
     from service.api import create_app
+    from service.store import Store
     from service.store import error as StoreError
 
     log = logging.getLogger("stridesync.serve")
     log.info("effective configuration: %s", json.dumps(settings.effective()))
+    # What can be checked before serving is checked here, to fail in one line.
+    try:
+        store = Store(settings.database.url)
+        try:
+            await store.open()
+        finally:
+            await store.close()
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    sock = _bind(settings.server.host, settings.server.port)
     app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )
     if stop is not None:
 
@@ -429,25 +433,35 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
             server.should_exit = True
 
         stopper = asyncio.create_task(_stopper())
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if serving.done():
-        exc = serving.exception()
-        if isinstance(exc, StoreError):
-            raise UsageError(str(exc))
-        if exc is not None:
-            raise exc
-        raise UsageError(
-            f"could not serve on {settings.server.host}:{settings.server.port}"
-            " (is the port taken? see the log above)"
-        )
+        with contextlib.suppress(SystemExit):
+            serving.result()
+        raise UsageError("the service failed to start (see the log above)")
     if on_ready is not None:
         await on_ready(app)
     await serving
     if stop is not None:
         stopper.cancel()
     return 0
+
+
+def _bind(host: str, port: int):
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
 def cmd_token(args) -> int:

@@ -285,7 +285,11 @@ class Live:
             rec, row = self.recording, self.session_row
             if rec is None:
                 raise Conflict("no session is recording")
-            events, chunks = rec.finish()
+            try:
+                events, chunks = rec.finish()
+            except Exception:  # a bug must not keep the session recording for ever
+                log.exception("session %d: the engine failed to finish", row.id)
+                events, chunks = [], rec.chunker.flush()
             self._emit(events, None)
             self._pending.chunks.extend(chunks)
             self._pending.streams.extend(rec.take_new_streams())

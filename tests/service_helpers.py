@@ -156,3 +156,38 @@ def _psql(sql: str) -> None:
         capture_output=True,
         timeout=30,
     )
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path, ports=(), **sections):
+    """The app under uvicorn in this event loop, on a free port: (app, "host:port")."""
+    import asyncio
+
+    import uvicorn
+
+    from service import config
+    from service.api import create_app
+
+    port = free_port()
+    settings = config.load(
+        None,
+        server={"port": port, **sections.pop("server", {})},
+        database={"url": f"sqlite+aiosqlite:///{tmp_path}/service.db"},
+        devices={"ports": list(ports), "scan_interval_s": 0.1},
+        auth={
+            "admin_token_hashes": [config.hash_token(ADMIN)],
+            "viewer_token_hashes": [config.hash_token(VIEWER)],
+        },
+        **sections,
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), task.exception()
+        await asyncio.sleep(0.01)
+    try:
+        yield app, f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

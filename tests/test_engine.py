@@ -217,3 +217,10 @@ def test_replay_cli_prints_steps_then_reps_and_rejects_bad_files(tmp_path):
             [*cli, str(path), "--mass", "75"], capture_output=True, text=True, timeout=60
         )
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_finish_without_any_sample():
+    """A session stopped before any sensor sent a sample (found by the API fuzz test)."""
+    from service.engine import AthleteInfo, Engine
+
+    assert Engine(AthleteInfo(70.0)).finish() == []

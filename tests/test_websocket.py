@@ -4,49 +4,18 @@ access (bearer, ticket, Origin), and the message schema."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
 import time
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from service import config
-from service.api import create_app
-from tests.service_helpers import ADMIN, VIEWER, free_port
+from tests.service_helpers import ADMIN, VIEWER, running
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
-
-
-@contextlib.asynccontextmanager
-async def running(tmp_path, **sections):
-    port = free_port()
-    settings = config.load(
-        None,
-        server={"port": port, **sections.pop("server", {})},
-        database={"url": f"sqlite+aiosqlite:///{tmp_path}/ws.db"},
-        devices={"ports": []},
-        auth={
-            "admin_token_hashes": [config.hash_token(ADMIN)],
-            "viewer_token_hashes": [config.hash_token(VIEWER)],
-        },
-        **sections,
-    )
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), task.exception()
-        await asyncio.sleep(0.01)
-    try:
-        yield app, f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def _bearer(token):

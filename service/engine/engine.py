@@ -249,7 +249,9 @@ class Engine:
         Driven by what is finished, not by the newest sample: a step waiting
         for a slower stream still finds its context, however the samples came.
         """
-        newest = max(t for _, t in self._latest.values())
+        newest = max((t for _, t in self._latest.values()), default=-math.inf)
+        if not math.isfinite(newest):
+            return  # no samples yet: nothing to forget
         keep = newest - max(self.cfg.history_cap_s, 4.0 * self._block_s)
         if self._cands:
             keep = max(keep, min(c.ic_s for c in self._cands) - 2.0)

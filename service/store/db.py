@@ -47,7 +47,10 @@ class Store:
         if self.dialect == "sqlite":
             path = make_url(url).database
             if path and path != ":memory:":
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise error(f"database {path}: {exc.strerror or exc}") from None
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
