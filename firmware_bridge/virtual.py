@@ -209,6 +209,8 @@ class PtyMcu:
         self.model = model
         self.time_fn = time_fn
         self.frame_filter = frame_filter  # wire faults: what really goes out for a frame
+        # Benchmarks: called (device id, batch, monotonic time) once a batch is written.
+        self.on_sent: Callable[[int, SampleBatch, float], None] | None = None
         self.path: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
@@ -280,13 +282,19 @@ class PtyMcu:
     async def _pump(self) -> None:
         while True:
             now = self.time_fn()
+            sent = []
             for stream, batch in self.model.poll(now):
                 frame = encode_frame(batch)
                 if len(self._tx) + len(frame) > self.TX_BUFFER_BYTES:
                     self.model.dropped(stream, batch)
                 else:
                     self._queue(frame)
+                    sent.append(batch)
             self._flush()
+            if self.on_sent is not None and sent:
+                t = time.monotonic()
+                for batch in sent:
+                    self.on_sent(self.model.device_id, batch, t)
             await asyncio.sleep(self.TICK_S)
 
     def _queue(self, frame: bytes) -> None:

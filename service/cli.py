@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_replay)
 
     b = sub.add_parser("bench", help="run a benchmark")
-    b.add_argument("name", choices=["decode", "clock", "engine", "all"])
+    b.add_argument("name", choices=["decode", "clock", "engine", "service", "all"])
     b.add_argument("--json", action="store_true", help="machine-readable results")
     b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     b.set_defaults(func=cmd_bench)
@@ -755,13 +755,14 @@ def cmd_replay(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bench import clock, decode, engine
+    from bench import clock, decode, engine, service
 
     runs = {
         "decode": [decode],
         "clock": [clock],
         "engine": [engine],
-        "all": [decode, clock, engine],
+        "service": [service],
+        "all": [decode, clock, engine, service],
     }[args.name]
     results = {}
     for module in runs:

@@ -1,0 +1,240 @@
+"""End-to-end latency of the live service, and its storage cost per hour.
+
+A simulated athlete (the standard rig: two 3-axis plates, five IMUs at 1 kHz,
+a 100 Hz speed sensor) runs in this process on ptys at real-time rate and
+logs the moment each batch of samples is written to its serial link. The
+service (`stridesync serve`, its own process) records a session. Five
+websocket clients, in a thread of their own, stamp each step message as it
+arrives. A step's latency is its arrival minus the write of the batch that
+confirmed it (the step message names it: `confirmed_by`), so it covers the
+serial link, decoding, clock mapping, the engine's work once the confirming
+sample is in, fan-out and the websocket; the detector's own confirmation
+window (how long after the true event that sample comes) is measured by
+`stridesync bench engine`.
+
+Two phases: five readers; then five readers plus a client that never reads.
+Storage: compressed raw bytes and database growth per hour of recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "service"
+TOKEN = "bench-token-0123456789"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Clients(threading.Thread):
+    """N websocket readers (and optionally a stalled one) on an event loop of their own."""
+
+    def __init__(self, url: str, n: int) -> None:
+        super().__init__(daemon=True)
+        self.url, self.n = url, n
+        self.arrivals: list[tuple[int, float, dict]] = []  # client, time, confirmed_by
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stalled_sock = None
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        from websockets.asyncio.client import connect
+
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        conns = [await connect(self.url, additional_headers=headers) for _ in range(self.n)]
+        self.ready.set()
+        await asyncio.gather(*(self._read(i, ws) for i, ws in enumerate(conns)))
+
+    async def _read(self, i: int, ws) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                t = time.monotonic()
+                if '"type": "step"' in raw[:40]:
+                    msg = json.loads(raw)
+                    self.arrivals.append((i, t, msg.get("confirmed_by") or {}, msg["n"]))
+
+    def stall(self, host: str, port: int) -> None:
+        """Connect a client that completes the handshake and then never reads."""
+        import socket
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, port))
+        sock.sendall(
+            (
+                f"GET /ws/live HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.stalled_sock = sock
+
+
+def run(quick: bool = False, phase_s: float | None = None) -> dict:
+    return asyncio.run(_run(phase_s or (25.0 if quick else 90.0)))
+
+
+async def _run(phase_s: float) -> dict:
+    import httpx
+
+    from firmware_bridge.simulator import simulate_session
+    from firmware_bridge.virtual import PtyMcu
+    from service.config import hash_token
+
+    sim = simulate_session("aligned", 2 * phase_s + 30, seed=7, rig="standard")
+    t0 = time.monotonic()
+    writes: dict[tuple[str, int, int], float] = {}
+
+    def on_sent(device_id, batch, t):
+        writes[(f"{device_id:016x}", batch.stream_id, batch.first_sample + batch.n_samples - 1)] = t
+
+    devices = [PtyMcu(m, time_fn=lambda: time.monotonic() - t0) for m in sim.models]
+    for d in devices:
+        d.on_sent = on_sent
+    paths = [await d.start() for d in devices]
+
+    tmp = Path(tempfile.mkdtemp(prefix="stridesync-bench-"))
+    port = _free_port()
+    db = tmp / "bench.db"
+    (tmp / "cfg.toml").write_text(
+        f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{db}"\n'
+        f"[devices]\nports = {json.dumps(paths)}\nscan_interval_s = 0.1\n"
+        f'[auth]\nadmin_token_hashes = ["{hash_token(TOKEN)}"]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDESYNC_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--config", str(tmp / "cfg.toml")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "log", "wb"),  # noqa: SIM115 - lives as long as the process
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    clients = None
+    try:
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        ) as http:
+            for _ in range(600):
+                with contextlib.suppress(httpx.HTTPError):
+                    h = (await http.get("/healthz")).json()
+                    if h["components"]["bridge"]["connected"] == len(paths):
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"service did not see the sensors: {(tmp / 'log').read_text()}")
+            clients = _Clients(f"ws://127.0.0.1:{port}/ws/live", 5)
+            clients.start()
+            clients.ready.wait(10)
+            a = (
+                await http.post("/api/athletes", json={"name": "Bench", "body_mass_kg": 75})
+            ).json()
+            s = (await http.post("/api/sessions", json={"athlete_id": a["id"]})).json()
+            started = time.monotonic()
+            await asyncio.sleep(phase_s)
+            split = time.monotonic()
+            clients.stall("127.0.0.1", port)
+            await asyncio.sleep(phase_s)
+            await http.post(f"/api/sessions/{s['id']}/stop")
+            recorded_s = time.monotonic() - started
+            detail = (await http.get(f"/api/sessions/{s['id']}")).json()
+            metrics = (await http.get("/metrics")).text
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        for d in devices:
+            await d.stop()
+    db_bytes = sum(p.stat().st_size for p in tmp.glob("bench.db*"))
+
+    def latencies(lo: float, hi: float) -> np.ndarray:
+        out = []
+        for _i, t, by, _n in clients.arrivals:
+            w = writes.get((by.get("device_id"), by.get("stream_id"), by.get("sample")))
+            if w is not None and lo <= w < hi:
+                out.append(t - w)
+        return np.array(out) * 1e3
+
+    def dist(ms: np.ndarray) -> dict:
+        if not len(ms):
+            return {"n": 0}
+        return {
+            "n": len(ms),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "max_ms": round(float(ms.max()), 2),
+        }
+
+    steps_seen = {n for _i, _t, _by, n in clients.arrivals}
+    dropped = next(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("stridesync_websocket_dropped_messages_total")
+    )
+    per_hour = 3600.0 / recorded_s
+    return {
+        "clients": 5,
+        "recorded_s": round(recorded_s, 1),
+        "steps": detail["steps"],
+        "steps_received": len(steps_seen),
+        "latency_5_readers": dist(latencies(started, split)),
+        "latency_5_readers_and_1_stalled": dist(latencies(split, time.monotonic())),
+        "stalled_client_dropped_messages": int(dropped),
+        "raw_samples_per_hour": round(detail["raw_samples"] * per_hour),
+        "raw_mb_per_hour": round(detail["raw_bytes"] * per_hour / 1e6, 1),
+        "database_mb_per_hour": round(db_bytes * per_hour / 1e6, 1),
+    }
+
+
+def report(r: dict) -> str:
+    def line(name, d):
+        if not d.get("n"):
+            return f"  {name}: no steps"
+        return (
+            f"  {name}: p50 {d['p50_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms,"
+            f" max {d['max_ms']:.2f} ms ({d['n']} step messages)"
+        )
+
+    return "\n".join(
+        [
+            f"service: confirming sample written to the serial link -> step message at a"
+            f" websocket client (loopback, {r['clients']} clients, real time,"
+            f" {r['recorded_s']:.0f} s, {r['steps']} steps; target p99 <= 10 ms beyond the"
+            " detector's confirmation window)",
+            line("5 readers", r["latency_5_readers"]),
+            line("5 readers + 1 stalled", r["latency_5_readers_and_1_stalled"]),
+            f"  the stalled client lost {r['stalled_client_dropped_messages']} messages;"
+            f" readers got {r['steps_received']} of {r['steps']} steps",
+            f"storage, standard rig: {r['raw_mb_per_hour']:.0f} MB/h of compressed raw samples"
+            f" ({r['raw_samples_per_hour'] / 1e6:.1f} M samples/h);"
+            f" database grows {r['database_mb_per_hour']:.0f} MB/h",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    result = run(quick="--quick" in sys.argv)
+    print(json.dumps(result, indent=2) if "--json" in sys.argv else report(result))
