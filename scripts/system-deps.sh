@@ -7,6 +7,7 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)  # the PostgreSQL tests make a throwaway database
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from firmware_bridge import link, transport
 from firmware_bridge.codec import SensorKind
@@ -494,7 +495,11 @@ async def _demo(args, token: str) -> int:
         database={"url": args.database or "sqlite+aiosqlite:///.demo/stridesync.db"},
         devices={"ports": paths, "scan_interval_s": 0.2},
     )
-    _log_setup(settings.log_level, args.verbose)
+    # The demo's console is for the banner and the reps; the log says only what goes wrong.
+    _log_setup(
+        "warning" if "log_level" not in settings.model_fields_set else settings.log_level,
+        args.verbose,
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -514,12 +519,15 @@ async def _demo(args, token: str) -> int:
                 break
             await asyncio.sleep(0.05)
         row = await live.start_session(athlete_id, "demo: simulated athlete")
+        from service.api import DASHBOARD
+
+        page = Path(settings.server.dashboard_dir or DASHBOARD) / "index.html"
         print(
             f"Stridesync demo: a simulated athlete ({args.scenario}) on {len(paths)} virtual"
             f" serial ports, recording session {row.id}.\n"
-            f"  Dashboard: {url}#token={token}\n"
-            f"  Token:     {token}\n"
-            f"  API:       {url}docs\n"
+            + (f"  Dashboard: {url}#token={token}\n" if page.is_file() else "")
+            + f"  Token:     {token}\n"
+            f"  API:       {url}docs (live feed: ws://{shown}:{settings.server.port}/ws/live)\n"
             "Ctrl-C stops the session and the service.",
             flush=True,
         )

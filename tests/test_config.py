@@ -99,3 +99,18 @@ def test_serve_says_in_one_line_what_stops_it(tmp_path):
             assert r.returncode == 2, r.stderr
             assert f"stridesync: error: {message}" in r.stderr
             assert "Traceback" not in r.stderr
+
+
+def test_the_commented_template_is_valid_and_says_every_key():
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parent.parent / "deploy" / "stridesync.toml"
+    s = config.load(template)
+    assert s.database.url == "sqlite+aiosqlite:////var/lib/stridesync/stridesync.db"
+    text = template.read_text()
+    from pydantic import BaseModel
+
+    for section, model in s:
+        if isinstance(model, BaseModel):
+            for key in type(model).model_fields:
+                assert f"{key} =" in text, f"{section}.{key} missing from the template"
