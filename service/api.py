@@ -7,6 +7,7 @@ service (OpenAPI).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -26,7 +27,7 @@ from .config import Settings
 from .engine import MODEL_VERSION, AthleteInfo, Baseline
 from .hub import Hub
 from .live import Conflict, Live, session_json
-from .recorder import rescore, stream_from_json
+from .recorder import Rescore, stream_from_json
 from .store import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step, Store
 
 log = logging.getLogger("stridesync.api")
@@ -34,6 +35,7 @@ log = logging.getLogger("stridesync.api")
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 Id = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 MODEL_VERSIONS = (MODEL_VERSION,)  # the scoring models this engine can run
+RESCORE_PAGE = 200  # raw chunks a page: about 12 s of the standard rig
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -499,29 +501,44 @@ def _routes(app: FastAPI) -> None:
                     .order_by(SessionStream.id)
                 )
             ).all()
-            chunks = (
-                await s.execute(
-                    select(
-                        RawChunk.device_id,
-                        RawChunk.stream_id,
-                        RawChunk.first_sample,
-                        RawChunk.lost_before,
-                        RawChunk.data,
-                    )
-                    .where(RawChunk.session_id == session_id)
-                    .order_by(RawChunk.id)
+        job = Rescore(
+            AthleteInfo(**row.athlete_snapshot),
+            Baseline(**row.baseline) if row.baseline else None,
+            [
+                (
+                    int(st.device_id, 16),
+                    st.device_name,
+                    stream_from_json(st.info),
+                    st.expected_at_start,
                 )
-            ).all()
-        athlete = AthleteInfo(**row.athlete_snapshot)
-        baseline = Baseline(**row.baseline) if row.baseline else None
-        stream_list = [
-            (int(st.device_id, 16), st.device_name, stream_from_json(st.info), st.expected_at_start)
-            for st in streams
-        ]
-        chunk_list = [(int(c[0], 16), c[1], c[2], c[3], c[4]) for c in chunks]
-        import asyncio
-
-        events = await asyncio.to_thread(rescore, athlete, baseline, stream_list, chunk_list)
+                for st in streams
+            ],
+        )
+        # Page by page, in a worker thread: an hour of raw samples never sits in memory
+        # at once, and the event loop keeps serving the live session.
+        last = 0
+        while True:
+            async with store.session() as s:
+                page = (
+                    await s.execute(
+                        select(
+                            RawChunk.id,
+                            RawChunk.device_id,
+                            RawChunk.stream_id,
+                            RawChunk.first_sample,
+                            RawChunk.lost_before,
+                            RawChunk.data,
+                        )
+                        .where(RawChunk.session_id == session_id, RawChunk.id > last)
+                        .order_by(RawChunk.id)
+                        .limit(RESCORE_PAGE)
+                    )
+                ).all()
+            if not page:
+                break
+            last = page[-1][0]
+            await asyncio.to_thread(job.feed, [(int(c[1], 16), *c[2:]) for c in page])
+        events = await asyncio.to_thread(job.finish)
         steps_new = [e for e in events if e["type"] == "step"]
         reps_new = [e for e in events if e["type"] == "rep"]
         steps_old = [d async for d in export.steps(store, session_id)]

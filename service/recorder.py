@@ -206,6 +206,41 @@ class Recording:
         return out
 
 
+class Rescore:
+    """A fresh engine over a stored session's raw chunks, fed page by page.
+
+    `streams`: (device id, name, info, expected at start); chunks: (device id,
+    stream id, first sample, lost before, data), in the order they were stored."""
+
+    def __init__(
+        self,
+        athlete: AthleteInfo,
+        baseline: Baseline | None,
+        streams: list[tuple[int, str, StreamInfo, bool]],
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.rec = Recording(0, athlete, baseline, chunk_s=1.0, config=config)
+        self.info = {}
+        for device_id, name, stream, at_start in streams:
+            self.info[(device_id, stream.stream_id)] = (name, stream)
+            if at_start:
+                self.rec.engine.expect(device_id, stream)
+        self.events: list[dict] = []
+
+    def feed(self, chunks: list[tuple[int, int, int, int, bytes]]) -> None:
+        rec = self.rec
+        for device_id, stream_id, first, lost, data in chunks:
+            name, stream = self.info[(device_id, stream_id)]
+            time_s, values = rawcodec.decode(data, *stream.scales())
+            block = SampleBlock(device_id, name, stream, first, time_s, values, lost)
+            rec.samples += len(block)
+            self.events += rec._number(rec.engine.feed(block))
+
+    def finish(self) -> list[dict]:
+        self.events += self.rec._number(self.rec.engine.finish())
+        return self.events
+
+
 def rescore(
     athlete: AthleteInfo,
     baseline: Baseline | None,
@@ -213,22 +248,7 @@ def rescore(
     chunks: list[tuple[int, int, int, int, bytes]],
     config: EngineConfig | None = None,
 ) -> list[dict]:
-    """Steps and reps of a stored session, by a fresh engine over its raw chunks.
-
-    `streams`: (device id, name, info, expected at start); `chunks`: (device id,
-    stream id, first sample, lost before, data) in the order they were stored."""
-    rec = Recording(0, athlete, baseline, chunk_s=1.0, config=config)
-    info = {}
-    for device_id, name, stream, at_start in streams:
-        info[(device_id, stream.stream_id)] = (name, stream)
-        if at_start:
-            rec.engine.expect(device_id, stream)
-    events = []
-    for device_id, stream_id, first, lost, data in chunks:
-        name, stream = info[(device_id, stream_id)]
-        time_s, values = rawcodec.decode(data, *stream.scales())
-        block = SampleBlock(device_id, name, stream, first, time_s, values, lost)
-        rec.samples += len(block)
-        events += rec._number(rec.engine.feed(block))
-    events += rec._number(rec.engine.finish())
-    return events
+    """Steps and reps of a stored session, by a fresh engine over its raw chunks."""
+    r = Rescore(athlete, baseline, streams, config)
+    r.feed(chunks)
+    return r.finish()

@@ -46,7 +46,7 @@ def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path):
                 r = c.post("/api/sessions", json={"athlete_id": athlete_id})
                 assert r.status_code == 201, r.text
                 sid = r.json()["id"]
-            time.sleep(rng.uniform(0.5, 6.0))
+            time.sleep(rng.uniform(0.5, 4.0))
             killed_at = time.monotonic()
             svc.kill()
             with_steps += _check(db, sid, killed_at)

@@ -185,12 +185,12 @@ async def test_cli_identifies_a_device_and_fails_cleanly(devices):
     assert err.decode().strip() == "stridesync: error: /dev/ttyNOPE: no such serial port"
 
 
-async def test_demo_shows_live_stats_of_two_devices():
+async def test_sensor_stats_shows_live_stats_of_two_devices():
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "service.cli",
-        "demo",
+        "sensor-stats",
         "--duration",
         "3",
         "--plain",
