@@ -143,8 +143,16 @@ def _routes(app: FastAPI) -> None:
             },
             "websocket": {"ok": True, "clients": len(live.hub.clients)},
         }
-        ok = all(p["ok"] for p in parts.values())
-        return JSONResponse({"ok": ok, "components": parts}, status_code=200 if ok else 503)
+        if live.mqtt is not None:
+            parts["mqtt"] = live.mqtt.health()
+        # Without its database the service cannot do its job (503); without the broker
+        # only the cues stop: reported, not failing.
+        ok = parts["database"]["ok"] and parts["storage"]["ok"]
+        degraded = [k for k, p in parts.items() if not p["ok"]]
+        return JSONResponse(
+            {"ok": ok, "degraded": degraded, "components": parts},
+            status_code=200 if ok else 503,
+        )
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     async def prometheus(request: Request):
@@ -216,8 +224,10 @@ def _routes(app: FastAPI) -> None:
         "/api/athletes", tags=["athletes"], status_code=201, response_model=schemas.AthleteOut
     )
     async def create_athlete(request: Request, body: schemas.AthleteIn, _: auth.Role = Admin):
+        data = body.model_dump()
+        data["cue_policy"] = body.cue_policy.changes() if body.cue_policy else None
         async with _store(request).session() as s, s.begin():
-            row = Athlete(**body.model_dump())
+            row = Athlete(**data)
             s.add(row)
         return row
 
@@ -234,6 +244,9 @@ def _routes(app: FastAPI) -> None:
         async with _store(request).session() as s, s.begin():
             row = await _athlete(s, athlete_id)
             for k, v in body.model_dump(exclude_unset=True).items():
+                if k == "cue_policy":  # null: back to the default policy
+                    row.cue_policy = body.cue_policy.changes() if body.cue_policy else None
+                    continue
                 if v is None:
                     raise HTTPException(422, f"{k}: may not be null")
                 setattr(row, k, v)
@@ -280,7 +293,9 @@ def _routes(app: FastAPI) -> None:
     async def start_session(request: Request, body: schemas.SessionStart, _: auth.Role = Admin):
         """Start recording: the engine runs for this athlete until the session is stopped."""
         try:
-            return await _live(request).start_session(body.athlete_id, body.notes)
+            return await _live(request).start_session(
+                body.athlete_id, body.notes, body.cues.changes() if body.cues else None
+            )
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -606,6 +621,7 @@ def _session_dict(row: Session) -> dict:
             "model_version",
             "athlete_snapshot",
             "baseline",
+            "cue_policy",
         )
     }
 

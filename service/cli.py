@@ -12,9 +12,6 @@ import signal
 import sys
 from pathlib import Path
 
-from firmware_bridge import link, transport
-from firmware_bridge.codec import SensorKind
-
 
 class UsageError(Exception):
     """A problem the user can fix; printed as one line, no traceback."""
@@ -29,11 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args) or 0
-    except (UsageError, link.error, transport.error) as exc:
+    except _user_errors() as exc:
         print(f"stridesync: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that are the user's to fix, one line each. Modules are imported lazily
+    (the cue device runs on a Pi Zero without numpy's weight), so only the loaded count."""
+    names = (
+        "firmware_bridge.link",
+        "firmware_bridge.transport",
+        "service.cuedevice",
+    )
+    return (UsageError, *(sys.modules[n].error for n in names if n in sys.modules))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
+
+    cue = sub.add_parser("cue-device", help="the athlete's cue device: subscribe and play cues")
+    cue.add_argument("--broker", required=True, metavar="HOST:PORT")
+    cue.add_argument("--athlete", required=True, type=int, help="athlete id whose cues to play")
+    cue.add_argument("--node", default="+", help="the service's node name (default: any)")
+    cue.add_argument("--username", help="MQTT user (the ACL lets it read its athlete's cues)")
+    cue.add_argument("--password-file", help="file holding the MQTT password")
+    cue.add_argument("--wav-dir", help="write each cue as a WAV file here instead of playing it")
+    cue.add_argument(
+        "--sound",
+        choices=["words", "tones"],
+        default="words",
+        help="spoken words (espeak-ng, when installed) or tone patterns",
+    )
+    cue.add_argument("--log", help="append one JSON line per cue here (default: stdout)")
+    cue.set_defaults(func=cmd_cue_device)
 
     tok = sub.add_parser("token", help="make an access token and print the hash for the config")
     tok.add_argument("--role", choices=["admin", "viewer"], default="admin")
@@ -139,6 +163,8 @@ def cmd_devices(args) -> int:
 
 
 async def _devices(args) -> int:
+    from firmware_bridge import link
+
     explicit = bool(args.ports)
     ports = args.ports or _all_serial_ports()
     if not ports:
@@ -164,6 +190,8 @@ async def _devices(args) -> int:
 
 def _all_serial_ports() -> list[str]:
     from serial.tools import list_ports
+
+    from firmware_bridge import link
 
     ports = [p.device for p in list_ports.comports()]
     return sorted(set(ports) | set(link.Bridge(link.DEFAULT_PORTS).candidate_ports()))
@@ -199,7 +227,9 @@ def _hello_line(port: str, hello) -> str:
     return f"{port}: {hello.name} [{hello.device_hex}] firmware {fw}: {streams}"
 
 
-def _kind(kind: SensorKind) -> str:
+def _kind(kind) -> str:
+    from firmware_bridge.codec import SensorKind
+
     return {
         SensorKind.FORCE_3AXIS: "3-axis force",
         SensorKind.FORCE_VERTICAL: "vertical force",
@@ -255,6 +285,8 @@ def cmd_sensor_stats(args) -> int:
 
 
 async def _sensor_stats(args) -> int:
+    from firmware_bridge import link
+
     proc, paths = (None, args.ports) if args.ports else await start_virtual_devices()
     plain = args.plain or not sys.stdout.isatty()
     if proc is not None:
@@ -279,7 +311,7 @@ async def _sensor_stats(args) -> int:
     return 0
 
 
-async def _demo_plain(bridge: link.Bridge, stop: asyncio.Event) -> None:
+async def _demo_plain(bridge, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
@@ -287,7 +319,7 @@ async def _demo_plain(bridge: link.Bridge, stop: asyncio.Event) -> None:
             print(st.line(), flush=True)
 
 
-async def _demo_live(bridge: link.Bridge, stop: asyncio.Event, duration: float) -> None:
+async def _demo_live(bridge, stop: asyncio.Event, duration: float) -> None:
     from rich.live import Live
 
     start = asyncio.get_running_loop().time()
@@ -299,7 +331,7 @@ async def _demo_live(bridge: link.Bridge, stop: asyncio.Event, duration: float) 
             live.update(_stats_table(bridge, elapsed, duration))
 
 
-def _stats_table(bridge: link.Bridge, elapsed: float, duration: float):
+def _stats_table(bridge, elapsed: float, duration: float):
     from rich.table import Table
 
     until = f" of {duration:.0f} s" if duration else " (Ctrl-C to stop)"
@@ -349,6 +381,7 @@ def _serve_args(p) -> None:
     p.add_argument("--token", help="admin access token (or STRIDESYNC_TOKEN)")
     p.add_argument("--database", help="SQLAlchemy URL (default: SQLite file stridesync.db)")
     p.add_argument("--device", action="append", dest="ports", help="serial port or glob; repeat")
+    p.add_argument("--mqtt", metavar="HOST:PORT", help="MQTT broker for the athlete's cues")
 
 
 def _settings(args, **extra):
@@ -365,6 +398,8 @@ def _settings(args, **extra):
         over["devices"] = {"ports": args.ports}
     if args.token:
         over["token"] = args.token
+    if args.mqtt:
+        over["mqtt"] = {"broker": args.mqtt}
     for section, values in extra.items():
         over[section] = {**values, **over.get(section, {})} if isinstance(values, dict) else values
     try:
@@ -463,6 +498,13 @@ def _bind(host: str, port: int):
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def cmd_cue_device(args) -> int:
+    from service import cuedevice
+
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    return cuedevice.main(args)
 
 
 def cmd_token(args) -> int:

@@ -101,6 +101,60 @@ class AuthConfig(_Section):
         return v
 
 
+class MqttConfig(_Section):
+    # "host:port" of the broker; empty: no MQTT (everything but the cues works).
+    broker: str = Field("", description="host:port, e.g. 127.0.0.1:1883")
+    node: str = Field("", description="this Pi's name in the topics; default: the host name")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    password_file: str = Field("", description="read the password from this file instead")
+    tls: bool = False
+    ca_file: str = Field("", description="CA certificate for TLS; empty: the system's")
+    queue_size: int = Field(1000, ge=10, le=100_000, description="messages waiting for the broker")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, v: str) -> str:
+        if v:
+            host, sep, port = v.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError("broker is HOST:PORT, e.g. 127.0.0.1:1883")
+        return v
+
+    @field_validator("node")
+    @classmethod
+    def _node(cls, v: str) -> str:
+        if v and not all(c.isalnum() or c in "-_." for c in v):
+            raise ValueError("node: letters, digits, '-', '_' and '.' only (it is a topic level)")
+        return v
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.broker.rpartition(":")
+        return host, int(port)
+
+    def secret(self) -> str | None:
+        if self.password_file:
+            return Path(self.password_file).read_text().strip()
+        return self.password.get_secret_value() or None
+
+
+CueMode = Literal["off", "changes", "every-step"]
+
+
+class CuesConfig(_Section):
+    """The default cue policy (docs/cues.md); athletes and sessions may override it."""
+
+    mode: CueMode = "changes"
+    out_of_band: float = Field(0.6, ge=0.0, le=1.5)
+    min_gap_steps: int = Field(4, ge=1, le=100)
+    aligned_streak: int = Field(6, ge=0, le=100)
+    rep_summary: bool = True
+    fade_after_reps: int = Field(3, ge=0, le=100)
+    fade_every: int = Field(2, ge=1, le=20)
+    step_expiry_s: float = Field(0.4, ge=0.05, le=5.0)
+    summary_expiry_s: float = Field(10.0, ge=1.0, le=120.0)
+
+
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -118,6 +172,8 @@ class Settings(BaseSettings):
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    cues: CuesConfig = Field(default_factory=CuesConfig)
     log_level: LogLevel = "info"
     # A plain admin token from the environment (STRIDESYNC_TOKEN) or --token,
     # for the demo and for tests; an installed Pi keeps only hashes.
@@ -141,6 +197,7 @@ class Settings(BaseSettings):
         """The configuration as used, secrets masked: logged at start."""
         d = self.model_dump(mode="json")
         d["token"] = "(set)" if self.token else None
+        d["mqtt"]["password"] = "(set)" if self.mqtt.password.get_secret_value() else ""
         return d
 
 

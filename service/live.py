@@ -27,6 +27,8 @@ from firmware_bridge.device import DeviceEvent, SampleBlock
 from firmware_bridge.link import Bridge
 
 from .config import Settings
+from .cues.mqtt import MqttOut
+from .cues.policy import CueMaker, CuePolicy
 from .engine import MODEL_VERSION, AthleteInfo, Baseline
 from .hub import Hub, clean
 from .recorder import Chunk, Recording, stream_to_json
@@ -157,12 +159,32 @@ class Live:
         self.storage_error: str | None = None
         self.last_commit_s: float | None = None
         self.recent_events: deque[dict] = deque(maxlen=50)
+        self.cue_maker: CueMaker | None = None
+        self.cues_sent = 0
+        self.mqtt: MqttOut | None = None
+        m = settings.mqtt
+        if m.broker:
+            import socket
+
+            host, port = m.address()
+            self.mqtt = MqttOut(
+                host,
+                port,
+                m.node or socket.gethostname().split(".")[0],
+                username=m.username or None,
+                password=m.secret(),
+                tls=m.tls,
+                ca_file=m.ca_file or None,
+                queue_size=m.queue_size,
+            )
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self._recover()
         await self.bridge.start()
+        if self.mqtt is not None:
+            await self.mqtt.start()
         self._tasks = [
             asyncio.create_task(self._write_forever(), name="live-writer"),
             asyncio.create_task(self._status_forever(), name="live-status"),
@@ -180,6 +202,12 @@ class Live:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await self.bridge.close()
+        if self.mqtt is not None:
+            for _ in range(20):  # a last rep summary may still be on its way
+                if not (self.mqtt.connected and self.mqtt.queue):
+                    break
+                await asyncio.sleep(0.05)
+            await self.mqtt.close()
 
     async def _recover(self) -> None:
         """A session left recording by a crash or power cut is marked interrupted."""
@@ -226,8 +254,50 @@ class Live:
                 }
             self.hub.publish(msg)
             self._pending.rows.append(_row(sid, e))
+            self._cue(e, msg)
         if events:
             self._wake.set()
+
+    def _cue(self, e: dict, msg: dict) -> None:
+        """The athlete's cue for this step or rep, if the policy gives one; MQTT events."""
+        maker, row = self.cue_maker, self.session_row
+        cue = None
+        if maker is not None:
+            cue = maker.on_step(e) if e["type"] == "step" else maker.on_rep(e)
+        mqtt = self.mqtt
+        athlete = row.athlete_id
+        if mqtt is not None:
+            kind = "steps" if e["type"] == "step" else "reps"
+            mqtt.publish(
+                mqtt.topics[kind].format(athlete=athlete), msg, qos=0 if kind == "steps" else 1
+            )
+        if cue is None:
+            return
+        now_unix, now = time.time(), time.monotonic()
+        event_s = e.get("to_time_s") if e["type"] == "step" else e.get("end_s")
+        event_unix = now_unix - (now - event_s) if event_s is not None else now_unix
+        self.cues_sent += 1
+        out = {
+            "id": f"{row.id}-{self.cues_sent}",
+            "athlete_id": athlete,
+            "session_id": row.id,
+            "step": e.get("n") if e["type"] == "step" else None,
+            "rep": e.get("rep"),
+            "kind": cue["kind"],
+            "sound": cue["sound"],
+            "text": cue["text"],
+            "event_unix": event_unix,
+            "sent_unix": now_unix,
+            "expires_unix": now_unix + cue["expiry_s"],
+        }
+        self.hub.publish({"type": "cue", **out})
+        if mqtt is not None:
+            mqtt.publish(
+                mqtt.topics["cue"].format(athlete=athlete),
+                {"v": 1, **out},
+                qos=1,
+                expiry_s=cue["expiry_s"],
+            )
 
     def on_event(self, ev: DeviceEvent) -> None:
         d = self.counters.device_events
@@ -244,7 +314,9 @@ class Live:
 
     # --- sessions -------------------------------------------------------------------------
 
-    async def start_session(self, athlete_id: int, notes: str = "") -> Session:
+    async def start_session(
+        self, athlete_id: int, notes: str = "", cues: dict | None = None
+    ) -> Session:
         from .store import Athlete
 
         async with self._lock:
@@ -256,6 +328,11 @@ class Live:
                     raise LookupError(f"no athlete {athlete_id}")
                 info = AthleteInfo(athlete.body_mass_kg, athlete.height_m)
                 baseline = Baseline(**athlete.baseline) if athlete.baseline else None
+                policy = (
+                    CuePolicy(**self.settings.cues.model_dump())
+                    .updated(athlete.cue_policy)
+                    .updated(cues)
+                )
                 row = Session(
                     athlete_id=athlete_id,
                     status="recording",
@@ -267,6 +344,7 @@ class Live:
                         "height_m": info.height_m,
                     },
                     baseline=baseline.as_dict() if baseline else None,
+                    cue_policy=policy.as_dict(),
                 )
                 s.add(row)
                 await s.flush()
@@ -275,6 +353,7 @@ class Live:
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
             self.session_row, self.recording = row, rec
+            self.cue_maker = CueMaker(policy)
             self.hub.publish({"type": "session", "event": "started", **session_json(row)})
             log.info("session %d started for athlete %d", row.id, athlete_id)
             self._wake.set()

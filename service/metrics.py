@@ -112,6 +112,24 @@ class LiveCollector(Collector):
             "chunks waiting to be stored",
             value=storage["pending_chunks"],
         )
+        mqtt = self.live.mqtt
+        if mqtt is not None:
+            yield GaugeMetricFamily(
+                "stridesync_mqtt_connected",
+                "1 while connected to the broker",
+                value=int(mqtt.connected),
+            )
+            yield CounterMetricFamily("stridesync_mqtt_sent", "messages sent", value=mqtt.sent)
+            dropped = CounterMetricFamily(
+                "stridesync_mqtt_dropped", "messages not sent, by reason", labels=["reason"]
+            )
+            dropped.add_metric(["queue_full"], mqtt.dropped_full)
+            dropped.add_metric(["expired"], mqtt.dropped_expired)
+            yield dropped
+            yield GaugeMetricFamily(
+                "stridesync_mqtt_queued", "messages waiting", value=len(mqtt.queue)
+            )
+        yield CounterMetricFamily("stridesync_cues", "cues given", value=self.live.cues_sent)
         events = CounterMetricFamily(
             "stridesync_device_events", "device events by kind (gap, reset...)", labels=["kind"]
         )

@@ -41,11 +41,29 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CuePolicyIn(_In):
+    """Changes to the cue policy (docs/cues.md); what is left out keeps its default."""
+
+    mode: Literal["off", "changes", "every-step"] | None = None
+    out_of_band: Annotated[float, Field(ge=0.0, le=1.5, allow_inf_nan=False)] | None = None
+    min_gap_steps: Annotated[int, Field(ge=1, le=100)] | None = None
+    aligned_streak: Annotated[int, Field(ge=0, le=100)] | None = None
+    rep_summary: bool | None = None
+    fade_after_reps: Annotated[int, Field(ge=0, le=100)] | None = None
+    fade_every: Annotated[int, Field(ge=1, le=20)] | None = None
+    step_expiry_s: Annotated[float, Field(ge=0.05, le=5.0, allow_inf_nan=False)] | None = None
+    summary_expiry_s: Annotated[float, Field(ge=1.0, le=120.0, allow_inf_nan=False)] | None = None
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+
 class AthleteIn(_In):
     name: Name
     body_mass_kg: Mass
     height_m: Height = 1.75
     notes: Notes = ""
+    cue_policy: CuePolicyIn | None = None
 
 
 class AthletePatch(_In):
@@ -53,6 +71,7 @@ class AthletePatch(_In):
     body_mass_kg: Mass | None = None
     height_m: Height | None = None
     notes: Notes | None = None
+    cue_policy: CuePolicyIn | None = None
 
 
 class AthleteOut(BaseModel):
@@ -62,12 +81,14 @@ class AthleteOut(BaseModel):
     height_m: float
     notes: str
     baseline: dict | None
+    cue_policy: dict | None
     created_at: datetime
 
 
 class SessionStart(_In):
     athlete_id: Id
     notes: Notes = ""
+    cues: CuePolicyIn | None = Field(None, description="this session's changes to the cue policy")
 
 
 class SessionOut(BaseModel):
@@ -81,6 +102,7 @@ class SessionOut(BaseModel):
     model_version: str
     athlete_snapshot: dict
     baseline: dict | None
+    cue_policy: dict | None
 
 
 class StreamOut(BaseModel):

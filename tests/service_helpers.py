@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -191,3 +192,84 @@ async def running(tmp_path, ports=(), **sections):
     finally:
         server.should_exit = True
         await task
+
+
+class Broker:
+    """A real Mosquitto on a free port, with users, passwords and an ACL."""
+
+    USERS: ClassVar[dict[str, str]] = {
+        "service": "service-pw",
+        "cue-1": "cue-1-pw",
+        "cue-2": "cue-2-pw",
+    }
+    ACL = """\
+user service
+topic readwrite stridesync/#
+
+user cue-1
+topic read stridesync/+/athletes/1/cue
+topic readwrite stridesync/cue-devices/1/#
+
+user cue-2
+topic read stridesync/+/athletes/2/cue
+topic readwrite stridesync/cue-devices/2/#
+"""
+
+    def __init__(self, tmp: Path, port: int | None = None) -> None:
+        import shutil
+
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            pytest.skip("mosquitto is not installed (scripts/system-deps.sh installs it)")
+        self.exe = exe
+        self.tmp = tmp
+        self.port = port or free_port()
+        passwd = tmp / "passwd"
+        passwd.write_text("")
+        for user, pw in self.USERS.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, pw], check=True)
+        (tmp / "acl").write_text(self.ACL)
+        self.conf = tmp / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous false",
+            f"password_file {passwd}",
+            f"acl_file {tmp / 'acl'}",
+            "persistence false",
+            "log_dest stderr",
+            "log_type error",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        self.conf.write_text("\n".join(lines) + "\n")
+        for f in (passwd, tmp / "acl"):
+            f.chmod(0o600)
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "mosquitto.log", "ab"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.tmp / "mosquitto.log").read_text())
+            time.sleep(0.02)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"

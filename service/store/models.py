@@ -42,6 +42,7 @@ class Athlete(Base):
     height_m: Mapped[float] = mapped_column(Float)
     notes: Mapped[str] = mapped_column(Text, default="")
     baseline: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # null: population
+    cue_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # changes to the default
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     sessions: Mapped[list[Session]] = relationship(back_populates="athlete")
@@ -61,6 +62,7 @@ class Session(Base):
     # What the engine was given, so a rescore reproduces the live run exactly.
     athlete_snapshot: Mapped[dict] = mapped_column(JSON)
     baseline: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    cue_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # as used
 
     athlete: Mapped[Athlete] = relationship(back_populates="sessions")
 

@@ -1,0 +1,1 @@
+"""Audio cues for the athlete: the policy (which steps get a cue) and MQTT delivery."""

@@ -1,0 +1,223 @@
+"""Athlete cues: the policy, and delivery over a real Mosquitto to the cue device."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from service.cues.policy import CueMaker, CuePolicy, summary_text
+from tests.service_helpers import ADMIN, Broker, SimAthlete, running
+
+# --- the policy (pure) ---------------------------------------------------------------------
+
+
+def _step(limiter=None, aligned=False, score=0.7):
+    return {"type": "step", "limiter": limiter, "aligned": aligned, "system_score": score}
+
+
+def test_sparse_by_default_a_cue_when_the_limiter_changes():
+    m = CueMaker(CuePolicy())
+    cues = [m.on_step(_step("swing")) for _ in range(8)]
+    assert [c and c["text"] for c in cues] == ["swing late"] + [None] * 7
+    # Another link limits: cued at once? Not within min_gap_steps of the last cue.
+    m2 = CueMaker(CuePolicy(min_gap_steps=4))
+    got = [m2.on_step(_step(lim)) for lim in ["swing", "push", "push", "push", "torso"]]
+    assert [c and c["sound"] for c in got] == ["swing", None, None, None, "torso"]
+
+
+def test_out_of_band_steps_are_cued_again_after_the_gap():
+    m = CueMaker(CuePolicy(min_gap_steps=3, out_of_band=0.6))
+    got = [m.on_step(_step("push", score=0.4)) for _ in range(7)]
+    assert [bool(c) for c in got] == [True, False, False, True, False, False, True]
+
+
+def test_aligned_reinforcement_after_a_run_of_aligned_steps():
+    m = CueMaker(CuePolicy(aligned_streak=3))
+    got = [m.on_step(_step(aligned=True)) for _ in range(7)]
+    assert [c and c["kind"] for c in got] == [None, None, "aligned", None, None, None, None]
+    m.on_step(_step("swing"))  # the run is broken; a new one earns a new cue
+    got = [m.on_step(_step(aligned=True)) for _ in range(3)]
+    assert got[-1]["kind"] == "aligned"
+
+
+def test_step_cues_fade_across_a_block_of_reps_and_summaries_stay():
+    m = CueMaker(CuePolicy(fade_after_reps=2, fade_every=2))
+    cued = []
+    for rep in range(1, 7):
+        cued.append(m.on_step(_step("swing")) is not None)
+        summary = m.on_rep({"type": "rep", "rep": rep, "steps": 10, "aligned_steps": 4})
+        assert summary["kind"] == "summary"
+    assert cued == [True, True, False, True, False, True]
+
+
+def test_every_step_and_off():
+    m = CueMaker(CuePolicy(mode="every-step"))
+    assert all(m.on_step(_step("torso")) for _ in range(5))
+    off = CueMaker(CuePolicy(mode="off"))
+    assert off.on_step(_step("torso")) is None and off.on_rep({"rep": 1, "steps": 3}) is None
+
+
+def test_summary_words():
+    rep = {"rep": 3, "steps": 12, "aligned_steps": 8, "main_limiter": "swing"}
+    assert summary_text(rep) == "Rep three: aligned eight of twelve, swing late."
+    rep = {"rep": 2, "steps": 10, "aligned_steps": 10, "main_limiter": None}
+    assert summary_text(rep) == "Rep two: aligned ten of ten."
+
+
+# --- delivery: service -> Mosquitto -> cue device ------------------------------------------
+
+
+def _device(broker, athlete, tmp, user="cue-1"):
+    pw = tmp / f"{user}.pw"
+    pw.write_text(Broker.USERS[user])
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "service.cli", "cue-device", "--broker", broker.address,
+            "--athlete", str(athlete), "--username", user, "--password-file", str(pw),
+            "--wav-dir", str(tmp / "wav"), "--sound", "tones", "--log", str(tmp / "cues.jsonl"),
+        ],
+        stderr=open(tmp / "device.log", "ab"),
+    )  # fmt: skip
+
+
+def _records(tmp):
+    path = tmp / "cues.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _dominant_hz(path):
+    with wave.open(str(path)) as w:
+        rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+    x = np.frombuffer(pcm, "<i2").astype(float)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return rate, len(x) / rate, np.fft.rfftfreq(len(x), 1 / rate)[np.argmax(spectrum)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(180)
+async def test_cues_play_and_survive_a_broker_restart(tmp_path):
+    broker = Broker(tmp_path)
+    sim = SimAthlete("late-swing", duration_s=120)
+    device = _device(broker, 1, tmp_path)
+    try:
+        async with running(
+            tmp_path,
+            ports=sim.paths,
+            mqtt={"broker": broker.address, "username": "service", "password": "service-pw"},
+        ) as (app, addr):
+            live = app.state.live
+            auth = {"Authorization": f"Bearer {ADMIN}"}
+            async with httpx.AsyncClient(base_url=f"http://{addr}", headers=auth) as c:
+                while len(live.bridge.sessions()) < len(sim.paths) or not live.mqtt.connected:
+                    await asyncio.sleep(0.05)
+                a = (await c.post("/api/athletes", json={"name": "A", "body_mass_kg": 75})).json()
+                assert a["id"] == 1
+                r = await c.post(
+                    "/api/sessions", json={"athlete_id": 1, "cues": {"mode": "every-step"}}
+                )
+                assert r.json()["cue_policy"]["mode"] == "every-step"
+                # Cues arrive and play.
+                deadline = time.monotonic() + 30
+                while not any(x.get("played") for x in _records(tmp_path)):
+                    assert time.monotonic() < deadline, (tmp_path / "device.log").read_text()
+                    await asyncio.sleep(0.05)
+
+                # The broker dies mid-rep and comes back 1.5 s later.
+                broker.stop()
+                await asyncio.sleep(1.5)
+                assert (await c.get("/healthz")).status_code == 200  # the service goes on
+                steps_during = live.recording.steps
+                broker.start()
+                restarted = time.time()
+                deadline = time.monotonic() + 8
+                while not any(
+                    x.get("played") and x["received_unix"] > restarted for x in _records(tmp_path)
+                ):
+                    assert time.monotonic() < deadline, "no cue after the broker came back"
+                    await asyncio.sleep(0.05)
+                resumed = min(
+                    x["received_unix"]
+                    for x in _records(tmp_path)
+                    if x.get("played") and x["received_unix"] > restarted
+                )
+                assert resumed - restarted < 5.0
+                assert live.recording.steps > steps_during
+                # Cues made while the broker was away expired in the service's queue.
+                assert live.mqtt.dropped_expired > 0
+                # Let the rep end: its summary comes too.
+                deadline = time.monotonic() + 20
+                while not any(x.get("kind") == "summary" for x in _records(tmp_path)):
+                    assert time.monotonic() < deadline, "no rep summary"
+                    await asyncio.sleep(0.1)
+                status = Path(f"/proc/{device.pid}/status").read_text().splitlines()
+                rss_kb = int(next(x.split()[1] for x in status if x.startswith("VmRSS")))
+        records = _records(tmp_path)
+        played = [x for x in records if x.get("played")]
+        # Nothing is played after its expiry.
+        assert all(x["audio_start_unix"] <= x["expires_unix"] for x in played)
+        assert all(x.get("reason") in ("expired", "duplicate") for x in records if not x["played"])
+        # The late-swing athlete hears the swing pattern: two 70 ms beeps at 660 Hz.
+        swing = sorted((tmp_path / "wav").glob("*-limiter-swing.wav"))
+        assert swing
+        rate, duration, hz = _dominant_hz(swing[0])
+        assert rate == 22050 and duration == pytest.approx(0.19, abs=0.002)
+        assert hz == pytest.approx(660, abs=10)
+        assert any(x["kind"] == "summary" and x["text"].startswith("Rep ") for x in played)
+        # Receive -> audio start, in the device.
+        assert np.percentile([x["receive_to_audio_ms"] for x in played], 99) < 50
+        assert rss_kb < 40 * 1024, f"cue device uses {rss_kb / 1024:.1f} MB"
+    finally:
+        device.terminate()
+        device.wait(10)
+        sim.close()
+        broker.stop()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_acl_keeps_a_device_off_another_athletes_cues(tmp_path):
+    import aiomqtt
+
+    broker = Broker(tmp_path)
+    try:
+
+        def client(user):
+            return aiomqtt.Client(
+                "127.0.0.1",
+                broker.port,
+                username=user,
+                password=Broker.USERS[user],
+                protocol=aiomqtt.ProtocolVersion.V5,
+            )
+
+        async with client("cue-2") as intruder, client("cue-1") as owner, client("service") as svc:
+            # Mosquitto grants the subscription and then delivers nothing the ACL forbids.
+            await intruder.subscribe("stridesync/pi/athletes/1/cue", qos=1)
+            await intruder.subscribe("stridesync/#", qos=1)
+            await owner.subscribe("stridesync/pi/athletes/1/cue", qos=1)
+            # A device may not send cues either (no spoofing).
+            await owner.publish("stridesync/pi/athletes/1/cue", b'{"fake": true}', qos=1)
+            await svc.publish("stridesync/pi/athletes/1/cue", b'{"real": true}', qos=1)
+
+            async def first(c):
+                async for m in c.messages:
+                    return json.loads(m.payload)
+
+            assert await asyncio.wait_for(first(owner), 5) == {"real": True}
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(first(intruder), 1.0)
+        # Wrong password: refused.
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client("127.0.0.1", broker.port, username="cue-1", password="wrong"):
+                pass
+    finally:
+        broker.stop()
