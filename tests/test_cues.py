@@ -221,3 +221,56 @@ async def test_acl_keeps_a_device_off_another_athletes_cues(tmp_path):
                 pass
     finally:
         broker.stop()
+
+
+# --- the cue device's own logic -----------------------------------------------------------
+
+
+def _cue_device(tmp, sound="tones"):
+    import argparse
+
+    from service.cuedevice import CueDevice
+
+    args = argparse.Namespace(
+        wav_dir=str(tmp / "wav"), sound=sound, log=str(tmp / "log.jsonl"), node="+", athlete=1
+    )
+    return CueDevice(args)
+
+
+def _cue(**kw):
+    now = time.time()
+    cue = {"id": "1-1", "kind": "limiter", "sound": "push", "text": "push"}
+    cue |= {"sent_unix": now, "expires_unix": now + 0.4}
+    return json.dumps(cue | kw).encode()
+
+
+def test_the_device_drops_stale_duplicate_and_malformed_cues(tmp_path):
+    dev = _cue_device(tmp_path)
+    now = time.time()
+    assert dev.handle(_cue(), now)["played"] is True
+    assert dev.handle(_cue(), now)["reason"] == "duplicate"
+    stale = dev.handle(_cue(id="1-2", expires_unix=now - 0.01), now)
+    assert stale == stale | {"played": False, "reason": "expired"}
+    assert dev.handle(b"\xff not json", now)["played"] is False
+    assert dev.handle(_cue(id="1-3", sound="kazoo"), now)["reason"] == "unknown sound 'kazoo'"
+    assert len(list((tmp_path / "wav").glob("*.wav"))) == 1
+    _rate, duration, hz = _dominant_hz(next((tmp_path / "wav").glob("*.wav")))
+    assert duration == pytest.approx(0.18, abs=0.002) and hz == pytest.approx(330, abs=10)
+
+
+def test_spoken_words_start_at_once(tmp_path):
+    import array
+    import shutil
+
+    from service import cuedevice
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/system-deps.sh installs it)")
+    dev = _cue_device(tmp_path, sound="words")
+    for name in ("push", "swing", "torso", "aligned"):
+        pcm = array.array("h")
+        pcm.frombytes(dev.sounds[name])
+        first = next(i for i, v in enumerate(pcm) if abs(v) > 500)
+        # espeak-ng starts with ~12 ms of silence: trimmed to at most 2 ms.
+        assert first <= 0.0021 * cuedevice.RATE, name
+        assert 0.2 < len(pcm) / cuedevice.RATE < 1.2
