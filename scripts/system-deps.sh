@@ -10,6 +10,7 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)  # the PostgreSQL tests make a throwaway database
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)  # cue tests run a real broker
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)  # spoken cues
+command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)  # the cue device plays through aplay
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

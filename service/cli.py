@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     cue.add_argument("--username", help="MQTT user (the ACL lets it read its athlete's cues)")
     cue.add_argument("--password-file", help="file holding the MQTT password")
     cue.add_argument("--wav-dir", help="write each cue as a WAV file here instead of playing it")
+    cue.add_argument("--alsa-device", help="ALSA device for aplay -D (default: the default)")
     cue.add_argument(
         "--sound",
         choices=["words", "tones"],
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_replay)
 
     b = sub.add_parser("bench", help="run a benchmark")
-    b.add_argument("name", choices=["decode", "clock", "engine", "service", "all"])
+    b.add_argument("name", choices=["decode", "clock", "engine", "service", "cues", "all"])
     b.add_argument("--json", action="store_true", help="machine-readable results")
     b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     b.set_defaults(func=cmd_bench)
@@ -805,14 +806,15 @@ def cmd_replay(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bench import clock, decode, engine, service
+    from bench import clock, cues, decode, engine, service
 
     runs = {
         "decode": [decode],
         "clock": [clock],
         "engine": [engine],
         "service": [service],
-        "all": [decode, clock, engine, service],
+        "cues": [cues],
+        "all": [decode, clock, engine, service, cues],
     }[args.name]
     results = {}
     for module in runs:

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -106,7 +107,7 @@ def wav_bytes(pcm: bytes) -> bytes:
 class Output:
     """Where sound goes: one open aplay, or WAV files."""
 
-    def __init__(self, wav_dir: str | None) -> None:
+    def __init__(self, wav_dir: str | None, alsa_device: str | None = None) -> None:
         self.wav_dir = Path(wav_dir) if wav_dir else None
         self.proc: subprocess.Popen | None = None
         self.count = 0
@@ -116,8 +117,9 @@ class Output:
         exe = shutil.which("aplay")
         if exe is None:
             raise error("no audio output: install alsa-utils (aplay), or use --wav-dir DIR")
+        device = ["-D", alsa_device] if alsa_device else []
         self.proc = subprocess.Popen(
-            [exe, "-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", str(RATE), "-"],
+            [exe, "-q", *device, "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", str(RATE), "-"],
             stdin=subprocess.PIPE,
         )
 
@@ -145,7 +147,7 @@ class CueDevice:
 
     def __init__(self, args) -> None:
         self.args = args
-        self.output = Output(args.wav_dir)
+        self.output = Output(args.wav_dir, getattr(args, "alsa_device", None))
         self.sounds = self._render(args.sound)
         self.seen: dict[str, float] = {}  # cue id -> received (QoS 1 may deliver twice)
         self.latencies_ms: list[float] = []
@@ -223,6 +225,8 @@ class CueDevice:
             will=aiomqtt.Will(self.status_topic, b'{"state": "offline"}', qos=1, retain=True),
             keepalive=10,
             timeout=5,
+            # Small messages that must go at once: no Nagle delay (40 ms with delayed ACKs).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
     async def run(self) -> None:

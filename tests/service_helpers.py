@@ -236,6 +236,7 @@ topic readwrite stridesync/cue-devices/2/#
             f"password_file {passwd}",
             f"acl_file {tmp / 'acl'}",
             "persistence false",
+            "set_tcp_nodelay true",
             "log_dest stderr",
             "log_type error",
         ]

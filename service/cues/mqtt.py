@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 import time
 from collections import deque
@@ -137,6 +138,8 @@ class MqttOut:
             keepalive=10,
             timeout=5,
             tls_context=tls_context,
+            # Small messages that must go at once: no Nagle delay (40 ms with delayed ACKs).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
     async def _run(self) -> None:
