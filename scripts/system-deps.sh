@@ -11,6 +11,7 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)  # the PostgreSQL t
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)  # cue tests run a real broker
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)  # spoken cues
 command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)  # the cue device plays through aplay
+[ -x /usr/bin/chromium ] || need+=(chromium)  # the dashboard's browser tests (Playwright drives it)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -1,0 +1,462 @@
+// Stridesync coach dashboard: live view and history. No build step, no network
+// beyond the Pi: uPlot is vendored (dashboard/vendor/uplot, MIT).
+// Memory stays flat however long the session: every buffer here is bounded.
+"use strict";
+
+const TRACE_WINDOW_S = 6;      // seconds of trace on screen
+const STEP_ROWS = 12;          // rows of the live step table
+const ASYM_STEPS = 20;         // steps for the left/right asymmetry
+const REP_ROWS = 8;
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  token: null,
+  role: null,
+  ws: null,
+  backoff: 500,
+  session: null,
+  athletes: [],
+  recent: [],          // last ASYM_STEPS steps
+  steps: 0,
+  trace: new Map(),    // series key -> {label, t: Float64Array ring, y, n, head, kind}
+  dirty: false,
+  lastLight: null,
+  lightChanges: 0,
+  messages: 0,
+  lost: 0,
+  selected: null,      // history: session id
+};
+
+// --- token and API --------------------------------------------------------------------
+
+function readToken() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    localStorage.setItem("stridesync-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  state.token = localStorage.getItem("stridesync-token");
+}
+
+function askToken() {
+  $("token-input").value = "";
+  if (!$("token-dialog").open) $("token-dialog").showModal();
+}
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}), Authorization: `Bearer ${state.token}` };
+  if (options.body && typeof options.body !== "string") {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.body);
+  }
+  const r = await fetch(path, { ...options, headers });
+  if (r.status === 401) {
+    askToken();
+    throw new Error("a valid token is needed");
+  }
+  if (!r.ok) {
+    let detail = r.statusText;
+    try { detail = (await r.json()).detail; } catch (_) { /* not JSON */ }
+    throw new Error(detail);
+  }
+  return r;
+}
+
+function banner(text) {
+  $("banner").textContent = text || "";
+  $("banner").hidden = !text;
+}
+
+// --- websocket ------------------------------------------------------------------------
+
+async function connect() {
+  if (!state.token) { askToken(); return; }
+  let ticket;
+  try {
+    ticket = (await (await api("/api/ws-ticket", { method: "POST" })).json()).ticket;
+  } catch (e) {
+    return retry(`Cannot reach the Pi: ${e.message}`);
+  }
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/ws/live?ticket=${encodeURIComponent(ticket)}`);
+  state.ws = ws;
+  ws.onopen = () => {
+    state.backoff = 500;
+    $("conn").textContent = "live";
+    $("conn").className = "badge on";
+    banner("");
+  };
+  ws.onmessage = (e) => handle(JSON.parse(e.data));
+  ws.onclose = () => {
+    if (state.ws === ws) retry("Connection to the Pi lost: reconnecting…");
+  };
+}
+
+function retry(text) {
+  $("conn").textContent = "offline";
+  $("conn").className = "badge off";
+  banner(text);
+  const wait = state.backoff;
+  state.backoff = Math.min(state.backoff * 2, 5000);
+  setTimeout(connect, wait);
+}
+
+function handle(msg) {
+  state.messages++;
+  switch (msg.type) {
+    case "hello":
+      state.role = msg.role;
+      $("role").textContent = msg.role;
+      applyRole();
+      renderStatus(msg);
+      break;
+    case "status": renderStatus(msg); break;
+    case "step": onStep(msg); break;
+    case "rep": onRep(msg); break;
+    case "trace": onTrace(msg); break;
+    case "session": loadAthletes(); renderSession(msg.event === "started" ? msg : null); break;
+    case "cue": $("last-cue").textContent = msg.text; break;
+    case "lost": state.lost += msg.count; banner(`The screen fell behind: ${state.lost} messages skipped`); break;
+    default: break;
+  }
+}
+
+// --- live view -------------------------------------------------------------------------
+
+function fmt(v, digits = 0, scale = 1) {
+  if (v === null || v === undefined) return "–";
+  const text = (v * scale).toFixed(digits);
+  return Number(text) === 0 ? text.replace("-", "") : text;  // never "-0.00"
+}
+
+function setLight(kind, text, sub) {
+  const el = $("light");
+  if (state.lastLight !== kind) state.lightChanges++;
+  state.lastLight = kind;
+  el.className = `light ${kind}`;
+  el.dataset.state = kind;
+  $("light-text").textContent = text;
+  $("light-sub").textContent = sub || "";
+}
+
+function onStep(s) {
+  state.steps = s.n;
+  if (s.aligned) setLight("aligned", "ALIGNED", `step ${s.n}`);
+  else if (s.limiter) setLight(s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`);
+  for (const link of ["push", "swing", "torso"]) {
+    const v = s[`${link}_score`];
+    $(`bar-${link}`).style.width = v === null ? "0" : `${Math.min(v, 1.5) / 1.5 * 100}%`;
+    $(`val-${link}`).textContent = fmt(v, 2);
+  }
+  $("n-contact").textContent = fmt(s.contact_time_s, 0, 1000);
+  $("n-flight").textContent = fmt(s.flight_time_s, 0, 1000);
+  $("n-freq").textContent = fmt(s.step_frequency_hz, 2);
+  $("n-speed").textContent = fmt(s.velocity_m_s, 1);
+  $("n-steps").textContent = s.n;
+  $("n-rep").textContent = `rep ${s.rep ?? "–"}`;
+  state.recent.push(s);
+  if (state.recent.length > ASYM_STEPS) state.recent.shift();
+  const mean = (foot) => {
+    const c = state.recent.filter((x) => x.foot === foot && x.contact_time_s).map((x) => x.contact_time_s);
+    return c.length ? c.reduce((a, b) => a + b) / c.length : null;
+  };
+  const l = mean("left"), r = mean("right");
+  $("n-asym").textContent = l && r ? fmt((l - r) / ((l + r) / 2) * 100, 1) : "–";
+  const row = document.createElement("tr");
+  for (const v of [s.n, s.foot ?? "–", fmt(s.contact_time_s, 0, 1000), fmt(s.flight_time_s, 0, 1000),
+    fmt(s.system_score, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]) {
+    const td = document.createElement("td");
+    td.textContent = v;
+    row.appendChild(td);
+  }
+  const body = $("steps").tBodies[0];
+  body.prepend(row);
+  while (body.rows.length > STEP_ROWS) body.deleteRow(-1);
+}
+
+function onRep(r) {
+  const li = document.createElement("li");
+  li.textContent = `Rep ${r.rep}: ${r.steps} steps, ${r.aligned_steps ?? 0} aligned` +
+    (r.main_limiter ? `, mostly ${r.main_limiter}` : "") +
+    (r.mss_m_s ? `, top speed ${r.mss_m_s.toFixed(2)} m/s` : "");
+  $("reps").prepend(li);
+  while ($("reps").children.length > REP_ROWS) $("reps").lastChild.remove();
+}
+
+function renderSession(s) {
+  state.session = s;
+  const info = s ? `Session ${s.session_id} recording` : "No session recording";
+  $("session-info").textContent = info;
+  if (!s) setLight("idle", "NO SESSION", "");
+  else if (state.lastLight === "idle" || state.lastLight === null) setLight("idle", "READY", "waiting for the first sprint");
+  applyRole();
+}
+
+function renderStatus(msg) {
+  if ((msg.session && !state.session) || (!msg.session && state.session) ||
+      (msg.session && state.session && msg.session.session_id !== state.session.session_id)) {
+    renderSession(msg.session);
+  }
+  const body = $("sensors").tBodies[0];
+  const rows = [];
+  const warnings = [];
+  for (const d of msg.devices) {
+    const tr = document.createElement("tr");
+    let status = "ok";
+    if (!d.connected) { status = "DISCONNECTED"; tr.className = "bad"; warnings.push(`${d.name} disconnected`); }
+    else if (d.last_frame_age_s > 0.5) { status = "silent"; tr.className = "bad"; warnings.push(`${d.name} silent`); }
+    else if (Math.abs(d.clock_drift_ppm) > 200) { status = "clock?"; tr.className = "warn"; }
+    else if (d.lost_samples > 0) { status = "gaps"; tr.className = "warn"; }
+    for (const v of [d.name, status, `${d.samples_per_s.toFixed(0)}/s`, d.lost_samples, `${d.clock_drift_ppm.toFixed(0)} ppm`]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+  if (!msg.devices.length) warnings.push("no sensors connected");
+  if (msg.storage && !msg.storage.ok) warnings.push(`storage failing: ${msg.storage.error}`);
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) banner(warnings.join(" · "));
+}
+
+// --- traces ----------------------------------------------------------------------------
+
+const plots = {};
+
+function makePlot(id, unit) {
+  const el = $(id);
+  const width = Math.max(el.clientWidth, 300);
+  return new uPlot({
+    width, height: 200,
+    legend: { show: true, live: false },
+    cursor: { show: false },
+    scales: { x: { time: false } },
+    axes: [{ label: "s" }, { label: unit, size: 60 }],
+    series: [{}],
+  }, [[]], el);
+}
+
+function onTrace(msg) {
+  for (const s of msg.series) {
+    const kind = s.channel.startsWith("fz") ? "force" : s.channel.startsWith("gy") && s.placement.startsWith("shank") ? "gyro" : null;
+    if (!kind) continue;
+    const key = `${s.device}/${s.stream_id}`;
+    let buf = state.trace.get(key);
+    if (!buf) {
+      const cap = 256 * TRACE_WINDOW_S;  // bounded: never more points than this per series
+      buf = { kind, label: s.device, t: new Float64Array(cap), y: new Float64Array(cap), n: 0, head: 0 };
+      state.trace.set(key, buf);
+      addSeries(kind, s.device);
+    }
+    for (let i = 0; i < s.t.length; i++) {
+      buf.t[buf.head] = s.t[i];
+      buf.y[buf.head] = s.y[i] ?? NaN;
+      buf.head = (buf.head + 1) % buf.t.length;
+      buf.n = Math.min(buf.n + 1, buf.t.length);
+    }
+  }
+  if (!state.dirty) {
+    state.dirty = true;
+    requestAnimationFrame(drawTraces);
+  }
+}
+
+function addSeries(kind, label) {
+  const colors = ["#000", "#b00020", "#0047ab", "#00703c", "#6a1b9a"];
+  const p = plots[kind];
+  p.addSeries({ label, stroke: colors[(p.series.length - 1) % colors.length], width: 2, spanGaps: false }, p.series.length);
+}
+
+function drawTraces() {
+  state.dirty = false;
+  for (const kind of ["force", "gyro"]) {
+    const series = [...state.trace.values()].filter((b) => b.kind === kind);
+    if (!series.length) continue;
+    let newest = -Infinity;
+    for (const b of series) if (b.n) newest = Math.max(newest, b.t[(b.head - 1 + b.t.length) % b.t.length]);
+    const from = newest - TRACE_WINDOW_S;
+    // One shared x axis: the bin centres of the first series; the others sampled on it.
+    const ref = ordered(series[0], from);
+    const data = [ref.t.map((t) => t - newest)];
+    for (const b of series) {
+      const o = b === series[0] ? ref : ordered(b, from);
+      const byT = new Map();
+      for (let i = 0; i < o.t.length; i++) byT.set(Math.round(o.t[i] * 1000), o.y[i]);
+      data.push(ref.t.map((t) => byT.get(Math.round(t * 1000)) ?? null));
+    }
+    plots[kind].setData(data);
+  }
+}
+
+function ordered(b, from) {
+  const t = [], y = [];
+  const cap = b.t.length;
+  for (let k = 0; k < b.n; k++) {
+    const i = (b.head - b.n + k + cap) % cap;
+    if (b.t[i] >= from) { t.push(b.t[i]); y.push(b.y[i]); }
+  }
+  return { t, y };
+}
+
+// --- controls --------------------------------------------------------------------------
+
+function applyRole() {
+  const viewer = state.role !== "admin";
+  for (const el of document.querySelectorAll(".write")) el.disabled = viewer;
+  if (!viewer) {
+    $("start").disabled = !!state.session;
+    $("stop").disabled = !state.session;
+    $("mark").disabled = !state.session;
+  }
+}
+
+async function loadAthletes() {
+  try {
+    state.athletes = await (await api("/api/athletes")).json();
+  } catch (_) { return; }
+  for (const sel of [$("athlete"), $("history-athlete")]) {
+    const keep = sel.value;
+    sel.replaceChildren(...state.athletes.map((a) => new Option(`${a.name} (${a.body_mass_kg} kg)`, a.id)));
+    if (keep) sel.value = keep;
+  }
+}
+
+async function act(fn) {
+  try { await fn(); } catch (e) { banner(e.message); }
+}
+
+$("start").onclick = () => act(async () => {
+  await api("/api/sessions", { method: "POST", body: { athlete_id: Number($("athlete").value) } });
+});
+$("stop").onclick = () => act(async () => {
+  if (state.session) await api(`/api/sessions/${state.session.session_id}/stop`, { method: "POST" });
+});
+$("mark").onclick = () => act(async () => {
+  const label = $("mark-label").value.trim() || `mark ${new Date().toLocaleTimeString()}`;
+  await api(`/api/sessions/${state.session.session_id}/marks`, { method: "POST", body: { label } });
+  $("mark-label").value = "";
+});
+
+// --- history ---------------------------------------------------------------------------
+
+async function loadHistory() {
+  const athlete = $("history-athlete").value;
+  if (!athlete) return;
+  const sessions = await (await api(`/api/sessions?athlete_id=${athlete}&limit=50`)).json();
+  const body = $("sessions").tBodies[0];
+  const rows = [];
+  const trend = [[], [], []];
+  for (const s of [...sessions].reverse()) {
+    const reps = await (await api(`/api/sessions/${s.id}/reps`)).json();
+    const best = Math.min(...reps.map((r) => r.min_contact_time_s ?? Infinity));
+    const mss = Math.max(...reps.map((r) => r.mss_m_s ?? -Infinity));
+    trend[0].push(s.id);
+    trend[1].push(Number.isFinite(best) ? best * 1000 : null);
+    trend[2].push(Number.isFinite(mss) ? mss : null);
+    const tr = document.createElement("tr");
+    tr.dataset.session = s.id;
+    for (const v of [s.id, new Date(s.started_at).toLocaleString(), s.status, "", reps.length]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    tr.onclick = () => act(() => showSession(s.id));
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows.reverse());
+  plots.trend.setData(trend);
+}
+
+async function showSession(id) {
+  state.selected = id;
+  for (const tr of $("sessions").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.session == id);
+  const [detail, reps, steps] = await Promise.all([
+    api(`/api/sessions/${id}`).then((r) => r.json()),
+    api(`/api/sessions/${id}/reps`).then((r) => r.json()),
+    api(`/api/sessions/${id}/steps?limit=500`).then((r) => r.json()),
+  ]);
+  $("detail-title").textContent = `Session ${id}: ${detail.steps} steps, ${detail.reps} reps, ${(detail.raw_bytes / 1e6).toFixed(1)} MB raw`;
+  fill($("detail-reps"), reps.map((r) => [r.rep, r.steps, r.aligned_steps ?? "–", r.main_limiter ?? "–",
+    fmt(r.min_contact_time_s, 0, 1000), fmt(r.mss_m_s, 2), fmt(r.f0_n, 0), fmt(r.v0_m_s, 2)]));
+  fill($("detail-steps"), steps.map((s) => [s.n, s.rep ?? "–", s.foot ?? "–", fmt(s.contact_time_s, 0, 1000),
+    fmt(s.flight_time_s, 0, 1000), fmt(s.push_score, 2), fmt(s.swing_score, 2), fmt(s.torso_score, 2),
+    fmt(s.system_score, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]));
+  $("session-detail").hidden = false;
+}
+
+function fill(table, rows) {
+  table.tBodies[0].replaceChildren(...rows.map((cells) => {
+    const tr = document.createElement("tr");
+    for (const v of cells) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+}
+
+for (const b of document.querySelectorAll("[data-export]")) {
+  b.onclick = () => act(async () => {
+    // A link cannot carry the token: fetch with it, then save the file.
+    const r = await api(`/api/sessions/${state.selected}/export?format=${b.dataset.export}&table=${b.dataset.table}`);
+    const name = (r.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1] || "export";
+    const url = URL.createObjectURL(await r.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+
+// --- tabs, token, start ------------------------------------------------------------------
+
+function show(tab) {
+  $("live").hidden = tab !== "live";
+  $("history").hidden = tab !== "history";
+  $("tab-live").classList.toggle("active", tab === "live");
+  $("tab-history").classList.toggle("active", tab === "history");
+  if (tab === "history") act(loadHistory);
+}
+$("tab-live").onclick = () => show("live");
+$("tab-history").onclick = () => show("history");
+$("history-refresh").onclick = () => act(loadHistory);
+$("history-athlete").onchange = () => act(loadHistory);
+$("token-button").onclick = askToken;
+$("token-cancel").onclick = () => $("token-dialog").close();
+$("token-form").onsubmit = () => {
+  const t = $("token-input").value.trim();
+  if (t) {
+    localStorage.setItem("stridesync-token", t);
+    state.token = t;
+    if (state.ws) { const ws = state.ws; state.ws = null; ws.close(); }
+    loadAthletes();
+    connect();
+  }
+};
+
+plots.force = makePlot("plot-force", "N");
+plots.gyro = makePlot("plot-gyro", "deg/s");
+plots.trend = new uPlot({
+  width: Math.max($("plot-trend").clientWidth, 300), height: 220,
+  scales: { x: { time: false }, v: {} },
+  axes: [{ label: "session" }, { label: "best contact, ms", size: 60 }, { side: 1, scale: "v", label: "top speed, m/s", grid: { show: false } }],
+  series: [{}, { label: "best contact (ms)", stroke: "#b00020", width: 2, points: { size: 8 } },
+    { label: "top speed (m/s)", stroke: "#0047ab", width: 2, scale: "v", points: { size: 8 } }],
+}, [[], [], []], $("plot-trend"));
+window.addEventListener("resize", () => {
+  for (const [id, p] of [["plot-force", plots.force], ["plot-gyro", plots.gyro], ["plot-trend", plots.trend]]) {
+    p.setSize({ width: Math.max($(id).clientWidth, 300), height: p.height });
+  }
+});
+
+readToken();
+applyRole();
+if (state.token) { loadAthletes(); connect(); } else askToken();
+
+// For tests and curious developers: the message handler and the state.
+window.stridesync = { handle, state };
