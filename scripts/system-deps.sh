@@ -12,6 +12,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)  # spoken cues
 command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)  # the cue device plays through aplay
 [ -x /usr/bin/chromium ] || need+=(chromium)  # the dashboard's browser tests (Playwright drives it)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)  # the deploy tests lint every script
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("ports", nargs="*", help="ports to identify (default: every serial port)")
     d.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a hello")
     d.add_argument("--json", action="store_true", help="one JSON object per port")
+    d.add_argument(
+        "--udev",
+        action="store_true",
+        help="print udev rules giving each device a stable name, /dev/stridesync/NAME",
+    )
     d.set_defaults(func=cmd_devices)
 
     srv = sub.add_parser("serve", help="the live service: sensors, engine, API, websocket")
@@ -185,8 +190,36 @@ async def _devices(args) -> int:
             else:
                 print(f"stridesync: error: {res}", file=sys.stderr if explicit else sys.stdout)
             continue
-        print(json.dumps(_hello_json(port, res)) if args.json else _hello_line(port, res))
+        if args.udev:
+            print(udev_rule(port, res.name, _usb_info(port)))
+        else:
+            print(json.dumps(_hello_json(port, res)) if args.json else _hello_line(port, res))
     return 1 if failed and explicit else 0
+
+
+def _usb_info(port: str) -> dict | None:
+    """USB vendor, product and serial number of a port, from pyserial's port list."""
+    from serial.tools import list_ports
+
+    real = os.path.realpath(port)
+    for p in list_ports.comports():
+        if os.path.realpath(p.device) == real and p.vid is not None:
+            return {"vid": p.vid, "pid": p.pid, "serial": p.serial_number}
+    return None
+
+
+def udev_rule(port: str, name: str, usb: dict | None) -> str:
+    """The udev rule naming this device /dev/stridesync/NAME, by its USB serial number."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "sensor"
+    if usb is None or not usb.get("serial"):
+        why = "not a USB device" if usb is None else "its USB interface has no serial number"
+        return f"# {port}: {name}: {why}; no stable name possible"
+    return (  # udev allows comments only on lines of their own
+        f"# {name}, now on {port}\n"
+        f'SUBSYSTEM=="tty", ATTRS{{idVendor}}=="{usb["vid"]:04x}",'
+        f' ATTRS{{idProduct}}=="{usb["pid"]:04x}", ATTRS{{serial}}=="{usb["serial"]}",'
+        f' SYMLINK+="stridesync/{safe}", GROUP="dialout", MODE="0660"'
+    )
 
 
 def _all_serial_ports() -> list[str]:
@@ -479,7 +512,15 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
         raise UsageError("the service failed to start (see the log above)")
     if on_ready is not None:
         await on_ready(app)
+    from service import sdnotify
+
+    sdnotify.notify("READY=1\nSTATUS=serving")
+    interval = sdnotify.watchdog_interval_s()
+    dog = asyncio.create_task(sdnotify.watchdog_forever(interval)) if interval else None
     await serving
+    if dog is not None:
+        dog.cancel()
+    sdnotify.notify("STOPPING=1")
     if stop is not None:
         stopper.cancel()
     return 0

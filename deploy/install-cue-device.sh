@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Install the athlete's cue device on a Pi Zero 2 W (Raspberry Pi OS Lite, bookworm).
+#
+#   sudo deploy/install-cue-device.sh --wheel stridesync-0.1.0-py3-none-any.whl \
+#        --broker 192.168.4.1:1883 --athlete 3 --password-file cue-3.pw
+#   sudo deploy/install-cue-device.sh --rollback
+#
+# The password is the Pi's /etc/stridesync/mqtt/cue-ATHLETE.pw. Only what the cue
+# device needs is installed (the stridesync package without its dependencies,
+# aiomqtt and paho-mqtt: no numpy on a Pi Zero), plus espeak-ng and alsa-utils.
+# Running it again changes nothing; a new --athlete or --broker rewrites cue.env.
+#
+# Options: --wheel FILE | --version V, --release NAME, --pip-option OPT,
+#          --broker HOST:PORT, --athlete ID, --password-file F, --rollback,
+#          --root DIR (install into DIR: no apt, no systemctl), --no-start
+set -euo pipefail
+shopt -s lastpipe
+
+PROG=stridesync-cue-install
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deploy/lib.sh
+. "$SRC/lib.sh"
+
+WHEEL="" VERSION="" RELEASE="" BROKER="" ATHLETE="" PWFILE="" ROLLBACK=0 NO_START=0
+PIP_OPTS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --wheel) WHEEL=$2; shift 2 ;;
+        --version) VERSION=$2; shift 2 ;;
+        --release) RELEASE=$2; shift 2 ;;
+        --pip-option=*) PIP_OPTS+=("${1#--pip-option=}"); shift ;;
+        --pip-option) PIP_OPTS+=("$2"); shift 2 ;;
+        --broker) BROKER=$2; shift 2 ;;
+        --athlete) ATHLETE=$2; shift 2 ;;
+        --password-file) PWFILE=$2; shift 2 ;;
+        --rollback) ROLLBACK=1; shift ;;
+        --root) ROOT=$(cd "$2" && pwd); shift 2 ;;
+        --no-start) NO_START=1; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+[ "$ROOT" = / ] && ROOT=""
+need_root
+OPT="$ROOT/opt/stridesync-cue"
+ETC="$ROOT/etc/stridesync-cue"
+CHANGED=0
+
+if [ "$ROLLBACK" = 1 ]; then
+    rollback_release "$OPT"
+    restart_units stridesync-cue.service
+    exit 0
+fi
+
+[[ "$BROKER" =~ ^[A-Za-z0-9.:-]+:[0-9]+$ ]] || die "--broker HOST:PORT is needed"
+[[ "$ATHLETE" =~ ^[0-9]+$ ]] || die "--athlete ID (a number) is needed"
+[ -s "$PWFILE" ] || die "--password-file: the cue device's MQTT password (cue-$ATHLETE.pw on the Pi)"
+if [ -n "$WHEEL" ]; then
+    [ -f "$WHEEL" ] || die "$WHEEL: no such file"
+    WHEEL=$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")
+    VERSION=${VERSION:-$(release_of "$WHEEL")}
+    MARKER="wheel $(sha256sum "$WHEEL" | cut -d' ' -f1) ${PIP_OPTS[*]:-}"
+    SOURCE=("$WHEEL")
+elif [ -n "$VERSION" ]; then
+    MARKER="index stridesync==$VERSION ${PIP_OPTS[*]:-}"
+    SOURCE=("stridesync==$VERSION")
+else
+    die "say which release: --wheel FILE or --version V"
+fi
+RELEASE=${RELEASE:-$VERSION}
+[[ "$RELEASE" =~ ^[A-Za-z0-9._+-]+$ ]] || die "bad release name $RELEASE"
+
+if [ -z "$ROOT" ]; then
+    missing=()
+    for pkg in python3-venv espeak-ng alsa-utils; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+fi
+
+ensure_user stridesync-cue /var/lib/stridesync-cue audio
+CUEGRP="0:$(id_of group stridesync-cue)"
+ensure_dir "$OPT" 0755 0:0
+ensure_dir "$OPT/releases" 0755 0:0
+# The package alone, and the two it needs on the device: no numpy on a Pi Zero.
+install_release "$OPT" "$RELEASE" "$MARKER cue" --no-deps "${PIP_OPTS[@]}" \
+    "${SOURCE[@]}" "aiomqtt>=2.5,<3" "paho-mqtt>=2,<3"
+switch_release "$OPT" "$RELEASE"
+
+ensure_dir "$ETC" 0750 "$CUEGRP"
+put_file "$PWFILE" "$ETC/mqtt.pw" 0640 "$CUEGRP"
+printf 'BROKER=%s\nATHLETE=%s\nMQTT_USER=cue-%s\n' "$BROKER" "$ATHLETE" "$ATHLETE" \
+    | put_text "$ETC/cue.env" 0644 0:0
+put_file "$SRC/systemd/stridesync-cue.service" "$ROOT/etc/systemd/system/stridesync-cue.service" 0644 0:0
+
+if [ "$CHANGED" = 1 ]; then
+    restart_units stridesync-cue.service
+    say "done: the cue device plays athlete $ATHLETE's cues from $BROKER"
+    say "check: journalctl -u stridesync-cue -f, and /var/log/stridesync-cue/cues.jsonl"
+else
+    say "nothing to change"
+fi
