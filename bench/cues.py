@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.service import TOKEN, _free_port
+
 NAME = "cues"
-TOKEN = "bench-token-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(quick: bool = False) -> dict:

@@ -55,31 +55,9 @@ fi
 [[ "$BROKER" =~ ^[A-Za-z0-9.:-]+:[0-9]+$ ]] || die "--broker HOST:PORT is needed"
 [[ "$ATHLETE" =~ ^[0-9]+$ ]] || die "--athlete ID (a number) is needed"
 [ -s "$PWFILE" ] || die "--password-file: the cue device's MQTT password (cue-$ATHLETE.pw on the Pi)"
-if [ -n "$WHEEL" ]; then
-    [ -f "$WHEEL" ] || die "$WHEEL: no such file"
-    WHEEL=$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")
-    VERSION=${VERSION:-$(release_of "$WHEEL")}
-    MARKER="wheel $(sha256sum "$WHEEL" | cut -d' ' -f1) ${PIP_OPTS[*]:-}"
-    SOURCE=("$WHEEL")
-elif [ -n "$VERSION" ]; then
-    MARKER="index stridesync==$VERSION ${PIP_OPTS[*]:-}"
-    SOURCE=("stridesync==$VERSION")
-else
-    die "say which release: --wheel FILE or --version V"
-fi
-RELEASE=${RELEASE:-$VERSION}
-[[ "$RELEASE" =~ ^[A-Za-z0-9._+-]+$ ]] || die "bad release name $RELEASE"
+resolve_release
 
-if [ -z "$ROOT" ]; then
-    missing=()
-    for pkg in python3-venv espeak-ng alsa-utils; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        say "installing ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    fi
-fi
+ensure_packages python3-venv espeak-ng alsa-utils
 
 ensure_user stridesync-cue /var/lib/stridesync-cue audio
 CUEGRP="0:$(id_of group stridesync-cue)"

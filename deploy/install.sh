@@ -63,32 +63,10 @@ if [ "$ROLLBACK" = 1 ]; then
 fi
 
 [[ "$CUE_DEVICES" =~ ^[0-9]+$ ]] || die "--cue-devices takes a number"
-if [ -n "$WHEEL" ]; then
-    [ -f "$WHEEL" ] || die "$WHEEL: no such file"
-    WHEEL=$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")
-    VERSION=${VERSION:-$(release_of "$WHEEL")}
-    MARKER="wheel $(sha256sum "$WHEEL" | cut -d' ' -f1) ${PIP_OPTS[*]:-}"
-    SOURCE=("$WHEEL")
-elif [ -n "$VERSION" ]; then
-    MARKER="index stridesync==$VERSION ${PIP_OPTS[*]:-}"
-    SOURCE=("stridesync==$VERSION")
-else
-    die "say which release: --wheel FILE or --version V"
-fi
-RELEASE=${RELEASE:-$VERSION}
-[[ "$RELEASE" =~ ^[A-Za-z0-9._+-]+$ ]] || die "bad release name $RELEASE"
+resolve_release
 
 # --- system packages ------------------------------------------------------------------
-if [ -z "$ROOT" ]; then
-    missing=()
-    for pkg in python3-venv mosquitto mosquitto-clients; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        say "installing ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    fi
-fi
+ensure_packages python3-venv mosquitto mosquitto-clients
 
 # --- user, release --------------------------------------------------------------------
 ensure_user stridesync /var/lib/stridesync dialout

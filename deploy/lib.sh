@@ -149,6 +149,39 @@ rollback_release() {
     say "rolled back from ${now#releases/} to ${prev#releases/}"
 }
 
+# ensure_packages PKG...: apt-get install what is missing (not into another root).
+ensure_packages() {
+    [ -n "$ROOT" ] && return 0
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+# resolve_release: from WHEEL or VERSION (and PIP_OPTS), set SOURCE (what pip
+# installs), MARKER (what a built release records) and RELEASE (its name).
+# shellcheck disable=SC2034  # the installers use what it sets
+resolve_release() {
+    if [ -n "$WHEEL" ]; then
+        [ -f "$WHEEL" ] || die "$WHEEL: no such file"
+        WHEEL=$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")
+        VERSION=${VERSION:-$(release_of "$WHEEL")}
+        MARKER="wheel $(sha256sum "$WHEEL" | cut -d' ' -f1) ${PIP_OPTS[*]:-}"
+        SOURCE=("$WHEEL")
+    elif [ -n "$VERSION" ]; then
+        MARKER="index stridesync==$VERSION ${PIP_OPTS[*]:-}"
+        SOURCE=("stridesync==$VERSION")
+    else
+        die "say which release: --wheel FILE or --version V"
+    fi
+    RELEASE=${RELEASE:-$VERSION}
+    [[ "$RELEASE" =~ ^[A-Za-z0-9._+-]+$ ]] || die "bad release name $RELEASE"
+}
+
 # release_of WHEEL: the version in a wheel's file name.
 release_of() {
     local w

@@ -317,13 +317,7 @@ def _routes(app: FastAPI) -> None:
         store = _store(request)
         async with store.session() as s:
             row = await _session_in(s, session_id)
-            streams = (
-                await s.scalars(
-                    select(SessionStream)
-                    .where(SessionStream.session_id == session_id)
-                    .order_by(SessionStream.id)
-                )
-            ).all()
+            streams = await _streams_of(s, session_id)
             n_steps = await s.scalar(select(func.count()).where(Step.session_id == session_id))
             n_reps = await s.scalar(select(func.count()).where(Rep.session_id == session_id))
         samples, size = await export.raw_stats(store, session_id)
@@ -509,13 +503,7 @@ def _routes(app: FastAPI) -> None:
         store = _store(request)
         async with store.session() as s:
             row = await _session_in(s, session_id)
-            streams = (
-                await s.scalars(
-                    select(SessionStream)
-                    .where(SessionStream.session_id == session_id)
-                    .order_by(SessionStream.id)
-                )
-            ).all()
+            streams = await _streams_of(s, session_id)
         job = Rescore(
             AthleteInfo(**row.athlete_snapshot),
             Baseline(**row.baseline) if row.baseline else None,
@@ -586,6 +574,11 @@ async def _session_in(s, session_id: int) -> Session:
     return row
 
 
+async def _streams_of(s, session_id: int) -> list[SessionStream]:
+    q = select(SessionStream).where(SessionStream.session_id == session_id)
+    return list((await s.scalars(q.order_by(SessionStream.id))).all())
+
+
 async def _session(request: Request, session_id: int) -> Session:
     async with _store(request).session() as s:
         return await _session_in(s, session_id)
@@ -593,13 +586,7 @@ async def _session(request: Request, session_id: int) -> Session:
 
 async def _stream_of(store: Store, session_id: int, key: str | None) -> SessionStream:
     async with store.session() as s:
-        streams = (
-            await s.scalars(
-                select(SessionStream)
-                .where(SessionStream.session_id == session_id)
-                .order_by(SessionStream.id)
-            )
-        ).all()
+        streams = await _streams_of(s, session_id)
     keys = {f"{st.device_id}:{st.stream_id}": st for st in streams}
     if key is None or key not in keys:
         choices = ", ".join(keys) or "none: the session has no raw samples"

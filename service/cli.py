@@ -286,11 +286,7 @@ async def _virtual_devices() -> int:
     for dev in devices:
         path = await dev.start()
         print(json.dumps({"name": dev.model.name, "path": path}), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await _stop_event().wait()
     for dev in devices:
         await dev.stop()
     return 0
@@ -314,6 +310,17 @@ async def start_virtual_devices() -> tuple[asyncio.subprocess.Process, list[str]
     return proc, paths
 
 
+def _stop_event(duration_s: float = 0.0) -> asyncio.Event:
+    """Set by Ctrl-C, SIGTERM, or after `duration_s` (0: never)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration_s:
+        loop.call_later(duration_s, stop.set)
+    return stop
+
+
 def cmd_sensor_stats(args) -> int:
     return asyncio.run(_sensor_stats(args))
 
@@ -325,12 +332,7 @@ async def _sensor_stats(args) -> int:
     plain = args.plain or not sys.stdout.isatty()
     if proc is not None:
         print(f"virtual sensors on {', '.join(paths)} (a force plate and a shank IMU)", flush=True)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if args.duration:
-        loop.call_later(args.duration, stop.set)
+    stop = _stop_event(args.duration)
     try:
         async with link.Bridge(paths, log_stats=False) as bridge:
             if plain:
@@ -584,12 +586,7 @@ async def _demo(args, token: str) -> int:
         "warning" if "log_level" not in settings.model_fields_set else settings.log_level,
         args.verbose,
     )
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if args.duration:
-        loop.call_later(args.duration, stop.set)
+    stop = _stop_event(args.duration)
 
     async def ready(app):
         host = settings.server.host
@@ -779,11 +776,7 @@ async def _simulate_pty(sim, faults, duration: float) -> int:
             for at in faults.reset_at:
                 loop.call_later(at, dev.reset)
     print(json.dumps({"ready": True, "devices": len(devices)}), flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.call_later(duration, stop.set)
-    await stop.wait()
+    await _stop_event(duration).wait()
     for dev in devices:
         await dev.stop()
     return 0
