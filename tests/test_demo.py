@@ -23,7 +23,7 @@ async def test_demo_prints_where_and_the_token_and_streams_steps(tmp_path):
     env = {**os.environ, "STRIDESYNC_TOKEN": "demo-token-from-env"}
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "service.cli", "demo", "--port", str(port), "--duration", "25",
+            sys.executable, "-m", "service.cli", "demo", "--port", str(port), "--duration", "18",
             "--database", f"sqlite+aiosqlite:///{tmp_path}/demo.db",
         ],
         stdout=subprocess.PIPE,
