@@ -493,6 +493,10 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
             await store.close()
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        settings.mqtt.secret()
+    except OSError as exc:
+        raise UsageError(f"mqtt.password_file: {exc.strerror}: {exc.filename}") from None
     sock = _bind(settings.server.host, settings.server.port)
     app = create_app(settings)
     server = uvicorn.Server(

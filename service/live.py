@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -158,7 +157,6 @@ class Live:
         self._lock = asyncio.Lock()  # session start/stop
         self.storage_error: str | None = None
         self.last_commit_s: float | None = None
-        self.recent_events: deque[dict] = deque(maxlen=50)
         self.cue_maker: CueMaker | None = None
         self.cues_sent = 0
         self.mqtt: MqttOut | None = None
@@ -309,7 +307,6 @@ class Live:
             "time_s": ev.host_time_s,
             "detail": ev.detail,
         }
-        self.recent_events.append(msg)
         self.hub.publish(msg)
 
     # --- sessions -------------------------------------------------------------------------

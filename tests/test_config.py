@@ -79,6 +79,8 @@ def test_serve_with_a_bad_config_is_one_line(tmp_path):
 def test_serve_says_in_one_line_what_stops_it(tmp_path):
     import socket
 
+    mqtt = tmp_path / "mqtt.toml"
+    mqtt.write_text('[mqtt]\nbroker = "127.0.0.1:1883"\npassword_file = "/nonexistent/pw"\n')
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -88,6 +90,10 @@ def test_serve_says_in_one_line_what_stops_it(tmp_path):
             (
                 ["--port", str(port), "--database", f"sqlite+aiosqlite:///{tmp_path}/a.db"],
                 f"cannot listen on 127.0.0.1:{port}: Address already in use",
+            ),
+            (
+                ["--config", str(mqtt), "--database", f"sqlite+aiosqlite:///{tmp_path}/b.db"],
+                "mqtt.password_file: No such file or directory: /nonexistent/pw",
             ),
         ):
             r = subprocess.run(
