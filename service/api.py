@@ -264,6 +264,54 @@ def _routes(app: FastAPI) -> None:
             await s.delete(row)
         return Response(status_code=204)
 
+    @app.post(
+        "/api/athletes/{athlete_id}/baseline",
+        tags=["athletes"],
+        response_model=schemas.AthleteOut,
+        responses={404: {"model": schemas.Problem}},
+    )
+    async def learn_baseline(
+        request: Request, athlete_id: Id, body: schemas.BaselineIn, _: auth.Role = Admin
+    ):
+        """The athlete's own baseline from the rep steps of these sessions (the coach picks
+        sessions of the athlete's normal, good running); sessions started from now on
+        score against it."""
+        async with _store(request).session() as s, s.begin():
+            row = await _athlete(s, athlete_id)
+            ids = set(body.session_ids)
+            owned = set(
+                await s.scalars(
+                    select(Session.id).where(Session.id.in_(ids), Session.athlete_id == athlete_id)
+                )
+            )
+            if owned != ids:
+                missing = ", ".join(str(i) for i in sorted(ids - owned))
+                raise HTTPException(404, f"athlete {athlete_id} has no session {missing}")
+            steps = list(
+                await s.scalars(
+                    select(Step.data).where(Step.session_id.in_(ids), Step.rep.is_not(None))
+                )
+            )
+            if len(steps) < 8:
+                raise HTTPException(
+                    422,
+                    f"these sessions hold {len(steps)} rep steps; a baseline needs at least 8",
+                )
+            row.baseline = Baseline.from_steps(steps).as_dict()
+        return row
+
+    @app.delete(
+        "/api/athletes/{athlete_id}/baseline",
+        tags=["athletes"],
+        response_model=schemas.AthleteOut,
+    )
+    async def forget_baseline(request: Request, athlete_id: Id, _: auth.Role = Admin):
+        """Back to the population defaults."""
+        async with _store(request).session() as s, s.begin():
+            row = await _athlete(s, athlete_id)
+            row.baseline = None
+        return row
+
     # --- sessions -----------------------------------------------------------------------
 
     @app.get("/api/sessions", tags=["sessions"], response_model=list[schemas.SessionOut])

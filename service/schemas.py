@@ -85,6 +85,10 @@ class AthleteOut(BaseModel):
     created_at: datetime
 
 
+class BaselineIn(_In):
+    session_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
 class SessionStart(_In):
     athlete_id: Id
     notes: Notes = ""

@@ -296,3 +296,24 @@ def test_openapi_documents_every_route(recorded):
     ):
         assert p in paths, p
     json.dumps(spec)
+
+
+def test_the_athletes_own_baseline_from_chosen_sessions(recorded):
+    svc, sid, aid = recorded["svc"], recorded["session"]["id"], recorded["athlete"]["id"]
+    with svc.client(ADMIN) as c:
+        r = c.post(f"/api/athletes/{aid}/baseline", json={"session_ids": [sid]})
+        assert r.status_code == 200, r.text
+        base = r.json()["baseline"]
+        assert base["source"] == "athlete" and 0.3 < base["swing_lag"] < 0.9
+        assert -0.15 < base["rf_per_m_s"] < 0  # RF falls as speed rises (Morin et al.)
+        # A session started now scores against it, and keeps it.
+        s2 = c.post("/api/sessions", json={"athlete_id": aid}).json()
+        c.post(f"/api/sessions/{s2['id']}/stop")
+        assert s2["baseline"] == base
+        # That session has no steps: not enough for a baseline.
+        r = c.post(f"/api/athletes/{aid}/baseline", json={"session_ids": [s2["id"]]})
+        assert r.status_code == 422 and "at least 8" in r.json()["detail"]
+        r = c.post(f"/api/athletes/{aid}/baseline", json={"session_ids": [99999]})
+        assert r.status_code == 404 and "no session 99999" in r.json()["detail"]
+        assert c.get(f"/api/athletes/{aid}").json()["baseline"] == base
+        assert c.delete(f"/api/athletes/{aid}/baseline").json()["baseline"] is None
