@@ -468,6 +468,7 @@ def _routes(app: FastAPI) -> None:
                     "text/csv": {},
                     "application/json": {},
                     "application/vnd.apache.parquet": {},
+                    "application/octet-stream": {},
                 },
                 "description": "the export, streamed",
             },
@@ -478,13 +479,14 @@ def _routes(app: FastAPI) -> None:
         request: Request,
         session_id: Id,
         _: auth.Role = Viewer,
-        format: Literal["csv", "json", "parquet"] = "csv",
+        format: Literal["csv", "json", "parquet", "c3d"] = "csv",
         table: Literal["steps", "reps", "raw", "session"] = "steps",
         stream: Annotated[
             str | None, Query(max_length=40, description="DEVICE:STREAM, for table=raw")
         ] = None,
     ):
-        """Steps, reps or one stream's raw samples as CSV or Parquet; the whole session as JSON.
+        """Steps, reps or one stream's raw samples as CSV or Parquet; the whole session as JSON;
+        the force plates as C3D (format=c3d, table=raw).
 
         Times are seconds since the session started."""
         store = _store(request)
@@ -498,6 +500,20 @@ def _routes(app: FastAPI) -> None:
             return _stream(export.session_json(store, row, doc), "application/json", f"{name}.json")
         if table == "session":
             raise HTTPException(422, "table=session exports as JSON (format=json)")
+        if format == "c3d":
+            if table != "raw":
+                raise HTTPException(422, "C3D holds the force plates' raw samples: table=raw")
+            async with store.session() as s:
+                streams = await _streams_of(s, session_id)
+            try:
+                data = await export.force_c3d(store, row, streams)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
+            return Response(
+                data,
+                media_type="application/octet-stream",
+                headers={"Content-Disposition": f'attachment; filename="{name}-force.c3d"'},
+            )
         if format == "parquet" and not export.parquet_available():
             raise HTTPException(
                 422, "Parquet export needs the parquet extra: pip install 'stridesync[parquet]'"

@@ -283,3 +283,78 @@ async def raw_stats(store: Store, session_id: int) -> tuple[int, int]:
             )
         ).one()
     return int(n), int(size)
+
+
+C3D_MAX_S = 3600.0  # the c3d package holds a whole file in memory: an hour of plates
+C3D_RATE = 1000.0
+C3D_PER_FRAME = 10
+
+
+async def force_c3d(store: Store, session: Session, streams: list[SessionStream]) -> bytes:
+    """The session's force plates as one C3D file: analog channels Fx Fy Fz Mx My Mz per
+    plate (type 2; force on the plate, N; moments not measured: zero), 1 kHz from the
+    session's start, the plates in a row along x by their index. Gaps are zeros."""
+    plates = []
+    for st in streams:
+        if st.info["kind"] not in ("force_3axis", "force_vertical"):
+            continue
+        parts = [
+            b async for b in raw_blocks(store, session.id, st.device_id, st.stream_id, st.info)
+        ]
+        if parts:
+            plates.append((st, parts))
+    if not plates:
+        raise ValueError("the session has no force data")
+    end = max(parts[-1][2][-1] for _, parts in plates) - session.clock_origin_s
+    if end > C3D_MAX_S:
+        raise ValueError(
+            f"{end / 60:.0f} minutes of force data: C3D exports hold at most"
+            f" {C3D_MAX_S / 60:.0f} (use CSV or Parquet per stream)"
+        )
+    return await asyncio.to_thread(_c3d_bytes, session.clock_origin_s, end, plates)
+
+
+def _c3d_bytes(origin: float, end: float, plates) -> bytes:
+    import c3d
+
+    n = int(np.ceil((end + 1.0 / C3D_RATE) * C3D_RATE / C3D_PER_FRAME)) * C3D_PER_FRAME
+    grid = np.arange(n) / C3D_RATE
+    analog = np.zeros((6 * len(plates), n), dtype=np.float32)
+    index = []
+    for p, (st, parts) in enumerate(plates):
+        labels = [c["channel"] for c in st.info["channels"]]
+        for _first, _lost, t, v in parts:
+            t = t - origin
+            inside = (grid >= t[0]) & (grid <= t[-1])
+            for axis, name in enumerate(("fx", "fy", "fz")):
+                if name in labels:  # force ON the plate: minus the ground reaction
+                    col = v[:, labels.index(name)]
+                    analog[6 * p + axis, inside] = -np.interp(grid[inside], t, col)
+        index.append(st.info.get("index", p))
+    w = c3d.Writer(point_rate=C3D_RATE / C3D_PER_FRAME, analog_rate=C3D_RATE)
+    w.set_analog_labels(
+        [f"{c}{p + 1}" for p in range(len(plates)) for c in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
+    )
+    g = w.add_group(20, "FORCE_PLATFORM", "force plates")
+    g.add("USED", "number of plates", 2, "<h", len(plates))
+    g.add_array("TYPE", "type 2: Fx Fy Fz Mx My Mz", np.full(len(plates), 2, dtype=np.int16))
+    g.add_array(
+        "CHANNEL",
+        "analog channel of each plate's outputs",
+        np.arange(1, 6 * len(plates) + 1, dtype=np.int16).reshape(len(plates), 6),
+    )
+    size_x, size_y = 900.0, 600.0  # mm; the running direction is +x
+    corners = np.array(
+        [
+            [[size_x * (i + dx), size_y * dy, 0.0] for dx, dy in ((1, 1), (0, 1), (0, 0), (1, 0))]
+            for i in index
+        ],
+        dtype=np.float32,
+    )
+    g.add_array("CORNERS", "plate corners, mm", corners)
+    g.add_array("ORIGIN", "plate origins", np.zeros((len(plates), 3), dtype=np.float32))
+    empty = np.zeros((0, 5), dtype=np.float32)
+    w.add_frames([(empty, analog[:, k : k + C3D_PER_FRAME]) for k in range(0, n, C3D_PER_FRAME)])
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()

@@ -114,10 +114,13 @@ def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
 
 def c3d_ground_reaction(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Times and summed ground reaction force (fx, fy anterior +, fz up) of a C3D file."""
+    import warnings
+
     import c3d
 
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "No point data found")  # plates only: fine
             reader = c3d.Reader(f)
             analog = np.hstack([a for _, _, a in reader.read_frames(copy=True)])
             fp = reader.get("FORCE_PLATFORM")

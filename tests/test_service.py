@@ -317,3 +317,30 @@ def test_the_athletes_own_baseline_from_chosen_sessions(recorded):
         assert r.status_code == 404 and "no session 99999" in r.json()["detail"]
         assert c.get(f"/api/athletes/{aid}").json()["baseline"] == base
         assert c.delete(f"/api/athletes/{aid}/baseline").json()["baseline"] is None
+
+
+def test_force_plates_export_as_c3d_and_replay_to_the_same_contacts(recorded, tmp_path):
+    """The C3D of a session, read back by `stridesync replay`'s own C3D reader: every
+    step the plates saw live is found again, at the same initial contact."""
+    from service.cli import replay_events
+    from service.engine import AthleteInfo
+
+    svc, sess = recorded["svc"], recorded["session"]
+    with svc.client(VIEWER) as c:
+        r = c.get(f"/api/sessions/{sess['id']}/export", params={"format": "c3d", "table": "raw"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"].endswith('-force.c3d"')
+        bad = c.get(f"/api/sessions/{sess['id']}/export", params={"format": "c3d"})
+        assert bad.status_code == 422 and "table=raw" in bad.json()["detail"]
+        steps = c.get(f"/api/sessions/{sess['id']}/steps", params={"source": "fused"}).json()
+    path = tmp_path / "session.c3d"
+    path.write_bytes(r.content)
+    replayed = [
+        e["ic_time_s"]
+        for e in replay_events(path, AthleteInfo(75, 1.8), "c3d", sprints_only=False)
+        if e["type"] == "step"
+    ]
+    assert steps
+    for s in steps:
+        ic = s["ic_time_s"] - sess["clock_origin_s"]
+        assert min(abs(ic - x) for x in replayed) <= 0.0015, ic
