@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -274,3 +275,80 @@ def test_spoken_words_start_at_once(tmp_path):
         # espeak-ng starts with ~12 ms of silence: trimmed to at most 2 ms.
         assert first <= 0.0021 * cuedevice.RATE, name
         assert 0.2 < len(pcm) / cuedevice.RATE < 1.2
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_tls_to_a_broker_by_configuration(tmp_path):
+    """`[mqtt] tls = true` with a CA file: the service's publisher connects over TLS."""
+    import shutil
+    import socket
+    import ssl
+
+    import aiomqtt
+
+    from service.cues.mqtt import MqttOut
+    from tests.service_helpers import free_port
+
+    openssl = shutil.which("openssl")
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if openssl is None or not Path(exe).exists():
+        pytest.skip("openssl and mosquitto are needed")
+
+    def run(*args):
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=tmp_path)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (tmp_path / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+    port = free_port()
+    conf = tmp_path / "tls.conf"
+    lines = [
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous true",
+        f"cafile {tmp_path / 'ca.crt'}",
+        f"certfile {tmp_path / 'server.crt'}",
+        f"keyfile {tmp_path / 'server.key'}",
+    ]
+    if os.geteuid() == 0:
+        lines.append("user root")
+    conf.write_text("\n".join(lines) + "\n")
+    broker = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    out = MqttOut("127.0.0.1", port, "tlsnode", tls=True, ca_file=str(tmp_path / "ca.crt"))
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), 0.1):
+                    break
+            except OSError:
+                await asyncio.sleep(0.05)
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+        async with aiomqtt.Client("127.0.0.1", port, tls_context=ctx) as listener:
+            await listener.subscribe("stridesync/tlsnode/#")
+            await out.start()
+            deadline = time.monotonic() + 10
+            while not out.connected:
+                assert time.monotonic() < deadline, out.error
+                await asyncio.sleep(0.05)
+            out.publish(out.topics["cue"].format(athlete=1), {"hello": "tls"}, qos=1)
+
+            async def first():
+                async for m in listener.messages:
+                    if m.topic.matches("stridesync/tlsnode/athletes/1/cue"):
+                        return json.loads(m.payload)
+
+            assert await asyncio.wait_for(first(), 10) == {"hello": "tls"}
+        # Without the CA, the certificate is refused: TLS is really checked.
+        plain = MqttOut("127.0.0.1", port, "x", tls=True)
+        await plain.start()
+        await asyncio.sleep(1.0)
+        assert not plain.connected and "certificate" in (plain.error or "").lower()
+        await plain.close()
+    finally:
+        await out.close()
+        broker.kill()
+        broker.wait()
