@@ -22,9 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from bench.service import TOKEN, _free_port
+from bench.service import TOKEN, _free_port, distribution, distribution_line
 
 NAME = "cues"
 
@@ -117,34 +115,18 @@ async def _run(duration_s: float) -> dict:
     step_cues = [r for r in records if r.get("kind") in ("limiter", "aligned")]
     played = [r for r in step_cues if r.get("played")]
 
-    def dist(ms) -> dict:
-        ms = np.asarray(ms, dtype=float)
-        if not len(ms):
-            return {"n": 0}
-        return {
-            "n": len(ms),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "max_ms": round(float(ms.max()), 2),
-        }
-
     return {
         "output": "aplay -D null" if out[0] == "--alsa-device" else "WAV files",
         "step_cues": len(step_cues),
         "played": len(played),
-        "confirmation_to_received": dist([r["network_ms"] for r in step_cues]),
-        "receive_to_audio_start": dist([r["receive_to_audio_ms"] for r in played]),
+        "confirmation_to_received": distribution([r["network_ms"] for r in step_cues]),
+        "receive_to_audio_start": distribution([r["receive_to_audio_ms"] for r in played]),
     }
 
 
 def report(r: dict) -> str:
     def line(name, d):
-        if not d.get("n"):
-            return f"  {name}: no cues"
-        return (
-            f"  {name}: p50 {d['p50_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms,"
-            f" max {d['max_ms']:.2f} ms ({d['n']} cues)"
-        )
+        return distribution_line(name, d, "cues")
 
     return "\n".join(
         [

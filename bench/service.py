@@ -178,16 +178,6 @@ async def _run(phase_s: float) -> dict:
                 out.append(t - w)
         return np.array(out) * 1e3
 
-    def dist(ms: np.ndarray) -> dict:
-        if not len(ms):
-            return {"n": 0}
-        return {
-            "n": len(ms),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "max_ms": round(float(ms.max()), 2),
-        }
-
     steps_seen = {n for _i, _t, _by, n in clients.arrivals}
     dropped = next(
         float(line.split()[-1])
@@ -200,8 +190,8 @@ async def _run(phase_s: float) -> dict:
         "recorded_s": round(recorded_s, 1),
         "steps": detail["steps"],
         "steps_received": len(steps_seen),
-        "latency_5_readers": dist(latencies(started, split)),
-        "latency_5_readers_and_1_stalled": dist(latencies(split, time.monotonic())),
+        "latency_5_readers": distribution(latencies(started, split)),
+        "latency_5_readers_and_1_stalled": distribution(latencies(split, time.monotonic())),
         "stalled_client_dropped_messages": int(dropped),
         "raw_samples_per_hour": round(detail["raw_samples"] * per_hour),
         "raw_mb_per_hour": round(detail["raw_bytes"] * per_hour / 1e6, 1),
@@ -209,14 +199,31 @@ async def _run(phase_s: float) -> dict:
     }
 
 
+def distribution(ms) -> dict:
+    """p50, p99 and max of latencies in milliseconds."""
+    ms = np.asarray(ms, dtype=float)
+    if not len(ms):
+        return {"n": 0}
+    return {
+        "n": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2),
+    }
+
+
+def distribution_line(name: str, d: dict, what: str) -> str:
+    if not d.get("n"):
+        return f"  {name}: no {what}"
+    return (
+        f"  {name}: p50 {d['p50_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms,"
+        f" max {d['max_ms']:.2f} ms ({d['n']} {what})"
+    )
+
+
 def report(r: dict) -> str:
     def line(name, d):
-        if not d.get("n"):
-            return f"  {name}: no steps"
-        return (
-            f"  {name}: p50 {d['p50_ms']:.2f} ms, p99 {d['p99_ms']:.2f} ms,"
-            f" max {d['max_ms']:.2f} ms ({d['n']} step messages)"
-        )
+        return distribution_line(name, d, "step messages")
 
     return "\n".join(
         [
