@@ -155,10 +155,17 @@ async def _run(phase_s: float) -> dict:
             ).json()
             s = (await http.post("/api/sessions", json={"athlete_id": a["id"]})).json()
             started = time.monotonic()
-            await asyncio.sleep(phase_s)
+            rss = [(0.0, _rss_mb(proc.pid))]
+
+            async def sample_rss(until: float) -> None:
+                while time.monotonic() < until:
+                    await asyncio.sleep(min(10.0, until - time.monotonic()))
+                    rss.append((time.monotonic() - started, _rss_mb(proc.pid)))
+
+            await sample_rss(started + phase_s)
             split = time.monotonic()
             clients.stall("127.0.0.1", port)
-            await asyncio.sleep(phase_s)
+            await sample_rss(split + phase_s)
             await http.post(f"/api/sessions/{s['id']}/stop")
             recorded_s = time.monotonic() - started
             detail = (await http.get(f"/api/sessions/{s['id']}")).json()
@@ -196,7 +203,15 @@ async def _run(phase_s: float) -> dict:
         "raw_samples_per_hour": round(detail["raw_samples"] * per_hour),
         "raw_mb_per_hour": round(detail["raw_bytes"] * per_hour / 1e6, 1),
         "database_mb_per_hour": round(db_bytes * per_hour / 1e6, 1),
+        "service_rss_mb": [(round(t), round(mb, 1)) for t, mb in rss],
     }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def distribution(ms) -> dict:
@@ -238,6 +253,8 @@ def report(r: dict) -> str:
             f"storage, standard rig: {r['raw_mb_per_hour']:.0f} MB/h of compressed raw samples"
             f" ({r['raw_samples_per_hour'] / 1e6:.1f} M samples/h);"
             f" database grows {r['database_mb_per_hour']:.0f} MB/h",
+            "service resident memory, MB, by second of recording: "
+            + ", ".join(f"{t}: {mb}" for t, mb in r["service_rss_mb"]),
         ]
     )
 
