@@ -207,7 +207,7 @@ function renderStatus(msg) {
     else if (d.last_frame_age_s > 0.5) { status = "silent"; tr.className = "bad"; warnings.push(`${d.name} silent`); }
     else if (Math.abs(d.clock_drift_ppm) > 200) { status = "clock?"; tr.className = "warn"; }
     else if (d.lost_samples > 0) { status = "gaps"; tr.className = "warn"; }
-    for (const v of [d.name, status, `${d.samples_per_s.toFixed(0)}/s`, d.lost_samples, `${d.clock_drift_ppm.toFixed(0)} ppm`]) {
+    for (const v of [d.name, status, `${fmt(d.samples_per_s)}/s`, d.lost_samples, `${fmt(d.clock_drift_ppm)} ppm`]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);

@@ -488,22 +488,25 @@ class Live:
                 self.hub.publish({"type": "trace", "series": series})
 
     def status(self) -> dict:
+        """JSON-safe: a device not yet synchronised reports NaN drift, sent as null."""
         rec, row = self.recording, self.session_row
-        return {
-            "type": "status",
-            "time_s": time.monotonic(),
-            "devices": [s.as_dict() for s in self.bridge.stats()],
-            "session": None
-            if row is None
-            else {
-                **session_json(row),
-                "steps": rec.steps if rec else 0,
-                "reps": rec.reps if rec else 0,
-                "samples": rec.samples if rec else 0,
-            },
-            "storage": self.storage_health(),
-            "clients": len(self.hub.clients),
-        }
+        return clean(
+            {
+                "type": "status",
+                "time_s": time.monotonic(),
+                "devices": [s.as_dict() for s in self.bridge.stats()],
+                "session": None
+                if row is None
+                else {
+                    **session_json(row),
+                    "steps": rec.steps if rec else 0,
+                    "reps": rec.reps if rec else 0,
+                    "samples": rec.samples if rec else 0,
+                },
+                "storage": self.storage_health(),
+                "clients": len(self.hub.clients),
+            }
+        )
 
     def storage_health(self) -> dict:
         return {

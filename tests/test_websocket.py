@@ -173,3 +173,22 @@ async def test_status_and_trace_messages(tmp_path):
         assert msg["v"] == 1 and msg["devices"] == [] and msg["session"] is None
         assert msg["storage"]["ok"] is True
     assert status["type"] == "status" and status["seq"] >= 1 and status["clients"] == 1
+
+
+async def test_status_is_json_before_a_device_is_synchronised(tmp_path):
+    """A device still learning its clock has no round trip yet (NaN): sent as null.
+    (Found under load: /api/status answered 500.)"""
+    from firmware_bridge.link import DeviceStats
+    from service import config
+    from service.hub import Hub
+    from service.live import Live
+
+    settings = config.load(None, devices={"ports": []})
+    live = Live(settings, store=None, hub=Hub())
+    stats = DeviceStats(
+        "535353494d000001", "plate-0", "/dev/pts/9", True, "1.0.0", 0.0, 0.0, 0.0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, float("nan"), float("nan"), float("nan"), None,
+    )  # fmt: skip
+    live.bridge.stats = lambda: [stats]
+    text = json.dumps(live.status(), allow_nan=False)
+    assert json.loads(text)["devices"][0]["clock_rtt_ms"] is None
