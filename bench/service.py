@@ -207,6 +207,12 @@ async def _run(phase_s: float) -> dict:
     }
 
 
+def _thin(samples: list, most: int) -> list:
+    """At most `most` of the samples, evenly spread, the last one kept."""
+    step = max(1, -(-len(samples) // most))
+    return [*samples[:-1:step], samples[-1]]
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS"):
@@ -254,7 +260,7 @@ def report(r: dict) -> str:
             f" ({r['raw_samples_per_hour'] / 1e6:.1f} M samples/h);"
             f" database grows {r['database_mb_per_hour']:.0f} MB/h",
             "service resident memory, MB, by second of recording: "
-            + ", ".join(f"{t}: {mb}" for t, mb in r["service_rss_mb"]),
+            + ", ".join(f"{t}: {mb}" for t, mb in _thin(r["service_rss_mb"], 12)),
         ]
     )
 
