@@ -323,13 +323,16 @@ def _c3d_bytes(origin: float, end: float, plates) -> bytes:
     index = []
     for p, (st, parts) in enumerate(plates):
         labels = [c["channel"] for c in st.info["channels"]]
-        for _first, _lost, t, v in parts:
-            t = t - origin
-            inside = (grid >= t[0]) & (grid <= t[-1])
-            for axis, name in enumerate(("fx", "fy", "fz")):
-                if name in labels:  # force ON the plate: minus the ground reaction
-                    col = v[:, labels.index(name)]
-                    analog[6 * p + axis, inside] = -np.interp(grid[inside], t, col)
+        t = np.concatenate([part[2] for part in parts]) - origin
+        v = np.concatenate([part[3] for part in parts])
+        # Samples more than two periods apart are a gap (a pulled cable): zeros there.
+        period = 1.0 / st.info["sample_rate_hz"]
+        right = np.searchsorted(t, grid).clip(1, len(t) - 1)
+        covered = (grid >= t[0]) & (grid <= t[-1]) & (t[right] - t[right - 1] <= 2 * period)
+        for axis, name in enumerate(("fx", "fy", "fz")):
+            if name in labels:  # force ON the plate: minus the ground reaction
+                col = v[:, labels.index(name)]
+                analog[6 * p + axis, covered] = -np.interp(grid[covered], t, col)
         index.append(st.info.get("index", p))
     w = c3d.Writer(point_rate=C3D_RATE / C3D_PER_FRAME, analog_rate=C3D_RATE)
     w.set_analog_labels(
