@@ -29,6 +29,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, log: Path | None = None) -> None:
+    """Until something listens on 127.0.0.1:port; the process's log if it exits first."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(log.read_text() if log else f"exited with {proc.returncode}")
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port} after 10 s")
+
+
 class SimAthlete:
     """`stridesync simulate --pty`: the standard rig in a process of its own."""
 
@@ -254,17 +266,7 @@ topic readwrite stridesync/cue-devices/2/#
             stdout=subprocess.DEVNULL,
             stderr=open(self.tmp / "mosquitto.log", "ab"),  # noqa: SIM115
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), 0.2),
-            ):
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.tmp / "mosquitto.log").read_text())
-            time.sleep(0.02)
-        raise RuntimeError("mosquitto did not start")
+        wait_for_port(self.port, self.proc, self.tmp / "mosquitto.log")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

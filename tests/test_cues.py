@@ -282,13 +282,12 @@ def test_spoken_words_start_at_once(tmp_path):
 async def test_tls_to_a_broker_by_configuration(tmp_path):
     """`[mqtt] tls = true` with a CA file: the service's publisher connects over TLS."""
     import shutil
-    import socket
     import ssl
 
     import aiomqtt
 
     from service.cues.mqtt import MqttOut
-    from tests.service_helpers import free_port
+    from tests.service_helpers import free_port, wait_for_port
 
     openssl = shutil.which("openssl")
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -320,12 +319,7 @@ async def test_tls_to_a_broker_by_configuration(tmp_path):
     broker = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
     out = MqttOut("127.0.0.1", port, "tlsnode", tls=True, ca_file=str(tmp_path / "ca.crt"))
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), 0.1):
-                    break
-            except OSError:
-                await asyncio.sleep(0.05)
+        wait_for_port(port, broker)
         ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
         async with aiomqtt.Client("127.0.0.1", port, tls_context=ctx) as listener:
             await listener.subscribe("stridesync/tlsnode/#")

@@ -20,7 +20,7 @@ import pytest
 
 from service import config
 from service.cli import udev_rule
-from tests.service_helpers import free_port
+from tests.service_helpers import free_port, wait_for_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -287,13 +287,6 @@ def test_generated_mosquitto_passwords_and_acl_work(installed, tmp_path):
     pw = {p.stem: p.read_text().strip() for p in (root / "etc/stridesync/mqtt").glob("*.pw")}
 
     async def check():
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), 0.1):
-                    break
-            except OSError:
-                await asyncio.sleep(0.05)
-
         def client(user):
             return aiomqtt.Client("127.0.0.1", port, username=user, password=pw[user])
 
@@ -311,6 +304,7 @@ def test_generated_mosquitto_passwords_and_acl_work(installed, tmp_path):
                 await asyncio.wait_for(first(c2), 1.0)
 
     try:
+        wait_for_port(port, broker)
         asyncio.run(check())
     finally:
         broker.kill()
