@@ -102,6 +102,7 @@ async def _run(duration_s: float) -> dict:
             ).json()
             s = (await http.post("/api/sessions", json={"athlete_id": a["id"]})).json()
             await asyncio.sleep(duration_s)
+            device_rss_mb = _rss_mb(procs[-1].pid)
             await http.post(f"/api/sessions/{s['id']}/stop")
             await asyncio.sleep(1.0)
     finally:
@@ -121,7 +122,13 @@ async def _run(duration_s: float) -> dict:
         "played": len(played),
         "confirmation_to_received": distribution([r["network_ms"] for r in step_cues]),
         "receive_to_audio_start": distribution([r["receive_to_audio_ms"] for r in played]),
+        "device_rss_mb": device_rss_mb,
     }
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(x.split()[1] for x in status if x.startswith("VmRSS"))) / 1024
 
 
 def report(r: dict) -> str:
@@ -134,6 +141,8 @@ def report(r: dict) -> str:
             f" real time; {r['played']} of {r['step_cues']} step cues played, via {r['output']})",
             line("confirmation -> received (target p99 <= 20 ms)", r["confirmation_to_received"]),
             line("received -> audio start (budget 50 ms)", r["receive_to_audio_start"]),
+            f"  cue device resident memory: {r['device_rss_mb']:.1f} MB (target < 40 MB,"
+            " a Pi Zero 2 W has 512 MB)",
         ]
     )
 

@@ -105,12 +105,12 @@ class ClockSync:
 
     Each clock reply says the MCU clock was read somewhere between the query's
     send and receive times; its midpoint is wrong by at most half the round
-    trip minus the fastest possible one-way trip. So the estimate is a
-    weighted line fit over a window of recent replies that uses only those
-    whose round trip is within ACCEPT_MARGIN_S of the best in the window,
-    weighted down with age so that a drifting crystal is followed. Refitting
-    the window (rather than updating a running regression) lets early replies
-    be judged against a minimum learnt later.
+    trip minus the fastest possible one-way trip. So, as in Klipper's
+    clocksync, only replies whose half round trip is within ACCEPT_MARGIN_S of
+    the best seen (a minimum that slowly ages, so a changed link is followed)
+    enter a line fit, and the fit weighs replies down with their age so that a
+    drifting crystal is followed. The fit is a running, exponentially
+    time-weighted regression: O(1) per reply, whatever the query rate.
     """
 
     # Queries are cheap (9 bytes out, 12 back): ask often while the fit is
@@ -119,12 +119,14 @@ class ClockSync:
     QUERY_INTERVAL_S = 0.05
     WARMUP_QUERY_INTERVAL_S = 0.01
     WARMUP_S = 20.0
-    WINDOW = 1024  # replies kept: 51 s at 20 queries/s
     ACCEPT_MARGIN_S = 0.25e-3  # on the half round trip
+    # The best half round trip ages by this much a second (Klipper: RTT_AGE),
+    # so one lucky reply does not set the bar for ever.
+    RTT_AGE_S_PER_S = 10e-6 / 60.0
     AGE_TAU_S = 30.0  # a reply this old weighs 1/e of a fresh one
-    # The nominal rate weighs like replies spread over 3.5 s: it tames a fit
-    # whose trusted replies bunch together, and biases a 50 ppm drift by ~1 ppm.
-    PRIOR_WEIGHT_S2 = 1.0
+    # The nominal rate weighs like replies spread over a third of a second:
+    # it tames a fit whose first trusted replies bunch together.
+    PRIOR_WEIGHT_S2 = 0.01
     # A clock read always lies between a query's send and receive times, so a
     # reply can only be far from a good fit if the clock itself jumped (an MCU
     # reset). Replies this far from the prediction beyond their round trip
@@ -133,8 +135,6 @@ class ClockSync:
     OUTLIER_MIN_US = 5000.0
     # ... and this many in a row mean the clock jumped: start again.
     OUTLIERS_TO_RESET = 4
-    # The nominal rate weighs like replies spread over a third of a second.
-    PRIOR_WEIGHT_S2 = 0.01
 
     def __init__(self, nominal_hz: float = MCU_CLOCK_HZ) -> None:
         self.nominal_hz = nominal_hz
@@ -143,17 +143,20 @@ class ClockSync:
 
     def query_interval_s(self) -> float:
         """When to send the next clock query."""
-        if self._count < 2 or self._newest_s - self._oldest_s < self.WARMUP_S:
+        if self._used < 2 or self._newest_s - self._first_s < self.WARMUP_S:
             return self.WARMUP_QUERY_INTERVAL_S
         return self.QUERY_INTERVAL_S
 
     def reset(self) -> None:
-        # Ring buffer of replies: host time of the midpoint, MCU clock, half round trip.
-        self._replies = np.empty((self.WINDOW, 3))
-        self._count = 0
-        self._oldest_s = self._newest_s = 0.0
+        self._first_s = self._newest_s = 0.0
+        self._min_half_rtt = math.inf
+        self._min_rtt_at_s = 0.0
+        # The running fit: total weight, weighted means, (co)variance about them.
+        self._weight = 0.0
         self._t0 = 0.0
         self._c0 = 0.0
+        self._t_var = 0.0
+        self._tc_cov = 0.0
         self._freq = self.nominal_hz
         self._used = 0
         self._residual_var = 0.0
@@ -173,9 +176,7 @@ class ClockSync:
 
     @property
     def min_rtt_s(self) -> float:
-        if not self._count:
-            return math.nan
-        return 2.0 * float(self._replies[: min(self._count, self.WINDOW), 2].min())
+        return 2.0 * self._min_half_rtt if math.isfinite(self._min_half_rtt) else math.nan
 
     @property
     def prediction_stddev_us(self) -> float:
@@ -192,12 +193,34 @@ class ClockSync:
         return self._add(t_mid, mcu_clock, half_rtt)
 
     def _add(self, t: float, clock: float, half_rtt: float) -> bool:
-        if self._count == 0 or self._count >= self.WINDOW:
-            self._oldest_s = t if self._count == 0 else self._replies[self._count % self.WINDOW, 0]
-        self._replies[self._count % self.WINDOW] = (t, clock, half_rtt)
-        self._count += 1
+        aged_min = self._min_half_rtt + (t - self._min_rtt_at_s) * self.RTT_AGE_S_PER_S
+        if half_rtt <= aged_min:
+            self._min_half_rtt, self._min_rtt_at_s = half_rtt, t
+        elif half_rtt > aged_min + self.ACCEPT_MARGIN_S:
+            return False  # delayed somewhere: says little about when the clock was read
+        self._fit(t, clock)
+        self.stats.used += 1
+        return True
+
+    def _fit(self, t: float, clock: float) -> None:
+        if self._used == 0:
+            self._first_s = self._t0 = t
+            self._c0 = clock
+        else:
+            err = clock - self.host_to_mcu(t)
+            self._residual_var += (err * err - self._residual_var) / min(self._used, 64)
+        # Older replies fade with their age; the newest has weight 1.
+        self._weight = self._weight * math.exp(-(t - self._newest_s) / self.AGE_TAU_S) + 1.0
+        d = 1.0 / self._weight
+        dt, dc = t - self._t0, clock - self._c0
+        self._t0 += d * dt
+        self._c0 += d * dc
+        self._t_var = (1.0 - d) * (self._t_var + d * dt * dt)
+        self._tc_cov = (1.0 - d) * (self._tc_cov + d * dt * dc)
+        p = self.PRIOR_WEIGHT_S2
+        self._freq = (self._tc_cov + p * self.nominal_hz) / (self._t_var + p)
         self._newest_s = t
-        return self._refit(t)
+        self._used += 1
 
     def _is_outlier(self, t: float, clock: float, half_rtt: float) -> bool:
         # A reply is only as sure as its round trip: allow for that too.
@@ -213,28 +236,6 @@ class ClockSync:
         self.stats.resets += 1
         self.reset()
         return self._add(t, clock, half_rtt)
-
-    def _refit(self, now: float) -> bool:
-        newest = (self._count - 1) % self.WINDOW
-        r = self._replies[: min(self._count, self.WINDOW)]
-        half = r[:, 2]
-        good = half <= half.min() + self.ACCEPT_MARGIN_S
-        t, c = r[good, 0], r[good, 1]
-        w = np.exp((t - now) / self.AGE_TAU_S)
-        sw = w.sum()
-        t0 = (w * t).sum() / sw
-        c0 = (w * c).sum() / sw
-        dt, dc = t - t0, c - c0
-        var = (w * dt * dt).sum() / sw
-        cov = (w * dt * dc).sum() / sw
-        self._freq = (cov + self.PRIOR_WEIGHT_S2 * self.nominal_hz) / (var + self.PRIOR_WEIGHT_S2)
-        self._t0, self._c0 = t0, c0
-        resid = dc - self._freq * dt
-        self._residual_var = (w * resid * resid).sum() / sw
-        self._used = int(good.sum())
-        used = bool(good[newest])
-        self.stats.used += used
-        return used
 
     def mcu_to_host(self, mcu_clock):
         """Host monotonic seconds of an MCU clock value (scalar or array)."""

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,7 +33,7 @@ from .store import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step, S
 
 log = logging.getLogger("stridesync.api")
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+DASHBOARD = Path(__file__).resolve().parent / "dashboard"  # package data: in the wheel
 Id = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 MODEL_VERSIONS = (MODEL_VERSION,)  # the scoring models this engine can run
 RESCORE_PAGE = 200  # raw chunks a page: about 12 s of the standard rig
@@ -61,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         summary="Real-time sprint feedback: sessions, steps, reps, raw samples, live feed.",
         lifespan=lifespan,
+        docs_url=None,  # served below from vendored assets: no CDN at a track
+        redoc_url=None,
         responses={
             401: {"model": schemas.Problem, "description": "no valid token"},
             422: {"model": schemas.Problem, "description": "malformed or out-of-range input"},
@@ -170,10 +173,26 @@ def _routes(app: FastAPI) -> None:
 
     @app.get("/dashboard/{path:path}", include_in_schema=False)
     async def static(path: str):
-        f = (dash / path).resolve()
-        if not f.is_relative_to(dash.resolve()) or not f.is_file():
+        try:  # a NUL byte or an over-long name is not a file either
+            f = (dash / path).resolve()
+            found = f.is_relative_to(dash.resolve()) and f.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
             raise HTTPException(404, "not found")
         return FileResponse(f)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui():
+        vendor = "/dashboard/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="Stridesync API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no call to a public validator
+        )
 
     # --- status and the websocket ----------------------------------------------------
 

@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_replay)
 
     b = sub.add_parser("bench", help="run a benchmark")
-    b.add_argument("name", choices=["decode", "clock", "engine", "service", "cues", "all"])
+    b.add_argument(
+        "name", choices=["decode", "clock", "engine", "service", "cues", "dashboard", "all"]
+    )
     b.add_argument("--json", action="store_true", help="machine-readable results")
     b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     b.set_defaults(func=cmd_bench)
@@ -844,7 +846,7 @@ def cmd_replay(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bench import clock, cues, decode, engine, service
+    from bench import clock, cues, dashboard, decode, engine, service
 
     runs = {
         "decode": [decode],
@@ -852,7 +854,8 @@ def cmd_bench(args) -> int:
         "engine": [engine],
         "service": [service],
         "cues": [cues],
-        "all": [decode, clock, engine, service, cues],
+        "dashboard": [dashboard],
+        "all": [decode, clock, engine, service, cues, dashboard],
     }[args.name]
     results = {}
     for module in runs:

@@ -165,73 +165,14 @@ def test_phone_layout(browser, demo):
     assert page.is_visible("#light")
 
 
-def test_thirty_minutes_of_live_session_stay_smooth_and_flat(browser, demo):
-    """30 minutes of the standard rig's messages at 60x real time, fed to the page's
-    own message handler (steps at 4 Hz during the sprints, trace ten times a second,
-    status once a second); heap after GC and DOM size sampled every 5 minutes."""
+def test_a_long_live_session_keeps_the_page_bounded(browser, demo):
+    """Ten minutes of the standard rig's messages at 60x real time through the page's
+    own handler (bench/dashboard.py's feed): the DOM stops growing once the tables
+    are full. How long a frame takes, and the heap, are `stridesync bench dashboard`."""
+    from bench.dashboard import feed_session
+
     page = _page(browser, demo, ADMIN)
-    cdp = page.context.new_cdp_session(page)
-
-    def heap_mb() -> float:
-        cdp.send("HeapProfiler.collectGarbage")
-        return cdp.send("Runtime.getHeapUsage")["usedSize"] / 1e6
-
-    feed = """
-    async ([fromS, toS]) => {
-      const frames = [];
-      const names = ["plate-0", "plate-1", "shank-left", "shank-right"];
-      let n = window.__n || 0;
-      for (let t = fromS; t < toS; t += 1) {       // one second of session per frame
-        const t0 = performance.now();
-        for (let k = 0; k < 10; k++) {
-          const tt = t + k / 10;
-          window.stridesync.handle({type: "trace", v: 1, seq: 0, series: names.map((d, i) => ({
-            device: d, stream_id: 0, placement: i < 2 ? "force_plate" : d.replace("-", "_"),
-            channel: i < 2 ? "fz_N" : "gy_deg/s",
-            t: [0, 1, 2, 3, 4].map(j => tt + j * 0.02),
-            y: [0, 1, 2, 3, 4].map(j => 800 * Math.abs(Math.sin(tt * 7 + j))) }))});
-        }
-        if (t % 20 < 7) {                              // sprinting
-          for (let k = 0; k < 4; k++) {
-            n += 1;
-            window.stridesync.handle({type: "step", v: 1, n, rep: Math.floor(t / 20) + 1,
-              foot: n % 2 ? "left" : "right", contact_time_s: 0.11, flight_time_s: 0.12,
-              step_frequency_hz: 4.4, velocity_m_s: 9.3, push_score: 0.9, swing_score: 0.7,
-              torso_score: 1.0, system_score: 0.72, aligned: n % 5 === 0,
-              limiter: ["push", "swing", "torso"][n % 3]});
-          }
-        } else if (t % 20 === 8) {
-          window.stridesync.handle({type: "rep", v: 1, rep: Math.floor(t / 20) + 1, steps: 28,
-            aligned_steps: 9, main_limiter: "swing", mss_m_s: 9.4});
-        }
-        const st = window.stridesync.state;
-        window.stridesync.handle({type: "status", v: 1, devices: [], session: st.session,
-          storage: {ok: true}, clients: 1});
-        await new Promise(requestAnimationFrame);
-        frames.push(performance.now() - t0);
-      }
-      window.__n = n;
-      return frames;
-    }
-    """
-    samples, frames = [], []
-    samples.append((0, heap_mb(), cdp.send("Memory.getDOMCounters")["nodes"]))
-    for minute in range(5, 31, 5):
-        frames += page.evaluate(feed, [(minute - 5) * 60, minute * 60])
-        samples.append((minute, heap_mb(), cdp.send("Memory.getDOMCounters")["nodes"]))
-    frames_ms = sorted(frames)
-    p50, p99 = frames_ms[len(frames_ms) // 2], frames_ms[int(len(frames_ms) * 0.99)]
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "dashboard-30min.json").write_text(
-        json.dumps(
-            {"heap_mb_and_dom_nodes_by_minute": samples, "frame_ms_p50": p50, "frame_ms_p99": p99}
-        )
-    )
-    print(f"heap MB and DOM nodes by minute: {samples}; frame p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    # Flat: from minute 5 on, the heap stays within 1.5 MB and the DOM does not grow.
-    heaps = [h for m, h, _ in samples if m >= 5]
-    assert max(heaps) - min(heaps) < 1.5, samples
+    samples, frames = feed_session(page, 10)
+    assert len(frames) == 600  # every second of session was handled and drawn
     nodes = [d for m, _, d in samples if m >= 5]
     assert max(nodes) - min(nodes) < 200, samples
-    # Smooth: a second of session is handled and drawn within a frame or two.
-    assert p99 < 50, (p50, p99)

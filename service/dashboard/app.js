@@ -1,5 +1,5 @@
 // Stridesync coach dashboard: live view and history. No build step, no network
-// beyond the Pi: uPlot is vendored (dashboard/vendor/uplot, MIT).
+// beyond the Pi: uPlot is vendored (service/dashboard/vendor/uplot, MIT).
 // Memory stays flat however long the session: every buffer here is bounded.
 "use strict";
 
