@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import auth, export, metrics, schemas
@@ -140,9 +140,13 @@ def _routes(app: FastAPI) -> None:
                 "connected": sum(s.connected for s in stats),
             },
             "engine": {
-                "ok": True,
+                "ok": not live.overloaded,
                 "recording": live.recording is not None,
                 "lag_s": round(live.counters.engine_lag_s, 4),
+                "overloaded": live.overloaded,
+                "peak_lag_s": round(live.peak_lag_s, 4),
+                "overloads": live.counters.overloads,
+                "held_s": round(live.merge.held_s(), 3) if live.merge else 0.0,
             },
             "websocket": {"ok": True, "clients": len(live.hub.clients)},
         }
@@ -151,9 +155,13 @@ def _routes(app: FastAPI) -> None:
         # Without its database the service cannot do its job (503); without the broker
         # only the cues stop: reported, not failing.
         ok = parts["database"]["ok"] and parts["storage"]["ok"]
+        if storage["behind"]:
+            storage_state = dict(storage, ok=False)  # stored late, but stored: degraded
+            parts["storage"] = storage_state
         degraded = [k for k, p in parts.items() if not p["ok"]]
+        status = "failing" if not ok else ("degraded" if degraded else "ok")
         return JSONResponse(
-            {"ok": ok, "degraded": degraded, "components": parts},
+            {"ok": ok, "status": status, "degraded": degraded, "components": parts},
             status_code=200 if ok else 503,
         )
 
@@ -602,7 +610,7 @@ def _routes(app: FastAPI) -> None:
         )
         # Page by page, in a worker thread: an hour of raw samples never sits in memory
         # at once, and the event loop keeps serving the live session.
-        last = 0
+        last = (-1e300, 0)  # (t_start, id) of the last chunk fed
         while True:
             async with store.session() as s:
                 page = (
@@ -614,16 +622,24 @@ def _routes(app: FastAPI) -> None:
                             RawChunk.first_sample,
                             RawChunk.lost_before,
                             RawChunk.data,
+                            RawChunk.t_start,
                         )
-                        .where(RawChunk.session_id == session_id, RawChunk.id > last)
-                        .order_by(RawChunk.id)
+                        .where(
+                            RawChunk.session_id == session_id,
+                            # in time order, whatever order they were stored in
+                            or_(
+                                RawChunk.t_start > last[0],
+                                and_(RawChunk.t_start == last[0], RawChunk.id > last[1]),
+                            ),
+                        )
+                        .order_by(RawChunk.t_start, RawChunk.id)
                         .limit(RESCORE_PAGE)
                     )
                 ).all()
             if not page:
                 break
-            last = page[-1][0]
-            await asyncio.to_thread(job.feed, [(int(c[1], 16), *c[2:]) for c in page])
+            last = (page[-1][-1], page[-1][0])
+            await asyncio.to_thread(job.feed, [(int(c[1], 16), *c[2:-1]) for c in page])
         events = await asyncio.to_thread(job.finish)
         steps_new = [e for e in events if e["type"] == "step"]
         reps_new = [e for e in events if e["type"] == "rep"]

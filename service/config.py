@@ -75,6 +75,11 @@ class RecordingConfig(_Section):
     # While the database cannot be written (a full disk), keep this much in
     # memory and retry; beyond it the oldest chunks are dropped and counted.
     max_pending_s: float = Field(300.0, ge=10.0, le=3600.0)
+    # On stop and shutdown the writer gets this long to commit what waits; the
+    # systemd unit's TimeoutStopSec (30 s) leaves room for it.
+    stop_flush_s: float = Field(10.0, ge=1.0, le=25.0)
+    # /healthz says "degraded" when the oldest sample waiting to be stored is older.
+    degraded_backlog_s: float = Field(5.0, ge=1.0, le=600.0)
 
 
 class LiveConfig(_Section):
@@ -82,6 +87,9 @@ class LiveConfig(_Section):
     trace_hz: float = Field(50.0, ge=5.0, le=200.0, description="live trace points per second")
     trace_interval_s: float = Field(0.1, ge=0.02, le=1.0, description="one trace message per")
     status_interval_s: float = Field(1.0, ge=0.2, le=10.0)
+    # The host is behind when the newest sample the engine has finished is this old:
+    # /healthz says "degraded" and the optional work is shed (docs/api.md, "Overload").
+    overload_lag_s: float = Field(0.5, ge=0.05, le=60.0)
 
 
 class AuthConfig(_Section):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from .cues.mqtt import MqttOut
 from .cues.policy import CueMaker, CuePolicy
 from .engine import MODEL_VERSION, AthleteInfo, Baseline
 from .hub import Hub, clean
+from .merge import TimeMerge
 from .recorder import Chunk, Recording, stream_to_json
 from .store import Mark, RawChunk, Rep, Session, SessionStream, Step, Store
 
@@ -117,6 +119,9 @@ class _Pending:
     chunks: list[Chunk] = field(default_factory=list)
     rows: list = field(default_factory=list)  # ORM objects and updates, in order
 
+    def empty(self) -> bool:
+        return not (self.streams or self.chunks or self.rows)
+
 
 @dataclass
 class Counters:
@@ -131,6 +136,8 @@ class Counters:
     chunks_stored: int = 0
     chunks_dropped: int = 0
     bytes_stored: int = 0
+    overloads: int = 0  # times the host fell behind by more than live.overload_lag_s
+    trace_blocks_shed: int = 0
 
 
 class Live:
@@ -151,7 +158,12 @@ class Live:
         self.counters = Counters()
         self.recording: Recording | None = None
         self.session_row: Session | None = None
+        self.merge: TimeMerge | None = None
+        self.overloaded = False
+        self.peak_lag_s = 0.0  # the most behind in the overload under way (or the last)
+        self._late_at = -math.inf  # when a block last came later than a fifth of the bound
         self._pending = _Pending()
+        self._write_lock = asyncio.Lock()  # one commit at a time: a batch leaves after it
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()  # session start/stop
@@ -190,10 +202,25 @@ class Live:
         ]
 
     async def close(self) -> None:
-        """Stop the session under way (stored whole), then the devices."""
+        """Stop the session under way and store everything that waits (within
+        `recording.stop_flush_s`), then the devices."""
+        deadline = time.monotonic() + self.settings.recording.stop_flush_s
         if self.recording is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self.stop_session()
+            except Exception:
+                log.exception("stopping the session at shutdown failed")
+        with contextlib.suppress(OSError):
+            await self._flush_until_empty(deadline)
+        if not self._pending.empty():
+            p = self._pending
+            log.error(
+                "shutdown: %d chunks and %d rows could not be stored within %.0f s: %s",
+                len(p.chunks),
+                len(p.rows),
+                self.settings.recording.stop_flush_s,
+                self.storage_error or "the writer is behind",
+            )
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -226,18 +253,45 @@ class Live:
         c = self.counters
         c.blocks += 1
         c.samples += len(block)
-        self.trace.add(block)
-        rec = self.recording
-        if rec is None:
-            return
-        t0 = time.perf_counter()
-        events, chunks = rec.add(block)
-        c.engine_s += time.perf_counter() - t0
         c.engine_lag_s = max(time.monotonic() - float(block.time_s[-1]), 0.0)
+        self._check_overload(c.engine_lag_s)
+        if self.overloaded:  # shed first: the live plot (docs/api.md, "Overload")
+            c.trace_blocks_shed += 1
+        else:
+            self.trace.add(block)
+        if self.recording is None:
+            return
+        for b in self.merge.push(block):
+            self._record(b)
+
+    def _record(self, block: SampleBlock) -> None:
+        c = self.counters
+        t0 = time.perf_counter()
+        events, chunks = self.recording.add(block)
+        c.engine_s += time.perf_counter() - t0
         if chunks:
             self._pending.chunks.extend(chunks)
             self._wake.set()
         self._emit(events, block)
+
+    CAUGHT_UP_S = 2.0  # this long under a fifth of the bound: caught up
+
+    def _check_overload(self, lag_s: float) -> None:
+        """Behind when samples reach us late; caught up when they have reached us
+        early for a while (a starved host catches up in bursts)."""
+        bound = self.settings.live.overload_lag_s
+        now = time.monotonic()
+        if lag_s > bound / 5:
+            self._late_at = now
+        if self.overloaded:
+            self.peak_lag_s = max(self.peak_lag_s, lag_s)
+        if not self.overloaded and lag_s > bound:
+            self.overloaded, self.peak_lag_s = True, lag_s
+            self.counters.overloads += 1
+            log.warning("the host is %.1f s behind the sensors: shedding the live trace", lag_s)
+        elif self.overloaded and now - self._late_at > self.CAUGHT_UP_S:
+            self.overloaded = False
+            log.warning("caught up with the sensors: live trace back")
 
     def _emit(self, events: list[dict], block: SampleBlock | None) -> None:
         sid = self.session_row.id
@@ -300,6 +354,9 @@ class Live:
     def on_event(self, ev: DeviceEvent) -> None:
         d = self.counters.device_events
         d[ev.kind] = d.get(ev.kind, 0) + 1
+        if self.merge is not None and ev.kind in ("stall", "disconnected"):
+            for b in self.merge.pause(ev.device_id):  # not waited for any more
+                self._record(b)
         msg = {
             "type": "sensor_event",
             "kind": ev.kind,
@@ -350,6 +407,7 @@ class Live:
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
             self.session_row, self.recording = row, rec
+            self.merge = TimeMerge()
             self.cue_maker = CueMaker(policy)
             self.hub.publish({"type": "session", "event": "started", **session_json(row)})
             log.info("session %d started for athlete %d", row.id, athlete_id)
@@ -361,6 +419,9 @@ class Live:
             rec, row = self.recording, self.session_row
             if rec is None:
                 raise Conflict("no session is recording")
+            for b in self.merge.flush():
+                self._record(b)
+            self.merge = None
             try:
                 events, chunks = rec.finish()
             except Exception:  # a bug must not keep the session recording for ever
@@ -378,8 +439,9 @@ class Live:
             )
             self.session_row = None
             # Stopped whatever happens; what the database refuses now waits and is retried.
+            deadline = time.monotonic() + self.settings.recording.stop_flush_s
             with contextlib.suppress(OSError):
-                await self._flush_until_empty()
+                await self._flush_until_empty(deadline)
             self.hub.publish({"type": "session", "event": "stopped", **session_json(row)})
             log.info("session %d stopped: %d steps, %d reps", row.id, rec.steps, rec.reps)
             return row
@@ -398,13 +460,20 @@ class Live:
 
     # --- storage ----------------------------------------------------------------------------
 
-    async def _flush_until_empty(self) -> None:
-        for attempt in range(3):
-            if await self._flush():
+    async def _flush_until_empty(self, deadline: float | None = None) -> None:
+        """Commit until nothing waits; retry a failing database until `deadline`
+        (default: three tries)."""
+        tries = 0
+        while True:
+            ok = await self._flush()
+            tries += 1
+            if ok and self._pending.empty():
                 return
-            if attempt < 2:
+            late = time.monotonic() >= deadline if deadline is not None else tries >= 3
+            if late:
+                raise OSError(f"the database cannot be written: {self.storage_error}")
+            if not ok:
                 await asyncio.sleep(0.2)
-        raise OSError(f"the database cannot be written: {self.storage_error}")
 
     async def _write_forever(self) -> None:
         while True:
@@ -415,14 +484,18 @@ class Live:
                 self._wake.set()
 
     async def _flush(self) -> bool:
-        """Commit what waits, in one transaction; on failure keep it for the next try."""
+        """Commit what waits, in one transaction. A batch leaves the waiting lists only
+        once committed: on failure, or if the writer is cancelled, it is still there."""
+        async with self._write_lock:
+            return await self._commit_waiting()
+
+    async def _commit_waiting(self) -> bool:
         p = self._pending
         if self.recording is not None:
             p.streams.extend(self.recording.take_new_streams())
-        streams, chunks, rows = p.streams, p.chunks, p.rows
+        streams, chunks, rows = list(p.streams), list(p.chunks), list(p.rows)
         if not (streams or chunks or rows):
             return True
-        p.streams, p.chunks, p.rows = [], [], []
         try:
             blobs = await asyncio.to_thread(lambda: [c.encode() for c in chunks])
             async with self.store.session() as s, s.begin():
@@ -452,9 +525,10 @@ class Live:
             self.storage_error = str(exc).splitlines()[0][:200]
             if first:
                 log.error("storage failing, will retry: %s", self.storage_error)
-            p.streams[:0], p.chunks[:0], p.rows[:0] = streams, chunks, rows
             self._drop_excess()
             return False
+        # Committed: now they leave (what came in meanwhile stays, after them).
+        del p.streams[: len(streams)], p.chunks[: len(chunks)], p.rows[: len(rows)]
         if self.storage_error is not None:
             log.warning("storage works again")
         self.storage_error = None
@@ -465,13 +539,25 @@ class Live:
         return True
 
     def _drop_excess(self) -> None:
+        """Beyond the memory cap the oldest chunks go: counted, and marked in the
+        session so that the hole is never silent."""
         chunks = self._pending.chunks
         limit = self.settings.recording.max_pending_s / self.settings.recording.chunk_s
         streams = max(len({(c.device_id, c.stream.stream_id) for c in chunks}), 1)
         excess = len(chunks) - int(limit * streams)
         if excess > 0:
+            gone = chunks[:excess]
             del chunks[:excess]
             self.counters.chunks_dropped += excess
+            t0 = min(float(c.time_s[0]) for c in gone)
+            t1 = max(float(c.time_s[-1]) for c in gone)
+            label = (
+                f"storage: {sum(len(c.time_s) for c in gone)} samples not stored"
+                f" ({t1 - t0:.1f} s; the database could not be written)"
+            )
+            sid = gone[0].session_id
+            self._pending.rows.append(Mark(session_id=sid, time_s=t0, label=label[:200]))
+            log.error("%s", label)
 
     # --- periodic messages ------------------------------------------------------------------
 
@@ -504,14 +590,30 @@ class Live:
                     "samples": rec.samples if rec else 0,
                 },
                 "storage": self.storage_health(),
+                "engine": {
+                    "overloaded": self.overloaded,
+                    "lag_s": round(self.counters.engine_lag_s, 3),
+                    "peak_lag_s": round(self.peak_lag_s, 3),
+                    "overloads": self.counters.overloads,
+                },
                 "clients": len(self.hub.clients),
             }
         )
 
+    def storage_backlog_s(self) -> float:
+        """How long ago the oldest sample waiting to be stored was taken."""
+        chunks = self._pending.chunks
+        if not chunks:
+            return 0.0
+        return max(time.monotonic() - min(float(c.time_s[0]) for c in chunks[:64]), 0.0)
+
     def storage_health(self) -> dict:
+        backlog = self.storage_backlog_s()
         return {
             "ok": self.storage_error is None,
             "error": self.storage_error,
+            "behind": backlog > self.settings.recording.degraded_backlog_s,
+            "backlog_s": round(backlog, 3),
             "pending_chunks": len(self._pending.chunks),
             "last_commit_age_s": None
             if self.last_commit_s is None

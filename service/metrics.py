@@ -83,6 +83,24 @@ class LiveCollector(Collector):
             value=c.engine_lag_s,
         )
         yield GaugeMetricFamily(
+            "stridesync_overloaded",
+            "1 while the host is behind the sensors by more than live.overload_lag_s",
+            value=int(self.live.overloaded),
+        )
+        yield CounterMetricFamily(
+            "stridesync_overloads", "times the host fell behind", value=c.overloads
+        )
+        yield CounterMetricFamily(
+            "stridesync_trace_blocks_shed",
+            "sample blocks left out of the live trace while overloaded",
+            value=c.trace_blocks_shed,
+        )
+        yield GaugeMetricFamily(
+            "stridesync_storage_backlog_seconds",
+            "age of the oldest sample waiting to be stored",
+            value=storage["backlog_s"],
+        )
+        yield GaugeMetricFamily(
             "stridesync_websocket_clients",
             "connected websocket clients",
             value=len(self.hub.clients),

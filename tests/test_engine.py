@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -14,11 +15,15 @@ from firmware_bridge.simulator import simulate_session
 from firmware_bridge.virtual import force_plate_stream
 from service.cli import replay_events
 from service.engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine
-from tests.helpers import SHARED_DATA
+from tests.helpers import SHARED_DATA, needs_data
 
 DORN = SHARED_DATA / "dorn2012"
 SHORTS = SHARED_DATA / "shorts"
-needs_data = pytest.mark.skipif(not DORN.exists(), reason="shared/data not beside the checkout")
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="CI only")
+def test_the_real_recordings_are_beside_the_checkout_in_ci():
+    assert DORN.is_dir() and SHORTS.is_dir(), f"no real recordings at {SHARED_DATA}"
 
 
 def force_blocks(t, values, chunk):

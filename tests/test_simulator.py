@@ -17,7 +17,7 @@ from firmware_bridge.simulator import Athlete, simulate_session, write_simulatio
 from firmware_bridge.simulator.athlete import plan_session, scenario_reps
 from firmware_bridge.simulator.signals import ForceSource, SegmentKinematics
 from firmware_bridge.simulator.truth import read_truth
-from tests.helpers import SHARED_DATA
+from tests.helpers import SHARED_DATA, needs_data
 
 DORN = SHARED_DATA / "dorn2012"
 
@@ -46,7 +46,7 @@ def dorn_sprint_means() -> np.ndarray:
     return np.array([r[0], np.mean(flights), r[1], r[2], r[3]])
 
 
-@pytest.mark.skipif(not DORN.exists(), reason="shared/data not beside the checkout")
+@needs_data
 def test_simulated_sprint_matches_the_real_one_within_15_percent():
     """JA1Gait35: about 9.5 m/s, 75.9 kg (Dorn, Schache & Pandy 2012)."""
     real = dorn_sprint_means()

@@ -206,8 +206,11 @@ function renderStatus(msg) {
     if (!d.connected) { status = "DISCONNECTED"; tr.className = "bad"; warnings.push(`${d.name} disconnected`); }
     else if (d.last_frame_age_s > 0.5) { status = "silent"; tr.className = "bad"; warnings.push(`${d.name} silent`); }
     else if (Math.abs(d.clock_drift_ppm) > 200) { status = "clock?"; tr.className = "warn"; }
+    else if (d.overflow_samples > 0) { status = "overflow"; tr.className = "warn"; }
     else if (d.lost_samples > 0) { status = "gaps"; tr.className = "warn"; }
-    for (const v of [d.name, status, `${fmt(d.samples_per_s)}/s`, d.lost_samples, `${fmt(d.clock_drift_ppm)} ppm`]) {
+    // Lost: on the wire, plus what the sensor itself had to drop (the host read too late).
+    const lost = d.lost_samples + (d.overflow_samples || 0);
+    for (const v of [d.name, status, `${fmt(d.samples_per_s)}/s`, lost, `${fmt(d.clock_drift_ppm)} ppm`]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);
@@ -216,7 +219,13 @@ function renderStatus(msg) {
   }
   body.replaceChildren(...rows);
   if (!msg.devices.length) warnings.push("no sensors connected");
+  if (msg.engine && msg.engine.overloaded) {
+    warnings.push(`overloaded: ${fmt(msg.engine.lag_s, 1)} s behind the sensors; live plot paused`);
+  }
   if (msg.storage && !msg.storage.ok) warnings.push(`storage failing: ${msg.storage.error}`);
+  else if (msg.storage && msg.storage.behind) {
+    warnings.push(`storage ${fmt(msg.storage.backlog_s, 1)} s behind (catching up)`);
+  }
   if (state.ws && state.ws.readyState === WebSocket.OPEN) banner(warnings.join(" · "));
 }
 

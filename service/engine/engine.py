@@ -102,6 +102,10 @@ class EngineConfig:
     stale_s: float = 0.5  # a stream this far behind the newest is missing, not late
     history_cap_s: float = 60.0  # never keep more history than this, whatever waits
     still_s: float = 1.0  # no step for this long: the athlete is still
+    # A contact's signal spans up to this long (a shank: mid-swing peak to toe-off),
+    # so a detector reports a contact up to this long after its IC, and after lost
+    # samples needs this long of signal before it can find one again.
+    contact_span_s: float = 0.6
     rep_contact_s: float = 0.18  # a contact this short confirms a sprint ...
     rep_speed_m_s: float = 5.0  # ... as does this speed
     rep_confirm_steps: int = 8  # within this many steps, or it was not a sprint
@@ -160,6 +164,9 @@ class Engine:
         self._fast_speed_s: float | None = None
         self._feeds_since_prune = 0
         self._t0: float | None = None  # the first sample time seen
+        # Stretches an event stream lost (sequence gaps: a busy host, a pulled cable):
+        # no step seen there says nothing about the athlete standing still.
+        self._gaps: list[tuple[float, float]] = []
         self._block_s = 0.0  # the longest block seen: how far streams may lag each other
 
     # --- input ------------------------------------------------------------------------------
@@ -182,6 +189,9 @@ class Engine:
             self._t0 = start
         self._block_s = max(self._block_s, end - start + 1.0 / block.stream.sample_rate_hz)
         self._latest[key] = (role, end)
+        if block.lost_before and role == "events":
+            lost_s = (block.lost_before + 1) / block.stream.sample_rate_hz
+            self._gaps.append((start - lost_s, start + self.cfg.contact_span_s))
         # Nothing can be finished or end unless a contact waits or the athlete may be still.
         if not self._cands and end - self._last_step_s < self.cfg.still_s:
             self._feeds_since_prune += 1
@@ -206,6 +216,8 @@ class Engine:
                     f"{block.device_name}/{stream.stream_id}", stream.sample_rate_hz, self.cfg.force
                 )
                 self._force[key] = det
+            if block.lost_before:
+                det.lost()
             for c in det.feed(*_force_channels(block)):
                 self._cands.append(_Candidate(c.ic_s, c.to_s, c.confirmed_s, force=c))
             return "events"
@@ -224,6 +236,8 @@ class Engine:
         if stream.placement in FOOT_OF:
             foot = FOOT_OF[stream.placement]
             det = self._shank.setdefault(key, ShankEventDetector(foot, self.cfg.shank))
+            if block.lost_before:
+                det.lost()
             for e in det.feed(block.time_s, gyro[:, 1]):
                 if isinstance(e, SwingPeak):
                     self._swings[foot].append(e)
@@ -262,6 +276,7 @@ class Engine:
         for peaks in self._swings.values():
             while peaks and peaks[0].time_s < keep:
                 peaks.pop(0)
+        self._gaps = [g for g in self._gaps if g[1] >= keep - self.cfg.still_s]
         for tracker in (*self._thigh.values(), self._trunk):
             if tracker is not None:
                 tracker.prune(keep)
@@ -284,6 +299,12 @@ class Engine:
         times = [max(t, self._t0) for role, t in self._latest.values() if role in roles]
         live = [t for t in times if t >= newest - stale]
         return min(live) if live else math.inf
+
+    def _quiet_from(self, since_s: float, until_s: float) -> float:
+        """Where an observed stretch without steps, ending at `until_s`, begins: at
+        `since_s`, or after the last data gap of an event stream within it."""
+        ends = [b for a, b in self._gaps if a < until_s and b > since_s]
+        return max([since_s, *ends])
 
     def _has(self, role: str) -> bool:
         return any(r == role for r, _ in self._latest.values())
@@ -347,6 +368,7 @@ class Engine:
             prev
             and prev["to_time_s"] < c.ic_s
             and c.ic_s - prev["ic_time_s"] <= self.cfg.max_step_s
+            and self._quiet_from(prev["to_time_s"], c.ic_s) == prev["to_time_s"]  # none lost
         ):
             step_s = c.ic_s - prev["ic_time_s"]
             flight_s = c.ic_s - prev["to_time_s"]
@@ -379,7 +401,12 @@ class Engine:
                     rf = net / math.hypot(net, f.vertical_impulse_ns)
         if imu is not None:
             step["peak_swing_deg_s"] = imu.swing_peak_deg_s
-            if foot in self._prev_to and 0 < c.ic_s - self._prev_to[foot] < self.cfg.max_step_s:
+            before = self._prev_to.get(foot)
+            if (
+                before is not None
+                and 0 < c.ic_s - before < self.cfg.max_step_s
+                and self._quiet_from(before, c.ic_s) == before
+            ):
                 step["swing_time_s"] = c.ic_s - self._prev_to[foot]
             if f is not None:
                 step["imu_ic_error_s"] = imu.ic_s - f.ic_s
@@ -458,9 +485,10 @@ class Engine:
 
     def _on_step(self, step: dict) -> list[dict]:
         gap = step["ic_time_s"] - self._last_step_s
+        quiet_s = step["ic_time_s"] - self._quiet_from(self._last_step_s, step["ic_time_s"])
         self._last_step_s = step["to_time_s"]
         events: list[dict] = []
-        if gap >= self.cfg.still_s:
+        if quiet_s >= self.cfg.still_s:
             if self._state == ACTIVE:
                 events += self._end_rep(step["ic_time_s"] - gap)
             self._state, self._held = ARMED, []
@@ -531,7 +559,8 @@ class Engine:
         events = []
         # A contact still being finished is movement too.
         last = max([self._last_step_s, *(c.to_s for c in self._cands)])
-        if now - last >= self.cfg.still_s:
+        seen = now - self.cfg.contact_span_s  # no contact before this can still be reported
+        if seen - self._quiet_from(last, seen) >= self.cfg.still_s:
             if self._state == ACTIVE:
                 events += self._end_rep(self._last_step_s)
             if self._state in (IDLE, CANDIDATE):

@@ -79,6 +79,7 @@ class ForceContactDetector:
         self.tare_y = 0.0
         self._alpha = self.dt / config.tare_time_constant_s
         self._state = UNLOADED
+        self.broken_contacts = 0  # cut by lost samples
         self._prev_z = 0.0
         self._ic_s = 0.0
         self._to_s = 0.0
@@ -127,6 +128,13 @@ class ForceContactDetector:
         elif z < cfg.off_threshold_n:  # HELD
             self._state = UNLOADED
         return None
+
+    def lost(self) -> None:
+        """Samples are missing: a contact across the gap cannot be measured, and one
+        may have begun in it. Wait for an unloaded sample before the next."""
+        if self._state == LOADED:
+            self.broken_contacts += 1
+        self._state = HELD
 
     def _to_zero(self, z: float, step: float) -> float:
         """How long the force, changing by `step` a sample, takes to go from 0 to z.

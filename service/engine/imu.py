@@ -73,6 +73,12 @@ class ShankEventDetector:
         self.last_swing: SwingPeak | None = None
         self.dropped = 0
 
+    def lost(self) -> None:
+        """Samples are missing: start again from the next swing."""
+        if self._state in (SEEK_IC, SEEK_TO):
+            self.dropped += 1
+        self._state = SEEK_SWING
+
     def feed(self, time_s: np.ndarray, gy: np.ndarray) -> list[ShankContact | SwingPeak]:
         out: list[ShankContact | SwingPeak] = []
         for t, g in zip(time_s.tolist(), gy.tolist(), strict=True):

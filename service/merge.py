@@ -1,0 +1,90 @@
+"""Sample blocks of every stream, handed on in time order.
+
+Each sensor arrives through its own serial port, and when the host falls
+behind (a busy Pi) each port's kernel buffer holds a different stretch of
+time: one stream's backlog can be read seconds ahead of another's. The
+engine's results do not depend on how blocks are cut, but they do depend on
+streams arriving roughly together: a stream far behind the others counts as
+missing. So blocks wait here until every live stream has reached their end,
+and the engine sees the streams in time order whatever the load, as a
+re-score of the stored session does.
+
+A stream is live from its first block until its device is reported stalled
+or disconnected (the bridge's events, in host time: the only part of this
+that knows about the link). A stream that stays behind for longer than
+`max_hold_s` of data time is not waited for any more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from firmware_bridge.device import SampleBlock
+
+Key = tuple[int, int]  # device id, stream id
+
+
+class TimeMerge:
+    def __init__(self, max_hold_s: float = 5.0) -> None:
+        self.max_hold_s = max_hold_s
+        self._queues: dict[Key, deque[SampleBlock]] = {}
+        self._released_to: dict[Key, float] = {}  # newest sample time handed on, per stream
+        self._live: set[Key] = set()
+        self.held_blocks = 0
+
+    def push(self, block: SampleBlock) -> list[SampleBlock]:
+        """One block in; the blocks that can now go on, in time order."""
+        key = (block.device_id, block.stream.stream_id)
+        self._queues.setdefault(key, deque()).append(block)
+        self._released_to.setdefault(key, -math.inf)
+        self._live.add(key)
+        self.held_blocks += 1
+        return self._release()
+
+    def pause(self, device_id: int) -> list[SampleBlock]:
+        """The device stalled or went away: do not wait for its streams."""
+        self._live -= {k for k in self._live if k[0] == device_id}
+        return self._release()
+
+    def flush(self) -> list[SampleBlock]:
+        """Everything held, in time order (the session ends)."""
+        out = []
+        while self.held_blocks:
+            out.append(self._pop(self._earliest()))
+        return out
+
+    def held_s(self) -> float:
+        """How much data time the earliest held block has waited for."""
+        if not self.held_blocks:
+            return 0.0
+        newest = max(q[-1].time_s[-1] for q in self._queues.values() if q)
+        return float(newest - self._queues[self._earliest()][0].time_s[-1])
+
+    def _earliest(self) -> Key:
+        # Ties by key: the order is the same in every process.
+        return min(
+            (k for k, q in self._queues.items() if q),
+            key=lambda k: (float(self._queues[k][0].time_s[-1]), k),
+        )
+
+    def _pop(self, key: Key) -> SampleBlock:
+        block = self._queues[key].popleft()
+        self._released_to[key] = float(block.time_s[-1])
+        self.held_blocks -= 1
+        return block
+
+    def _release(self) -> list[SampleBlock]:
+        out = []
+        while self.held_blocks:
+            key = self._earliest()
+            end = float(self._queues[key][0].time_s[-1])
+            behind = [
+                k
+                for k in self._live
+                if k != key and not self._queues[k] and self._released_to[k] < end
+            ]
+            if behind and self.held_s() <= self.max_hold_s:
+                break  # a live stream may still bring samples before `end`
+            out.append(self._pop(key))
+        return out
