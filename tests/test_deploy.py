@@ -13,6 +13,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -318,7 +319,7 @@ include_dir /etc/mosquitto/conf.d
 """
 
 
-def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed, tmp_path):
+def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed, request):
     """Mosquitto refuses a setting given twice: the installer's conf.d file must add
     only what Debian's stock mosquitto.conf does not set. Only this machine's paths
     and the port are changed; the conf.d file is loaded through include_dir."""
@@ -329,15 +330,25 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
     if not Path(exe).exists():
         pytest.skip("mosquitto is not installed")
     port = free_port()
-    run = tmp_path / "run"
+    # Started as root with no `user` line, Mosquitto runs as the mosquitto user, as on
+    # the Pi: its files go where that user can reach them, with the owners and modes
+    # the installer gave them.
+    etc = Path(tempfile.mkdtemp(prefix="stridesync-mosquitto-"))
+    etc.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(etc, ignore_errors=True))
+    for name in ("stridesync.passwd", "stridesync.acl"):
+        src = root / "etc/mosquitto" / name
+        shutil.copy2(src, etc / name)
+        os.chown(etc / name, src.stat().st_uid, src.stat().st_gid)
+    run = etc / "run"
     run.mkdir()
-    run.chmod(0o777)  # Mosquitto started as root runs as the mosquitto user
-    confd = tmp_path / "conf.d"
+    run.chmod(0o777)
+    confd = etc / "conf.d"
     confd.mkdir()
     generated = (root / "etc/mosquitto/conf.d/stridesync.conf").read_text()
     assert "\nlistener 1883\n" in generated
     (confd / "stridesync.conf").write_text(
-        generated.replace("/etc/mosquitto/", f"{root}/etc/mosquitto/").replace(
+        generated.replace("/etc/mosquitto/", f"{etc}/").replace(
             "\nlistener 1883\n", f"\nlistener {port} 127.0.0.1\n"
         )
     )
@@ -347,9 +358,9 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
         .replace("/var/log/mosquitto/", f"{run}/")
         .replace("include_dir /etc/mosquitto/conf.d", f"include_dir {confd}")
     )
-    (tmp_path / "mosquitto.conf").write_text(stock)
+    (etc / "mosquitto.conf").write_text(stock)
     broker = subprocess.Popen(
-        [exe, "-c", str(tmp_path / "mosquitto.conf")], stderr=subprocess.PIPE, text=True
+        [exe, "-c", str(etc / "mosquitto.conf")], stderr=subprocess.PIPE, text=True
     )
     pw = (root / "etc/stridesync/mqtt/service.pw").read_text().strip()
 
