@@ -502,7 +502,15 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
     sock = _bind(settings.server.host, settings.server.port)
     app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            # Open requests and websockets get this long; then the lifespan stores the
+            # session (within recording.stop_flush_s): a stop never waits on a client.
+            timeout_graceful_shutdown=2,
+        )
     )
     if stop is not None:
 

@@ -106,7 +106,8 @@ class EngineConfig:
     # so a detector reports a contact up to this long after its IC, and after lost
     # samples needs this long of signal before it can find one again.
     contact_span_s: float = 0.6
-    rep_contact_s: float = 0.18  # a contact this short confirms a sprint ...
+    rep_contact_s: float = 0.18  # contacts this short ...
+    rep_short_contacts: int = 2  # ... this many of them confirm a sprint (one may be a hop) ...
     rep_speed_m_s: float = 5.0  # ... as does this speed
     rep_confirm_steps: int = 8  # within this many steps, or it was not a sprint
     rep_end_ratio: float = 1.6  # contacts this much longer than the rep's shortest ...
@@ -496,9 +497,10 @@ class Engine:
             self._state, self._held = CANDIDATE, []
         if self._state == CANDIDATE:
             self._held.append(step)
+            short = sum(1 for s in self._held if s["contact_time_s"] <= self.cfg.rep_contact_s)
             sprinting = (
                 not self.cfg.sprints_only
-                or step["contact_time_s"] <= self.cfg.rep_contact_s
+                or short >= self.cfg.rep_short_contacts
                 or (
                     self._fast_speed_s is not None
                     and self._fast_speed_s >= self._held[0]["ic_time_s"] - 1

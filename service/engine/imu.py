@@ -13,7 +13,8 @@ minimum is confirmed as soon as the signal has risen from it by a fraction
 States, per shank: waiting for a swing peak (above `swing_min_deg_s`), then
 for the IC minimum, then for the TO minimum, then for the next swing peak. A
 contact whose TO minimum is not found within `max_contact_s` is dropped (the
-athlete stopped). The signal is used as it comes: the sensor's own
+athlete stopped). After lost samples the detector waits until the signal is out
+of any swing, so that the next swing is seen whole. The signal is used as it comes: the sensor's own
 anti-aliasing filter is enough at 1 kHz for these events, and a filter here
 would delay confirmation.
 """
@@ -56,7 +57,7 @@ class SwingPeak:
     confirmed_s: float
 
 
-SEEK_SWING, SWINGING, SEEK_IC, SEEK_TO = range(4)
+SEEK_SWING, SWINGING, SEEK_IC, SEEK_TO, AFTER_GAP = range(5)
 
 
 class ShankEventDetector:
@@ -74,10 +75,11 @@ class ShankEventDetector:
         self.dropped = 0
 
     def lost(self) -> None:
-        """Samples are missing: start again from the next swing."""
+        """Samples are missing: start again from the next whole swing (its peak may
+        have been in the gap, so a swing under way is not one to trust)."""
         if self._state in (SEEK_IC, SEEK_TO):
             self.dropped += 1
-        self._state = SEEK_SWING
+        self._state = AFTER_GAP
 
     def feed(self, time_s: np.ndarray, gy: np.ndarray) -> list[ShankContact | SwingPeak]:
         out: list[ShankContact | SwingPeak] = []
@@ -92,7 +94,10 @@ class ShankEventDetector:
     def _sample(self, t: float, g: float):
         cfg = self.cfg
         state = self._state
-        if state == SEEK_SWING:
+        if state == AFTER_GAP:
+            if g < cfg.swing_min_deg_s:  # out of any swing: the next one is seen whole
+                self._state = SEEK_SWING
+        elif state == SEEK_SWING:
             if g > cfg.swing_min_deg_s:
                 self._state, self._peak, self._peak_s = SWINGING, g, t
         elif state == SWINGING:
