@@ -24,3 +24,21 @@ def wheel(tmp_path_factory):
         capture_output=True,
     )
     return next(out.glob("stridesync-*.whl"))
+
+
+# Tests that run the service, the simulated sensors or a browser in real time. Under
+# pytest-xdist (`make test` runs two workers) they all go to one worker, one at a
+# time: two of them at once on a busy 2-core machine would starve each other's
+# simulated sensors, which real sensors never are. The rest (pure computation)
+# runs beside them on the other worker.
+REAL_TIME_MODULES = {
+    "test_api_fuzz", "test_cues", "test_dashboard", "test_demo", "test_deploy",
+    "test_overload", "test_power_cut", "test_serial_link", "test_service", "test_stop",
+    "test_storage_failure", "test_websocket", "test_wheel",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in REAL_TIME_MODULES:
+            item.add_marker(pytest.mark.xdist_group("real-time"))

@@ -56,7 +56,7 @@ def test_no_input_makes_a_server_error(server, label, mode):
     op = schemathesis.openapi.from_dict(SPEC).find_operation_by_label(label)
 
     @given(case=op.as_strategy(generation_mode=mode))
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     def run(case):
         response = case.call(
             base_url=server.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30

@@ -91,7 +91,10 @@ def test_sigterm_stops_serve_quickly_with_the_session_whole(tmp_path, state):
         if svc.proc.poll() is None:
             svc.kill()
         sim.close()
-    assert svc.proc.returncode == 0, svc.log.read_text()[-2000:]
+    # uvicorn stops cleanly on SIGTERM, then re-raises it so that the parent sees
+    # it (systemd counts an exit by SIGTERM as clean).
+    assert svc.proc.returncode in (0, -signal.SIGTERM), svc.log.read_text()[-2000:]
+    print(f"{state}: stopped in {took_s:.2f} s")
     assert took_s < STOP_WITHIN_S, f"{state}: the stop took {took_s:.1f} s"
     newest = _stored_whole(db, sid)
     if state == "recording":  # what had come in by the stop is stored
@@ -118,6 +121,7 @@ def test_ctrl_c_stops_the_demo_quickly_with_the_session_whole(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0
+    print(f"demo: stopped in {took_s:.2f} s")
     assert took_s < STOP_WITHIN_S, f"the demo's Ctrl-C took {took_s:.1f} s"
     newest = _stored_whole(db, 1)
     assert min(newest.values()) > t0 - 1.0
