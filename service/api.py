@@ -395,7 +395,7 @@ def _routes(app: FastAPI) -> None:
             streams = await _streams_of(s, session_id)
             n_steps = await s.scalar(select(func.count()).where(Step.session_id == session_id))
             n_reps = await s.scalar(select(func.count()).where(Rep.session_id == session_id))
-        samples, size = await export.raw_stats(store, session_id)
+        samples, size, span_s = await export.raw_stats(store, session_id)
         return {
             **_session_dict(row),
             "streams": [_stream_dict(st) for st in streams],
@@ -403,6 +403,7 @@ def _routes(app: FastAPI) -> None:
             "reps": n_reps,
             "raw_samples": samples,
             "raw_bytes": size,
+            "raw_span_s": span_s,
         }
 
     @app.delete(

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument(
+        "--stand", type=float, default=0.0, help="seconds standing still before the first rep"
+    )
+    sim.add_argument(
         "--rig", default="standard", help="standard (default), runway, treadmill, imu, imu-speed"
     )
     sim.add_argument("--mass", type=float, default=75.0, help="body mass, kg")
@@ -720,6 +723,8 @@ def _simulation(args):
         raise UsageError(f"unknown rig {args.rig!r}; choose from {', '.join(RIGS)}")
     if not 1.0 <= args.duration <= 24 * 3600:
         raise UsageError("--duration must be between 1 s and 24 h")
+    if not 0.0 <= args.stand <= 3600:
+        raise UsageError("--stand must be between 0 and 3600 s")
     if not (
         30 <= args.mass <= 200
         and 1.2 <= args.height <= 2.3
@@ -736,7 +741,13 @@ def _simulation(args):
         raise UsageError(str(exc)) from None
     athlete = Athlete(args.mass, args.height, args.mss, args.tau)
     sim = simulate_session(
-        args.scenario, args.duration, args.seed, args.rig, athlete, noise=not args.no_noise
+        args.scenario,
+        args.duration,
+        args.seed,
+        args.rig,
+        athlete,
+        noise=not args.no_noise,
+        stand_s=args.stand,
     )
     return sim, faults
 

@@ -272,17 +272,20 @@ async def raw_parquet(
     yield sink.drain()
 
 
-async def raw_stats(store: Store, session_id: int) -> tuple[int, int]:
+async def raw_stats(store: Store, session_id: int) -> tuple[int, int, float]:
+    """Samples, bytes, and the sample-time span of a session's raw chunks."""
     async with store.session() as s:
-        n, size = (
+        n, size, first, last = (
             await s.execute(
                 select(
                     func.coalesce(func.sum(RawChunk.n), 0),
                     func.coalesce(func.sum(func.length(RawChunk.data)), 0),
+                    func.min(RawChunk.t_start),
+                    func.max(RawChunk.t_end),
                 ).where(RawChunk.session_id == session_id)
             )
         ).one()
-    return int(n), int(size)
+    return int(n), int(size), (last - first) if first is not None else 0.0
 
 
 C3D_MAX_S = 3600.0  # the c3d package holds a whole file in memory: an hour of plates

@@ -124,6 +124,9 @@ class SessionDetail(SessionOut):
     reps: int
     raw_samples: int
     raw_bytes: int
+    raw_span_s: float = Field(
+        description="seconds of sample time from the first raw sample stored to the last"
+    )
 
 
 class MarkIn(_In):

@@ -44,11 +44,18 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path | None = None) ->
 class SimAthlete:
     """`stridesync simulate --pty`: the standard rig in a process of its own."""
 
-    def __init__(self, scenario: str = "aligned", seed: int = 0, duration_s: float = 600.0):
+    def __init__(
+        self,
+        scenario: str = "aligned",
+        seed: int = 0,
+        duration_s: float = 600.0,
+        stand_s: float = 0.0,
+    ):
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "service.cli", "simulate", "--pty",
                 "--scenario", scenario, "--seed", str(seed), "--duration", str(duration_s),
+                "--stand", str(stand_s),
             ],
             stdout=subprocess.PIPE,
             text=True,

@@ -17,7 +17,7 @@ from service.engine import AthleteInfo
 from service.recorder import rescore, stream_from_json
 from tests.service_helpers import Service, SimAthlete, free_port, write_config
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 KILLS = 12
 

@@ -39,8 +39,9 @@ def simulate_session(
     rig: str = "standard",
     athlete: Athlete | None = None,
     noise: bool = True,
+    stand_s: float = 0.0,
 ) -> Simulation:
-    plan = plan_session(athlete or Athlete(), scenario_reps(scenario), seed, duration_s)
+    plan = plan_session(athlete or Athlete(), scenario_reps(scenario), seed, duration_s, stand_s)
     models = build_rig(plan, rig, seed, noise)
     return Simulation(plan, rig, scenario, models, plate_of_contact(plan, rig))
 

@@ -289,11 +289,16 @@ class _Planner:
 
 
 def plan_session(
-    athlete: Athlete, reps: list[RepPlan], seed: int = 0, duration_s: float | None = None
+    athlete: Athlete,
+    reps: list[RepPlan],
+    seed: int = 0,
+    duration_s: float | None = None,
+    stand_s: float = 0.0,
 ) -> SessionPlan:
-    """Plan reps one after another (and standing still to `duration_s`, if longer)."""
+    """Plan reps one after another, after standing still for `stand_s` (and standing
+    still to `duration_s`, if longer)."""
     p = _Planner(athlete, seed)
-    t = 0.0
+    t = stand_s
     for i, rep in enumerate(reps, start=1):
         if duration_s is not None and t >= duration_s:
             break
