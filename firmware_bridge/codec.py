@@ -330,8 +330,8 @@ def decode_body(body: bytes) -> Message:
         raise error(f"unknown message type 0x{msg_type:02x}") from None
     try:
         return parse(msg_type, payload)
-    except (struct.error, ValueError) as exc:
-        raise error(f"malformed {MsgType(msg_type).name} payload: {exc}") from None
+    except (struct.error, ValueError, IndexError) as exc:  # short, or a field out of range
+        raise error(f"malformed {MsgType(msg_type).name} payload: {exc!r}") from None
 
 
 def _parse_samples(_t: int, p: memoryview) -> SampleBatch:
