@@ -21,7 +21,7 @@ import pytest
 from service.config import hash_token
 from tests.service_helpers import ADMIN, VIEWER, free_port
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"

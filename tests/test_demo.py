@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from tests.service_helpers import free_port
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 async def test_demo_prints_where_and_the_token_and_streams_steps(tmp_path):

@@ -161,6 +161,7 @@ def test_a_second_run_changes_nothing(installed, wheel):
     assert _snapshot(root) == before
 
 
+@pytest.mark.slow
 def test_upgrade_then_rollback(tmp_path, wheel):
     _need_root()
     _need("mosquitto_passwd")
