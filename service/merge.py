@@ -9,6 +9,11 @@ missing. So blocks wait here until every live stream has reached their end,
 and the engine sees the streams in time order whatever the load, as a
 re-score of the stored session does.
 
+The engine itself tolerates streams a little apart (a stream is missing only
+when it is `stale_s`, 0.5 s, behind the newest), so a block waits only when a
+live stream is more than `slack_s` (a quarter of a second) behind its end:
+in normal operation nothing waits here and no latency is added.
+
 A stream is live from its first block until its device is reported stalled
 or disconnected (the bridge's events, in host time: the only part of this
 that knows about the link). A stream that stays behind for longer than
@@ -26,7 +31,8 @@ Key = tuple[int, int]  # device id, stream id
 
 
 class TimeMerge:
-    def __init__(self, max_hold_s: float = 5.0) -> None:
+    def __init__(self, slack_s: float = 0.25, max_hold_s: float = 5.0) -> None:
+        self.slack_s = slack_s
         self.max_hold_s = max_hold_s
         self._queues: dict[Key, deque[SampleBlock]] = {}
         self._released_to: dict[Key, float] = {}  # newest sample time handed on, per stream
@@ -82,7 +88,7 @@ class TimeMerge:
             behind = [
                 k
                 for k in self._live
-                if k != key and not self._queues[k] and self._released_to[k] < end
+                if k != key and not self._queues[k] and self._released_to[k] < end - self.slack_s
             ]
             if behind and self.held_s() <= self.max_hold_s:
                 break  # a live stream may still bring samples before `end`
