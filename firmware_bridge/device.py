@@ -105,7 +105,9 @@ class DeviceSession:
         self._clock_ext = WrapExtender()
         self._tokens = itertools.count(1)
         self._queries: dict[int, float] = {}
-        self._pending: deque[tuple[SampleBatch, float]] = deque(maxlen=self.MAX_PENDING_BATCHES)
+        self._pending: deque[tuple[SampleBatch, float]] = deque()
+        self.unsynced_dropped = 0  # samples dropped while waiting for the clock (counted lost)
+        self._dropping = False
         self._streams = {s.stream_id: self._new_stream(s) for s in hello.streams}
         self.unknown_stream_batches = 0
 
@@ -203,11 +205,31 @@ class DeviceSession:
         # connect or a reset); a reset met while draining stops the drain.
         self._pending.append((batch, host_time_s))
         out: list[SampleBlock | DeviceEvent] = []
+        if len(self._pending) > self.MAX_PENDING_BATCHES:
+            event = self._drop_unsynced(host_time_s)
+            if not self._dropping:  # one event an episode, not one a batch
+                self._dropping = True
+                out.append(event)
+        if self.clock.ready:
+            self._dropping = False
         while self._pending and self.clock.ready:
             b, t = self._pending.popleft()
             if b.stream_id in self._streams:  # a new hello may have changed the streams
                 out.extend(self._accept(self._streams[b.stream_id], b, t))
         return out
+
+    def _drop_unsynced(self, host_time_s: float) -> DeviceEvent:
+        """The clock is still unknown and too much waits: the oldest batch goes, counted
+        as lost on its stream (its samples leave a gap the next batch's index shows)."""
+        b, _ = self._pending.popleft()
+        self.unsynced_dropped += b.n_samples
+        st = self._streams.get(b.stream_id)
+        if st is not None and st.next_index is None:
+            # Not yet counted by any sequence: count it here, once.
+            st.counters.lost_samples += b.n_samples
+        return DeviceEvent(
+            "gap", self.device_id, host_time_s, "samples dropped while the clock is unknown"
+        )
 
     def _accept(self, st: _Stream, batch: SampleBatch, host_time_s: float):
         if st.reconnected:

@@ -10,6 +10,7 @@ reps exactly. Nothing here does I/O; the service's writer stores the rows.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,8 @@ from firmware_bridge.device import SampleBlock
 from .engine import AthleteInfo, Baseline, Engine, EngineConfig
 from .hub import clean
 from .store import rawcodec
+
+log = logging.getLogger("stridesync.recorder")
 
 
 def stream_to_json(s: StreamInfo) -> dict:
@@ -168,6 +171,7 @@ class Recording:
         self.steps = 0
         self.reps = 0
         self.samples = 0
+        self.engine_errors = 0
 
     def expect(self, device_id: int, device_name: str, stream: StreamInfo) -> None:
         """A stream the rig has at the start: steps wait for it."""
@@ -185,10 +189,18 @@ class Recording:
         return out
 
     def add(self, block: SampleBlock) -> tuple[list[dict], list[Chunk]]:
+        """Store first: whatever the engine makes of a block, its samples are kept."""
         self._note_stream(block.device_id, block.device_name, block.stream, False)
         self.samples += len(block)
-        events = self.engine.feed(block)
-        return self._number(events), self.chunker.add(block)
+        chunks = self.chunker.add(block)
+        try:
+            events = self.engine.feed(block)
+        except Exception:  # a bug must cost at most this block's events, never samples
+            self.engine_errors += 1
+            if self.engine_errors == 1:
+                log.exception("session %d: the engine failed on a block", self.session_id)
+            events = []
+        return self._number(events), chunks
 
     def finish(self) -> tuple[list[dict], list[Chunk]]:
         return self._number(self.engine.finish()), self.chunker.flush()

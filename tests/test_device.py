@@ -164,3 +164,28 @@ def test_a_reset_found_while_draining_queued_batches_never_crashes():
     rig.sync()
     items = rig.batch()  # drains: meets the restart, stops, waits for the new clock
     assert isinstance(items, list)
+
+
+def test_batches_waiting_for_the_clock_are_never_dropped_uncounted():
+    """A device whose clock replies never come: past the waiting cap the oldest batches
+    go, and every one of their samples is counted lost, with one gap event."""
+    from firmware_bridge.codec import SampleBatch
+    from firmware_bridge.device import DeviceSession
+    from firmware_bridge.virtual import demo_devices
+
+    model = demo_devices()[0]
+    session = DeviceSession(model.hello())
+    info = model.hello().streams[0]
+    n = 10
+    events = []
+    extra = 25
+    for k in range(DeviceSession.MAX_PENDING_BATCHES + extra):
+        batch = SampleBatch(
+            info.stream_id, k * n, 0, k * 10_000, n, b"\0" * (n * info.bytes_per_sample)
+        )
+        events += session.on_samples(batch, float(k) * 0.01)
+    assert not session.clock.ready
+    assert session.unsynced_dropped == extra * n
+    counters = session.stream_counters()[info.stream_id]
+    assert counters.lost_samples == extra * n
+    assert [e.kind for e in events] == ["gap"]

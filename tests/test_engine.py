@@ -229,3 +229,42 @@ def test_finish_without_any_sample():
     from service.engine import AthleteInfo, Engine
 
     assert Engine(AthleteInfo(70.0)).finish() == []
+
+
+@needs_data
+def test_a_speed_sensor_glitch_costs_nothing_in_replay(tmp_path):
+    """A 0.1 s burst of valid samples at 32.767 m/s (an int16 radar reading saturated)
+    in the middle of a real sprint: dropped by the documented bound (no human runs
+    above 15 m/s), and the profile is the one of the clean trace."""
+    src = SHORTS / "dynaspeed.csv"
+    lines = src.read_text(encoding="utf-8-sig").splitlines()
+    head, rows = lines[0], lines[1:]
+    mid = len(rows) // 2
+    glitched = [
+        ",".join([r.split(",")[0], r.split(",")[1], "32.767", "32.767"])
+        if mid <= i < mid + 100  # 100 samples of the 1 kHz trace
+        else r
+        for i, r in enumerate(rows)
+    ]
+    bad = tmp_path / "glitch.csv"
+    bad.write_text("\n".join([head, *glitched]) + "\n")
+    clean = [e for e in replay_events(src, AthleteInfo(64.0, 1.77)) if e["type"] == "rep"]
+    got = [e for e in replay_events(bad, AthleteInfo(64.0, 1.77)) if e["type"] == "rep"]
+    assert len(got) == len(clean) == 1
+    for key in ("mss_m_s", "tau_s", "f0_n", "v0_m_s", "pmax_w"):
+        assert got[0][key] == pytest.approx(clean[0][key], rel=0.01), key
+    r = subprocess.run(
+        [sys.executable, "-m", "service.cli", "replay", str(bad), "--mass", "64"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["type"] == "rep"
+
+
+def test_the_profile_fit_never_raises_on_an_impossible_trace():
+    from service.engine.profile import MAX_SPEED_M_S, sprint_profile
+
+    t = np.arange(0.0, 6.0, 0.01)
+    v = np.where(t > 1.0, 40.0, 0.0)  # beyond every bound of the fit
+    p = sprint_profile(t, v, 75.0, 1.8)  # used to raise "x0 is infeasible"
+    assert p is None or p.mss_m_s <= MAX_SPEED_M_S

@@ -26,7 +26,13 @@ from firmware_bridge.device import SampleBlock
 
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
-from .profile import air_density, frontal_area_m2, sprint_profile, sprint_window
+from .profile import (
+    MAX_SPEED_M_S,
+    air_density,
+    frontal_area_m2,
+    sprint_profile,
+    sprint_window,
+)
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
 from .segments import AHRS_RATE_HZ, SegmentTracker
 
@@ -149,6 +155,7 @@ class Engine:
         self._cands: list[_Candidate] = []
         self._swings: dict[str, list[SwingPeak]] = {"left": [], "right": []}
         self._speed_t: list[np.ndarray] = []
+        self.speed_rejected = 0  # speed samples beyond MAX_SPEED_M_S
         self._speed_v: list[np.ndarray] = []
         self._prev: dict | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}
@@ -224,7 +231,9 @@ class Engine:
             return "events"
         if stream.kind == SensorKind.SPEED:
             v = _channel(block, Channel.VELOCITY)
-            ok = np.isfinite(v)
+            # Physically impossible speeds (a glitch, a saturated reading) are dropped.
+            ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
+            self.speed_rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
             self._speed_t.append(block.time_s[ok])
             self._speed_v.append(v[ok])
             fast = block.time_s[ok][v[ok] > self.cfg.rep_speed_m_s]

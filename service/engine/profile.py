@@ -31,6 +31,9 @@ import numpy as np
 from scipy.optimize import least_squares
 
 G = 9.81
+# No human runs faster (the fastest 10 m splits ever timed are ~12.4 m/s): a speed
+# sample beyond it is a sensor glitch, never a sprint (the engine drops it).
+MAX_SPEED_M_S = 15.0
 
 
 def air_density(pressure_torr: float = 760.0, temperature_c: float = 20.0) -> float:
@@ -64,13 +67,19 @@ def fit_velocity(t: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
     """Least-squares MSS, tau, t0 of a sprint's speed trace."""
     t = np.asarray(t, dtype=float)
     v = np.asarray(v, dtype=float)
+    lower = np.array([1.0, 0.1, t[0] - 5.0])
+    upper = np.array([MAX_SPEED_M_S, 5.0, t[-1]])
     moving = np.flatnonzero(v > 0.2 * np.max(v))
-    guess = (float(np.percentile(v, 99)), 1.0, float(t[moving[0]]) - 0.2 if len(moving) else 0.0)
+    guess = np.array(
+        [float(np.percentile(v, 99)), 1.0, float(t[moving[0]]) - 0.2 if len(moving) else t[0]]
+    )
+    # A start inside the bounds, whatever the trace holds (least_squares refuses one outside).
+    guess = np.clip(guess, lower + 1e-6 * (upper - lower), upper - 1e-6 * (upper - lower))
 
     def residual(p):
         return velocity_model(t, *p) - v
 
-    fit = least_squares(residual, guess, bounds=([1.0, 0.1, t[0] - 5.0], [15.0, 5.0, t[-1]]))
+    fit = least_squares(residual, guess, bounds=(lower, upper))
     mss, tau, t0 = fit.x
     return float(mss), float(tau), float(t0)
 
@@ -105,7 +114,10 @@ def sprint_profile(
     v = np.asarray(v, dtype=float)
     if len(t) < 10 or t[-1] - t[0] < 1.5 or np.percentile(v, 95) < 3.0:
         return None
-    mss, tau, t0 = fit_velocity(t, v)
+    try:
+        mss, tau, t0 = fit_velocity(t, v)
+    except (ValueError, np.linalg.LinAlgError):  # a degenerate trace: no profile, no crash
+        return None
     if not (math.isfinite(mss) and 0.1 < tau < 5.0):
         return None
     fv = force_velocity(mss, tau, t0, float(t[-1]), body_mass_kg, height_m)
