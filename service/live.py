@@ -354,8 +354,12 @@ class Live:
     def on_event(self, ev: DeviceEvent) -> None:
         d = self.counters.device_events
         d[ev.kind] = d.get(ev.kind, 0) + 1
-        if self.merge is not None and ev.kind in ("stall", "disconnected"):
-            for b in self.merge.pause(ev.device_id):  # not waited for any more
+        # An unplugged sensor is not waited for any more. A stalled one (no frames for
+        # a second) is, up to the merge's max_hold_s: from here a starved host looks
+        # the same as a stalled sensor, and waiting keeps the session identical to its
+        # re-score.
+        if self.merge is not None and ev.kind == "disconnected":
+            for b in self.merge.pause(ev.device_id):
                 self._record(b)
         msg = {
             "type": "sensor_event",

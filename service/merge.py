@@ -14,10 +14,11 @@ when it is `stale_s`, 0.5 s, behind the newest), so a block waits only when a
 live stream is more than `slack_s` (a quarter of a second) behind its end:
 in normal operation nothing waits here and no latency is added.
 
-A stream is live from its first block until its device is reported stalled
-or disconnected (the bridge's events, in host time: the only part of this
-that knows about the link). A stream that stays behind for longer than
-`max_hold_s` of data time is not waited for any more.
+A stream is live from its first block until its device is reported
+unplugged (the bridge's event, in host time: the only part of this that knows
+about the link). A stream that stays behind for longer than `max_hold_s` of
+data time (a sensor that stalled, cable still in) is not waited for any more:
+the engine then goes on without it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class TimeMerge:
         return self._release()
 
     def pause(self, device_id: int) -> list[SampleBlock]:
-        """The device stalled or went away: do not wait for its streams."""
+        """The device went away: do not wait for its streams."""
         self._live -= {k for k in self._live if k[0] == device_id}
         return self._release()
 

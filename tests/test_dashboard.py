@@ -79,7 +79,11 @@ def _page(browser, demo, token, requests=None, viewport=(1280, 1000)):
         page.on("request", lambda r: requests.append(r.url))
         page.on("websocket", lambda ws: requests.append(ws.url))
     page.goto(f"{demo['url']}/#token={token}")
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    # Live, and the service's hello (with the role) handled: it follows the open.
+    page.wait_for_function(
+        "document.getElementById('conn').textContent === 'live'"
+        " && document.getElementById('role').textContent !== ''"
+    )
     return page
 
 
@@ -171,8 +175,11 @@ def test_a_viewer_sees_everything_and_changes_nothing(browser, demo):
 
 def test_phone_layout(browser, demo):
     page = _page(browser, demo, ADMIN, viewport=(390, 844))
+    # With the widest content there is: steps in the table, sensors listed.
+    page.wait_for_selector("#steps tbody tr", timeout=60_000)
+    page.wait_for_selector("#sensors tbody tr")
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 400  # no sideways scrolling on a phone
+    assert width <= 390  # no sideways scrolling on a phone
     assert page.is_visible("#light")
 
 

@@ -350,6 +350,7 @@ $("mark").onclick = () => act(async () => {
 // --- history ---------------------------------------------------------------------------
 
 async function loadHistory() {
+  if (!$("history-athlete").value) await loadAthletes();  // opened before the list came
   const athlete = $("history-athlete").value;
   if (!athlete) return;
   const sessions = await (await api(`/api/sessions?athlete_id=${athlete}&limit=50`)).json();
