@@ -14,9 +14,9 @@ States, per shank: waiting for a swing peak (above `swing_min_deg_s`), then
 for the IC minimum, then for the TO minimum, then for the next swing peak. A
 contact whose TO minimum is not found within `max_contact_s` is dropped (the
 athlete stopped). After lost samples the detector waits until the signal is out
-of any swing, so that the next swing is seen whole. The signal is used as it comes: the sensor's own
-anti-aliasing filter is enough at 1 kHz for these events, and a filter here
-would delay confirmation.
+of any swing, so that the next swing is seen whole. The signal is used as it
+comes: the sensor's own anti-aliasing filter is enough at 1 kHz for these
+events, and a filter here would delay confirmation.
 """
 
 from __future__ import annotations
