@@ -218,7 +218,7 @@ def _routes(app: FastAPI) -> None:
     @app.websocket("/ws/live")
     async def ws_live(ws: WebSocket, ticket: str | None = None):
         a: auth.Auth = ws.app.state.auth
-        if not a.origin_ok(ws.headers.get("origin"), ws.headers.get("host")):
+        if not a.origin_ok(ws.headers.get("origin"), ws.headers.get("host"), ws.url.scheme):
             await ws.close(code=1008, reason="origin not allowed")
             return
         token = None

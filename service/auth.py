@@ -68,14 +68,18 @@ class Auth:
             return None
         return entry[0]
 
-    def origin_ok(self, origin: str | None, host: str | None) -> bool:
-        """No Origin: not a browser (a script, a test). Else same origin or allowed."""
+    def origin_ok(self, origin: str | None, host: str | None, scheme: str = "ws") -> bool:
+        """No Origin: not a browser (a script, a test). Else the same origin (scheme,
+        host and port: a page at https://pi is not the service at http://pi) or an
+        allowed one."""
         if origin is None:
             return True
         origin = origin.rstrip("/")
         if origin in self.allowed_origins:
             return True
-        return host is not None and urlsplit(origin).netloc == host
+        page = urlsplit(origin)
+        own_scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+        return host is not None and page.scheme == own_scheme and page.netloc == host
 
 
 async def _credentials(request: Request) -> str | None:

@@ -135,9 +135,11 @@ async def test_websocket_access(tmp_path):
             with pytest.raises(InvalidStatus) as exc:
                 await connect(url, **kwargs)
             assert exc.value.response.status_code == 403
-        # A page on another origin may not use someone's ticket or token.
-        with pytest.raises(InvalidStatus):
-            await connect(url, additional_headers=_bearer(ADMIN), origin="http://evil.example")
+        # A page on another origin may not use someone's ticket or token; nor may a page
+        # on the same host and port under another scheme (origin = scheme, host, port).
+        for other in ("http://evil.example", f"https://{addr}"):
+            with pytest.raises(InvalidStatus):
+                await connect(url, additional_headers=_bearer(ADMIN), origin=other)
 
         async with httpx.AsyncClient(base_url=f"http://{addr}") as http:
             r = await http.post("/api/ws-ticket")
