@@ -380,3 +380,14 @@ def test_force_plates_export_as_c3d_and_replay_to_the_same_contacts(recorded, tm
     assert steps
     off = [float(np.abs(replayed - (s["ic_time_s"] - sess["clock_origin_s"])).min()) for s in steps]
     assert max(off) <= 0.0015, off
+
+
+def test_odd_dashboard_paths_are_not_found_not_server_errors(recorded):
+    with recorded["svc"].client(None) as c:
+        for path in (
+            "/dashboard/a%00b",
+            "/dashboard/" + "a" * 5000,
+            "/dashboard/../pyproject.toml",
+        ):
+            r = c.get(path)
+            assert r.status_code == 404, (path[:40], r.status_code)
