@@ -155,9 +155,8 @@ def _routes(app: FastAPI) -> None:
         # Without its database the service cannot do its job (503); without the broker
         # only the cues stop: reported, not failing.
         ok = parts["database"]["ok"] and parts["storage"]["ok"]
-        if storage["behind"]:
-            storage_state = dict(storage, ok=False)  # stored late, but stored: degraded
-            parts["storage"] = storage_state
+        if storage["behind"]:  # stored late, but stored: degraded, not failing
+            parts["storage"] = dict(storage, ok=False)
         degraded = [k for k, p in parts.items() if not p["ok"]]
         status = "failing" if not ok else ("degraded" if degraded else "ok")
         return JSONResponse(

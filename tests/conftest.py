@@ -38,7 +38,8 @@ REAL_TIME_MODULES = {
 }  # fmt: skip
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.module.__name__.rsplit(".", 1)[-1] in REAL_TIME_MODULES:
-            item.add_marker(pytest.mark.xdist_group("real-time"))
+def pytest_itemcollected(item):
+    # Marked as each test is collected: xdist reads the groups in its own
+    # pytest_collection_modifyitems, which runs before a conftest's.
+    if item.module.__name__.rsplit(".", 1)[-1] in REAL_TIME_MODULES:
+        item.add_marker(pytest.mark.xdist_group("real-time"))

@@ -98,6 +98,34 @@ def write_config(path: Path, db_url: str, ports: list[str], port: int, **extra: 
     return path
 
 
+def stored_streams(db: Path, session_id: int) -> dict[tuple[str, int], list[tuple]]:
+    """A session's raw chunks in a SQLite file, per (device id, stream id), checked to
+    follow on from each other: each starts where the one before ended plus the samples
+    it says were lost between them, and later in time. Rows: (first sample, n,
+    lost before, t_start, t_end), in the order stored."""
+    import sqlite3
+    from collections import defaultdict
+    from itertools import pairwise
+
+    con = sqlite3.connect(db)
+    try:
+        chunks = con.execute(
+            "SELECT device_id, stream_id, first_sample, n, lost_before, t_start, t_end"
+            " FROM raw_chunks WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        ).fetchall()
+    finally:
+        con.close()
+    by_stream: dict[tuple[str, int], list[tuple]] = defaultdict(list)
+    for device, stream, *row in chunks:
+        by_stream[(device, stream)].append(tuple(row))
+    for key, rows in by_stream.items():
+        for a, b in pairwise(rows):
+            assert b[0] == a[0] + a[1] + b[2], (key, a, b)  # no sample missing unmarked
+            assert b[3] > a[4], (key, a, b)  # in time order
+    return dict(by_stream)
+
+
 class Service:
     """`stridesync serve --config FILE` as a child process."""
 

@@ -173,7 +173,7 @@ async def test_cues_play_and_survive_a_broker_restart(tmp_path):
         assert any(x["kind"] == "summary" and x["text"].startswith("Rep ") for x in played)
         # The device measures receive -> audio start for every cue it played (its
         # distribution, and the device's memory, are `stridesync bench cues`).
-        assert all(x["receive_to_audio_ms"] >= 0 for x in played)
+        assert all(isinstance(x.get("receive_to_audio_ms"), float) for x in played)
     finally:
         device.terminate()
         device.wait(10)
