@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from sqlalchemy import and_, func, or_, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import auth, export, metrics, schemas
+from . import auth, export, httpguard, metrics, schemas
 from .config import Settings
 from .engine import MODEL_VERSION, AthleteInfo, Baseline
 from .hub import Hub
@@ -78,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # Outermost: a token and the body's size are checked before a byte of body is read.
+    app.add_middleware(httpguard.RequestGuard, auth=app.state.auth)
     _errors(app)
     _routes(app)
     return app

@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .config import Settings, hash_token
 
 Role = Literal["admin", "viewer"]
+NEED_TOKEN = "a valid token is required (Authorization: Bearer TOKEN)"
 _bearer = HTTPBearer(auto_error=False, description="an admin or viewer token")
 
 
@@ -93,7 +94,7 @@ def _require(request: Request, token: str | None, need: Role) -> Role:
     if role is None:
         raise HTTPException(
             401,
-            "a valid token is required (Authorization: Bearer TOKEN)",
+            NEED_TOKEN,
             headers={"WWW-Authenticate": "Bearer"},
         )
     if need == "admin" and role != "admin":

@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
         "stalls=2,unplug=20:2,reset=40 (see docs/simulator.md)",
     )
     sim.add_argument("--no-noise", action="store_true", help="exact signals, no sensor noise")
+    sim.add_argument(
+        "--link-dir",
+        help="with --pty: a stable name per device, DIR/NAME, kept across replugs"
+        " (as udev's /dev/serial/by-id)",
+    )
     out = sim.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", help="write the wire capture here (truth: OUT.truth.jsonl)")
     out.add_argument("--pty", action="store_true", help="serve live on pseudo-terminals")
@@ -484,6 +489,7 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
     import uvicorn
 
     from service.api import create_app
+    from service.httpguard import server_config
     from service.store import Store
     from service.store import error as StoreError
 
@@ -505,11 +511,9 @@ async def _serve(settings, on_ready=None, stop: asyncio.Event | None = None) -> 
     sock = _bind(settings.server.host, settings.server.port)
     app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(
+        server_config(
             app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
+            settings,
             # Open requests and websockets get this long; then the lifespan stores the
             # session (within recording.stop_flush_s): a stop never waits on a client.
             timeout_graceful_shutdown=2,
@@ -757,7 +761,7 @@ def cmd_simulate(args) -> int:
     if not args.verbose:  # the recording host's notes about injected faults
         logging.getLogger("stridesync.bridge").setLevel(logging.ERROR)
     if args.pty:
-        return asyncio.run(_simulate_pty(sim, faults, args.duration))
+        return asyncio.run(_simulate_pty(sim, faults, args.duration, args.link_dir))
     from firmware_bridge.simulator import write_simulation
 
     try:
@@ -772,8 +776,9 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-async def _simulate_pty(sim, faults, duration: float) -> int:
-    """Serve the rig live: time 0 of the plan is now."""
+async def _simulate_pty(sim, faults, duration: float, link_dir: str | None = None) -> int:
+    """Serve the rig live: time 0 of the plan is now (`t0`, host monotonic, in the
+    ready line: the truth of every sample's time)."""
     import time
 
     import numpy as np
@@ -793,22 +798,44 @@ async def _simulate_pty(sim, faults, duration: float) -> int:
     loop = asyncio.get_running_loop()
     for i, dev in enumerate(devices):
         path = await dev.start()
+        _link(link_dir, dev.model.name, path)
         print(json.dumps({"name": dev.model.name, "path": path}), flush=True)
         if faults.applies_to(i):
             for at, length in faults.unplug:
-                loop.call_later(at, lambda d=dev: asyncio.ensure_future(d.unplug()))
-                loop.call_later(at + length, lambda d=dev: asyncio.ensure_future(_replug(d)))
+                loop.call_later(at, lambda d=dev: asyncio.ensure_future(_unplug(d, link_dir)))
+                loop.call_later(
+                    at + length, lambda d=dev: asyncio.ensure_future(_replug(d, link_dir))
+                )
             for at in faults.reset_at:
                 loop.call_later(at, dev.reset)
-    print(json.dumps({"ready": True, "devices": len(devices)}), flush=True)
+    print(json.dumps({"ready": True, "devices": len(devices), "t0": t0}), flush=True)
     await _stop_event(duration).wait()
     for dev in devices:
         await dev.stop()
     return 0
 
 
-async def _replug(dev) -> None:
+def _link(link_dir: str | None, name: str, path: str) -> None:
+    """DIR/NAME -> path, replaced atomically (a reader never sees it missing)."""
+    if link_dir is None:
+        return
+    tmp = os.path.join(link_dir, f".{name}.new")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    os.symlink(path, tmp)
+    os.replace(tmp, os.path.join(link_dir, name))
+
+
+async def _unplug(dev, link_dir: str | None) -> None:
+    await dev.unplug()
+    if link_dir is not None:  # as udev removes /dev/serial/by-id/... with the device
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(link_dir, dev.model.name))
+
+
+async def _replug(dev, link_dir: str | None = None) -> None:
     path = await dev.replug()
+    _link(link_dir, dev.model.name, path)
     print(json.dumps({"name": dev.model.name, "path": path, "replugged": True}), flush=True)
 
 

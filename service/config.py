@@ -47,6 +47,15 @@ class ServerConfig(_Section):
     allowed_origins: list[str] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list, description="CORS: closed when empty")
     dashboard_dir: str = Field("", description="static files of the dashboard; empty: built-in")
+    # The front door (service/httpguard.py, docs/api.md "Limits"): open connections in
+    # all and from one address (websockets included), kept below the file descriptors
+    # the unit allows (LimitNOFILE) so that a sensor can always be opened; a request's
+    # headers must be complete within header_timeout_s; an idle keep-alive
+    # connection is closed after keep_alive_s.
+    max_connections: int = Field(256, ge=8, le=4096)
+    max_connections_per_client: int = Field(32, ge=2, le=4096)
+    header_timeout_s: float = Field(10.0, ge=1.0, le=120.0)
+    keep_alive_s: float = Field(5.0, ge=1.0, le=120.0)
 
 
 class DatabaseConfig(_Section):

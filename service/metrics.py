@@ -6,6 +6,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import httpguard
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -154,6 +156,14 @@ class LiveCollector(Collector):
         for kind, n in sorted(c.device_events.items()):
             events.add_metric([kind], n)
         yield events
+        refused = CounterMetricFamily(
+            "stridesync_http_refused",
+            "connections and requests refused at the front door, by reason",
+            labels=["reason"],
+        )
+        for reason, n in sorted(httpguard.COUNTERS.items()):
+            refused.add_metric([reason], n)
+        yield refused
 
 
 def registry_for(live, hub) -> CollectorRegistry:

@@ -50,16 +50,24 @@ class SimAthlete:
         seed: int = 0,
         duration_s: float = 600.0,
         stand_s: float = 0.0,
+        faults: str = "",
+        link_dir: Path | None = None,
+        noise: bool = True,
     ):
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "service.cli", "simulate", "--pty",
-                "--scenario", scenario, "--seed", str(seed), "--duration", str(duration_s),
-                "--stand", str(stand_s),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+        argv = [
+            sys.executable, "-m", "service.cli", "simulate", "--pty",
+            "--scenario", scenario, "--seed", str(seed), "--duration", str(duration_s),
+            "--stand", str(stand_s),
+        ]  # fmt: skip
+        if faults:
+            argv += ["--faults", faults]
+        if link_dir is not None:
+            argv += ["--link-dir", str(link_dir)]
+        if not noise:
+            argv.append("--no-noise")
+        self.args = dict(scenario=scenario, seed=seed, duration_s=duration_s, stand_s=stand_s)
+        self.noise = noise
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         self.paths: list[str] = []
         while True:
             line = self.proc.stdout.readline()
@@ -69,7 +77,7 @@ class SimAthlete:
             if msg.get("ready"):
                 break
             self.paths.append(msg["path"])
-        self.started = time.monotonic()  # the plan's time 0, within a few ms
+        self.t0 = msg["t0"]  # host monotonic time of the plan's time 0: the truth's clock
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -101,7 +109,8 @@ def write_config(path: Path, db_url: str, ports: list[str], port: int, **extra: 
 def stored_streams(db: Path, session_id: int) -> dict[tuple[str, int], list[tuple]]:
     """A session's raw chunks in a SQLite file, per (device id, stream id), checked to
     follow on from each other: each starts where the one before ended plus the samples
-    it says were lost between them, and later in time. Rows: (first sample, n,
+    it says were lost between them (or at 0 after an MCU restart, with its gap
+    counted), and later in time. Rows: (first sample, n,
     lost before, t_start, t_end), in the order stored."""
     import sqlite3
     from collections import defaultdict
@@ -121,7 +130,10 @@ def stored_streams(db: Path, session_id: int) -> dict[tuple[str, int], list[tupl
         by_stream[(device, stream)].append(tuple(row))
     for key, rows in by_stream.items():
         for a, b in pairwise(rows):
-            assert b[0] == a[0] + a[1] + b[2], (key, a, b)  # no sample missing unmarked
+            # No sample missing unmarked; after an MCU restart (a replugged sensor
+            # reboots) its count starts again from 0, the gap counted from the clock.
+            restarted = b[0] == 0 and b[2] > 0
+            assert b[0] == a[0] + a[1] + b[2] or restarted, (key, a, b)
             assert b[3] > a[4], (key, a, b)  # in time order
     return dict(by_stream)
 
@@ -129,7 +141,7 @@ def stored_streams(db: Path, session_id: int) -> dict[tuple[str, int], list[tupl
 class Service:
     """`stridesync serve --config FILE` as a child process."""
 
-    def __init__(self, config: Path, port: int, log: Path) -> None:
+    def __init__(self, config: Path, port: int, log: Path, nofile: int | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -140,6 +152,7 @@ class Service:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=None if nofile is None else lambda: _limit_files(nofile),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -179,6 +192,13 @@ class Service:
         self._log.close()
 
 
+def _limit_files(n: int) -> None:
+    """In the child: at most n open files, as systemd's LimitNOFILE sets."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+
 @contextlib.contextmanager
 def pg_database():
     """A fresh PostgreSQL database, dropped afterwards; skip if there is no server."""
@@ -215,6 +235,7 @@ async def running(tmp_path, ports=(), **sections):
 
     from service import config
     from service.api import create_app
+    from service.httpguard import server_config
 
     port = free_port()
     settings = config.load(
@@ -229,7 +250,7 @@ async def running(tmp_path, ports=(), **sections):
         **sections,
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, settings, port=port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         assert not task.done(), task.exception()
@@ -311,3 +332,60 @@ topic readwrite stridesync/cue-devices/2/#
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+def stored_time_errors(db: Path, session_id: int, sim: SimAthlete) -> dict[str, list[tuple]]:
+    """Every stored chunk of every IMU and speed stream, against the simulator's truth.
+
+    The simulated sensors are pure functions of the plan's time, and the plan's time 0
+    is `sim.t0` on this host's monotonic clock, the clock the service stamps samples
+    with. So a sample stored at time t must hold what the sensor measured at plan time
+    t - t0. Per chunk: the shift δ of the truth (±3 ms, 0.1 ms steps) that fits the
+    stored samples best, and the RMS misfit there in sensor counts. Rows per device:
+    (t_start, n, δ_s, misfit_counts, dynamic range in counts). Needs a noiseless
+    simulation (noise is a table indexed by sample time: no shift interpolates it).
+    """
+    import sqlite3
+
+    import numpy as np
+
+    from firmware_bridge.simulator import simulate_session
+    from firmware_bridge.virtual import quantise
+    from service.recorder import stream_from_json
+    from service.store import rawcodec
+
+    assert not sim.noise, "the truth check needs a noiseless simulation"
+    models = {m.name: m for m in simulate_session(noise=False, **sim.args).models}
+    con = sqlite3.connect(db)
+    try:
+        streams = con.execute(
+            "SELECT device_id, device_name, stream_id, info FROM session_streams"
+            " WHERE session_id = ?",
+            (session_id,),
+        ).fetchall()
+        chunks = con.execute(
+            "SELECT device_id, stream_id, t_start, n, data FROM raw_chunks"
+            " WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        ).fetchall()
+    finally:
+        con.close()
+    info = {(d, s): (name, stream_from_json(json.loads(i))) for d, name, s, i in streams}
+    shifts_s = np.arange(-30, 31) * 1e-4
+    out: dict[str, list[tuple]] = {}
+    for device, stream_id, t_start, n, data in chunks:
+        name, st = info[(device, stream_id)]
+        if st.kind.name not in ("IMU_6AXIS", "SPEED"):
+            continue  # force plates are tared on the MCU: not a pure function of time
+        source = next(s.source for s in models[name].streams if s.info.stream_id == stream_id)
+        scale, offset = st.scales()
+        t, values = rawcodec.decode(data, scale, offset)
+        counts = np.rint((values - offset) / scale)
+        plan_t = t - sim.t0
+        misfits = [
+            np.sqrt(np.mean((quantise(source(plan_t + d), st) - counts) ** 2)) for d in shifts_s
+        ]
+        best = int(np.argmin(misfits))
+        span = float(np.max(np.ptp(counts, axis=0)))
+        out.setdefault(name, []).append((t_start, n, shifts_s[best], misfits[best], span))
+    return out

@@ -95,8 +95,8 @@ def test_a_starved_service_sheds_degrades_catches_up_and_loses_nothing(tmp_path)
                 _wait(lambda: json.loads(ws.recv(timeout=5))["type"] == "trace", 30, "trace")
             # The aligned scenario sprints at 0, 20 and 40 s of its plan: stop between
             # the second and the third, at full speed again.
-            assert time.monotonic() - sim.started < STOP_AT_PLAN_S, "caught up too late"
-            time.sleep(STOP_AT_PLAN_S - (time.monotonic() - sim.started))
+            assert time.monotonic() - sim.t0 < STOP_AT_PLAN_S, "caught up too late"
+            time.sleep(STOP_AT_PLAN_S - (time.monotonic() - sim.t0))
             assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
             devices = c.get("/api/status").json()["devices"]
             version = c.get(f"/api/sessions/{sid}").json()["model_version"]
