@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import math
@@ -37,6 +38,19 @@ def clean(obj: Any) -> Any:
     if hasattr(obj, "item"):  # numpy scalars
         return clean(obj.item())
     return obj
+
+
+TRIM_AFTER_S = 5.0
+
+
+def release_freed_memory() -> None:
+    """glibc keeps the heap that a crowd of departed clients freed, for reuse: 200
+    websockets left ~37 MB resident for good (bench attack), although no object
+    outlived them (tracemalloc). malloc_trim hands it back to the system. It walks
+    the heap, so it runs in a worker thread (ctypes releases the GIL); elsewhere
+    than glibc it does nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class Client:
@@ -67,6 +81,7 @@ class Hub:
         self.published = 0
         self.dropped = 0  # messages dropped from slow clients' queues, all time
         self.listeners: list = []  # in-process callbacks (the demo's console); must not block
+        self._trim: asyncio.TimerHandle | None = None
 
     def publish(self, msg: dict) -> None:
         """Send to every client (never blocks). Adds `v` and `seq`."""
@@ -101,6 +116,16 @@ class Hub:
             log.info(
                 "websocket client %s gone (sent %d, lost %d)", name, client.sent, client.lost_total
             )
+            self._trim_later()
+
+    def _trim_later(self) -> None:
+        """Once clients have stopped leaving for TRIM_AFTER_S, give freed heap back."""
+        if self._trim is not None:
+            self._trim.cancel()
+        loop = asyncio.get_running_loop()
+        self._trim = loop.call_later(
+            TRIM_AFTER_S, lambda: loop.run_in_executor(None, release_freed_memory)
+        )
 
     async def _send_forever(self, c: Client) -> None:
         while True:
@@ -128,6 +153,8 @@ class Hub:
                     return
 
     async def close(self) -> None:
+        if self._trim is not None:
+            self._trim.cancel()
         for c in list(self.clients):
             with contextlib.suppress(Exception):
                 await c.ws.close(code=1001)
