@@ -48,7 +48,10 @@ class Faults:
     stall_s: float = 0.5
     unplug: tuple[tuple[float, float], ...] = ()  # (at s, for s): cable out, MCU unpowered
     reset_at: tuple[float, ...] = ()  # MCU watchdog resets
-    devices: tuple[int, ...] = ()  # which devices unplug and reset (empty: all)
+    # (at s, for s): every channel of the device reads full scale, valid frames and all
+    # (a radar locked on a passing car, an amplifier saturated): a value glitch.
+    saturate: tuple[tuple[float, float], ...] = ()
+    devices: tuple[int, ...] = ()  # which devices unplug, reset and saturate (empty: all)
 
     def applies_to(self, device: int) -> bool:
         return not self.devices or device in self.devices
@@ -65,10 +68,20 @@ class Faults:
             return [frame, frame]
         return [frame]
 
+    def saturate_sources(self, models: list[McuModel]) -> None:
+        """Make the `saturate` windows part of the affected devices' signals."""
+        if not self.saturate:
+            return
+        for i, m in enumerate(models):
+            if self.applies_to(i):
+                for s in m.streams:
+                    s.source = _saturating(s.source, s.info, self.saturate)
+
     @classmethod
     def parse(cls, spec: str) -> Faults:
         """From the command line: corrupt=0.01,drop=0.01,duplicate=0.005,stalls=2,
-        stall=0.5,unplug=20:2,reset=40 (unplug and reset may repeat, separated by +)."""
+        stall=0.5,unplug=20:2,reset=40,saturate=30:0.1 (unplug, reset and saturate may
+        repeat, separated by +)."""
         f = cls()
         for item in filter(None, spec.split(",")):
             key, _, value = item.partition("=")
@@ -82,10 +95,11 @@ class Faults:
                     f.stalls_per_min = float(value)
                 elif key == "stall":
                     f.stall_s = float(value)
-                elif key == "unplug":
-                    f.unplug = tuple(tuple(map(float, u.split(":"))) for u in value.split("+"))
-                    if any(len(u) != 2 for u in f.unplug):
+                elif key in ("unplug", "saturate"):
+                    windows = tuple(tuple(map(float, u.split(":"))) for u in value.split("+"))
+                    if any(len(u) != 2 for u in windows):
                         raise ValueError
+                    setattr(f, key, windows)
                 elif key == "reset":
                     f.reset_at = tuple(map(float, value.split("+")))
                 elif key == "devices":
@@ -95,11 +109,25 @@ class Faults:
             except KeyError:
                 raise ValueError(
                     f"unknown fault {key!r}: use corrupt, drop, duplicate, stalls, stall,"
-                    " unplug, reset, devices"
+                    " unplug, reset, saturate, devices"
                 ) from None
             except ValueError:
                 raise ValueError(f"bad value for fault {key!r}: {value!r}") from None
         return f
+
+
+def _saturating(source, info, windows):
+    """`source`, reading full scale on every channel inside the windows."""
+    scale, offset = info.scales()
+    full = np.iinfo(info.dtype).max * scale + offset
+
+    def saturated(t: np.ndarray) -> np.ndarray:
+        out = np.array(source(t), dtype=np.float64)
+        for at, length in windows:
+            out[(t >= at) & (t < at + length)] = full
+        return out
+
+    return saturated
 
 
 @dataclass

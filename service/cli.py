@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         default="",
         help="e.g. corrupt=0.01,drop=0.01,duplicate=0.005,"
-        "stalls=2,unplug=20:2,reset=40 (see docs/simulator.md)",
+        "stalls=2,unplug=20:2,reset=40,saturate=30:0.1,devices=7 (see docs/simulator.md)",
     )
     sim.add_argument("--no-noise", action="store_true", help="exact signals, no sensor noise")
     sim.add_argument(
@@ -754,6 +754,7 @@ def _simulation(args):
         noise=not args.no_noise,
         stand_s=args.stand,
     )
+    faults.saturate_sources(sim.models)
     return sim, faults
 
 
