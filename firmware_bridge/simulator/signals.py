@@ -394,7 +394,11 @@ class TrunkSource:
         step = np.maximum(s.ic_s[nxt] - s.ic_s[j], 0.2)
         running = (t >= s.ic_s[j]) & (t < s.ic_s[j] + step) & (s.phase[j] != WALK)
         phase = 2 * np.pi * (t - s.ic_s[j]) / step
-        sway = s.trunk_sway_deg[j] * (np.sin(phase) + 0.5 * np.sin(1.5 * phase + 1.0))
+        # Zero at both ends of the step, so the pitch is continuous from step to step
+        # (a sway that jumped at each contact made one-sample rate spikes of up to
+        # 2000 deg/s wherever a sample fell next to a contact: a simulator bug, not a
+        # sensor fault). 0.55 keeps the rate's RMS of the earlier shape.
+        sway = s.trunk_sway_deg[j] * 0.55 * (np.sin(phase) + 0.5 * np.sin(2 * phase))
         return lean + np.where(running, sway, 0.0)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
