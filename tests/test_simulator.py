@@ -15,7 +15,8 @@ from firmware_bridge.device import DeviceSession
 from firmware_bridge.linksim import Faults
 from firmware_bridge.simulator import Athlete, simulate_session, write_simulation
 from firmware_bridge.simulator.athlete import plan_session, scenario_reps
-from firmware_bridge.simulator.signals import ForceSource, SegmentKinematics
+from firmware_bridge.simulator.limbs import SegmentKinematics
+from firmware_bridge.simulator.signals import ForceSource
 from firmware_bridge.simulator.truth import read_truth
 from tests.helpers import SHARED_DATA, needs_data
 

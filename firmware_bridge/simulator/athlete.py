@@ -30,6 +30,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from . import templates
+
 G = 9.81
 AIR_DENSITY = 1.2
 DRAG_COEFFICIENT = 0.9
@@ -40,6 +42,20 @@ DRAG_COEFFICIENT = 0.9
 START, SPRINT, DECEL, JOG, WALK = "start", "sprint", "decel", "jog", "walk"
 SCENARIOS = ("aligned", "late-swing", "weak-push", "unstable-torso")
 LIMITER = {"aligned": None, "late-swing": "swing", "weak-push": "push", "unstable-torso": "torso"}
+
+
+def _swing_peak_at(shank: np.ndarray) -> float:
+    return float(np.argmax(shank[templates.STANCE :])) / templates.SWING
+
+
+def normal_swing_timing(velocity_m_s: float) -> float:
+    """Where in the swing the shank's peak comes in real running at this speed (0.75
+    of the swing jogging, 0.57 sprinting: templates.py), blended by speed."""
+    jog, sprint = templates.SPEED_M_S["jog"], templates.SPEED_M_S["sprint"]
+    w = min(max((abs(velocity_m_s) - jog) / (sprint - jog), 0.0), 1.0)
+    return (1 - w) * _swing_peak_at(templates.JOG_SHANK) + w * _swing_peak_at(
+        templates.SPRINT_SHANK
+    )
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,7 @@ class Steps:
     propulsive_impulse_ns: np.ndarray
     braking_fraction: np.ndarray  # share of the contact spent braking
     vertical_impulse_ns: np.ndarray
-    swing_timing: np.ndarray  # mid-swing peak as a fraction of swing (0.55 normal)
+    swing_timing: np.ndarray  # mid-swing peak as a fraction of swing (0.57 sprinting)
     swing_peak_deg_s: np.ndarray  # shank peak swing angular velocity of this leg's next swing
     trunk_sway_deg: np.ndarray
     event_jitter_s: np.ndarray = field(
@@ -246,7 +262,10 @@ class _Planner:
                 propulsive_impulse_ns=prop,
                 braking_fraction=brake_frac,
                 vertical_impulse_ns=vertical,
-                swing_timing=(0.68 if late else 0.52) + 0.015 * self.rng.standard_normal(),
+                # A late swing: its peak 0.16 of the swing later than in real running.
+                swing_timing=normal_swing_timing(v)
+                + (0.16 if late else 0.0)
+                + 0.015 * self.rng.standard_normal(),
                 swing_peak_deg_s=126.0 * max(v_next, v) * self.jitter() * (0.85 if late else 1.0),
                 trunk_sway_deg=(7.0 if scenario == "unstable-torso" and rep > 0 else 1.5),
                 event_jitter_s=(self.rng.normal(0, 0.0015), self.rng.normal(0, 0.002)),
@@ -275,7 +294,7 @@ class _Planner:
                     propulsive_impulse_ns=0.05 * self.a.body_mass_kg * v,
                     braking_fraction=0.5,
                     vertical_impulse_ns=self.a.weight_n * step_s,
-                    swing_timing=0.5,
+                    swing_timing=normal_swing_timing(0.0),
                     swing_peak_deg_s=126.0 * v,
                     trunk_sway_deg=1.0,
                     event_jitter_s=(0.0, 0.0),

@@ -18,7 +18,8 @@ import numpy as np
 from ..codec import Placement
 from ..virtual import McuModel, VirtualStream, force_plate_stream, imu_stream, speed_stream
 from .athlete import WALK, SessionPlan
-from .signals import ForceSource, ImuSource, SpeedSource, TrunkSource
+from .limbs import ImuSource
+from .signals import ForceSource, SpeedSource, TrunkSource
 
 RIGS = ("standard", "runway", "treadmill", "imu", "imu-speed")
 PLATE_LENGTH_M = 0.9

@@ -245,7 +245,10 @@ class Engine:
         gyro = block.values[:, :3]
         if stream.placement in FOOT_OF:
             foot = FOOT_OF[stream.placement]
-            det = self._shank.setdefault(key, ShankEventDetector(foot, self.cfg.shank))
+            det = self._shank.get(key)
+            if det is None:
+                det = ShankEventDetector(foot, self.cfg.shank, stream.sample_rate_hz)
+                self._shank[key] = det
             if block.lost_before:
                 det.lost()
             for e in det.feed(block.time_s, gyro[:, 1]):

@@ -2,25 +2,37 @@
 
 The sagittal angular velocity of a shank (gy of the segment frame in
 docs/protocol.md: + when the foot swings forward) has one large positive peak
-in mid-swing. Following Aminian et al. (2002) and, for sprinting on-board in
-real time, Schmidt et al. (2016): initial contact is the first minimum after
-the mid-swing peak; toe-off is the minimum that precedes the next swing. In
-sprinting both are sharp minima (the leg's retraction is stopped at foot
-strike; the push ends with the fastest backward rotation of the stance), so a
-minimum is confirmed as soon as the signal has risen from it by a fraction
-(`rise`) of the last swing peak: 5-20 ms after the event.
+in mid-swing; then the leg retracts (gy < 0) and the foot lands.
 
-States, per shank: waiting for a swing peak (above `swing_min_deg_s`), then
-for the IC minimum, then for the TO minimum, then for the next swing peak. A
-contact whose TO minimum is not found within `max_contact_s` is dropped (the
-athlete stopped). After lost samples the detector waits until the signal is out
-of any swing, so that the next swing is seen whole. The signal is used as it
-comes: the sensor's own anti-aliasing filter is enough at 1 kHz for these
-events, and a filter here would delay confirmation.
+- **Initial contact** is where the retraction suddenly speeds up: the ground
+  stops the foot while the knee travels on at the body's speed, so the shank's
+  backward rotation accelerates at once. On a gyro that is a knee in gy, a
+  sharp minimum of the angular jerk (d²gy/dt²) between the start of the
+  retraction (gy crossing zero) and the stance's first minimum: the first such
+  minimum at least half as deep as the deepest (the skin's ringing after the
+  strike can be as sharp), taken where it begins, at half its depth on the way
+  in. The plain minimum after the swing peak (Aminian et al. 2002, walking;
+  Schmidt et al. 2016, sprint) comes 20-30 ms into stance in real running
+  (docs/validation.md).
+- **Toe-off** is where the shank, released from the ground, starts its fast
+  backward swing: after the late-stance plateau of gy (the shank nearly still
+  over the forefoot), the steepest fall of gy. The minimum of that fall (the
+  usual gyro toe-off) is the early-swing rotation, 20-100 ms after toe-off
+  (the known late bias of shank-gyro toe-off in running: Kiernan et al. 2023).
+
+Derivatives are central differences over ±4 ms on a 3-sample median of gy, so
+that a one-sample spike is not an event. The stance's first minimum is
+confirmed once gy has risen from it by `rise` of the swing peak; toe-off once
+the fall has eased to `eased` of its steepest. A contact whose toe-off is not
+found within `max_contact_s` is dropped (walking, standing). After lost
+samples the detector waits until the signal is out of any swing, so that the
+next swing is seen whole.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +41,19 @@ import numpy as np
 @dataclass(frozen=True)
 class ShankDetectorConfig:
     swing_min_deg_s: float = 200.0  # a swing peak lower than this is not running
-    rise: float = 0.05  # a minimum is confirmed when the signal rose this share of the peak
+    rise: float = 0.15  # a minimum is confirmed when the signal rose this share of the peak
     min_contact_s: float = 0.06
     max_contact_s: float = 0.45
     peak_drop: float = 0.10  # a swing peak is confirmed when the signal fell this share
+    # Derivatives by central differences over ±window_s: short enough to keep a
+    # foot strike's knee sharp (the shank's rate turns within a few ms), long
+    # enough that 1.5 deg/s of sensor noise stays ~10x below a jogger's knee.
+    window_s: float = 0.004
+    # Toe-off: the fall from the late-stance plateau must exceed this share of the
+    # swing peak (and 100 deg/s) to be the swing starting, not stance wobble.
+    fall: float = 0.25
+    eased: float = 0.8  # toe-off confirmed when the fall's slope eased to this share
+    knee: float = 0.5  # IC: the first jerk minimum at least this share of the deepest
 
     def __post_init__(self) -> None:
         if not (0.01 <= self.rise <= 0.5 and 0.01 <= self.peak_drop <= 0.9):
@@ -57,78 +78,186 @@ class SwingPeak:
     confirmed_s: float
 
 
-SEEK_SWING, SWINGING, SEEK_IC, SEEK_TO, AFTER_GAP = range(5)
+SEEK_SWING, SWINGING, RETRACTING, SEEK_IC, PLATEAU, FALLING, AFTER_GAP = range(7)
+
+
+class _Derivatives:
+    """gy median-of-3, its slope and jerk by central differences over ±h samples,
+    each delivered when its window is complete: (time, gy, slope, jerk) at the
+    sample 2h (+1 for the median) behind the newest."""
+
+    def __init__(self, rate_hz: float, window_s: float) -> None:
+        self.rate_hz = rate_hz
+        self.h = max(1, round(window_s * rate_hz))
+        self.raw: deque[tuple[float, float]] = deque(maxlen=3)
+        self.gy: deque[tuple[float, float]] = deque()
+        self.slope: deque[tuple[float, float, float]] = deque()
+
+    def reset(self) -> None:
+        self.raw.clear()
+        self.gy.clear()
+        self.slope.clear()
+
+    def push(self, t: float, g: float):
+        self.raw.append((t, g))
+        if len(self.raw) < 3:
+            return None
+        mid_t = self.raw[1][0]
+        self.gy.append((mid_t, sorted(v for _, v in self.raw)[1]))
+        h = self.h
+        if len(self.gy) < 2 * h + 1:
+            return None
+        (t0, g0), (tc, gc), (t1, g1) = self.gy[0], self.gy[h], self.gy[2 * h]
+        self.gy.popleft()
+        self.slope.append((tc, gc, (g1 - g0) / (t1 - t0)))
+        if len(self.slope) < 2 * h + 1:
+            return None
+        (s0t, _, s0), (ct, cg, cs), (s1t, _, s1) = self.slope[0], self.slope[h], self.slope[2 * h]
+        self.slope.popleft()
+        return ct, cg, cs, (s1 - s0) / (s1t - s0t)
 
 
 class ShankEventDetector:
-    def __init__(self, foot: str, config: ShankDetectorConfig) -> None:
+    def __init__(self, foot: str, config: ShankDetectorConfig, rate_hz: float = 1000.0) -> None:
         self.foot = foot
         self.cfg = config
+        self._d = _Derivatives(rate_hz, config.window_s)
         self._state = SEEK_SWING
-        self._peak = 0.0
-        self._peak_s = 0.0
-        self._min = 0.0
-        self._min_s = 0.0
+        self._peak = self._peak_s = 0.0
+        self._zero_s = 0.0  # the retraction began
+        self._knees: list[tuple[float, float]] = []  # local minima of jerk: (value, time)
+        self._prev_jerk = math.inf
+        self._last_jerk = (math.inf, 0.0)
+        self._jerks: list[tuple[float, float, float, float]] = []  # (t, gy, slope, jerk)
+        self._min = (math.inf, 0.0)  # the stance's first minimum: (gy, time)
         self._ic_s = 0.0
-        self._risen = False  # after IC: the signal left the IC minimum
+        self._plateau = (-math.inf, 0.0)
+        self._steepest = (0.0, 0.0)  # (slope, time)
         self.last_swing: SwingPeak | None = None
         self.dropped = 0
+        self._now = 0.0
 
     def lost(self) -> None:
         """Samples are missing: start again from the next whole swing (its peak may
         have been in the gap, so a swing under way is not one to trust)."""
-        if self._state in (SEEK_IC, SEEK_TO):
+        if self._state in (RETRACTING, SEEK_IC, PLATEAU, FALLING):
             self.dropped += 1
         self._state = AFTER_GAP
+        self._d.reset()
 
     def feed(self, time_s: np.ndarray, gy: np.ndarray) -> list[ShankContact | SwingPeak]:
         out: list[ShankContact | SwingPeak] = []
         for t, g in zip(time_s.tolist(), gy.tolist(), strict=True):
             if g != g:  # NaN: a gap in the signal carries no event
                 continue
-            event = self._sample(t, g)
+            d = self._d.push(t, g)
+            if d is None:
+                continue
+            self._now = t  # events are known from the newest sample on, not before
+            event = self._sample(*d)
             if event is not None:
                 out.append(event)
         return out
 
-    def _sample(self, t: float, g: float):
-        cfg = self.cfg
+    # One sample of the median-filtered signal, with its slope and jerk, 2h behind.
+    def _sample(self, t: float, g: float, slope: float, jerk: float):
         state = self._state
         if state == AFTER_GAP:
-            if g < cfg.swing_min_deg_s:  # out of any swing: the next one is seen whole
+            if g < self.cfg.swing_min_deg_s:  # out of any swing: the next one is seen whole
                 self._state = SEEK_SWING
         elif state == SEEK_SWING:
-            if g > cfg.swing_min_deg_s:
+            if g > self.cfg.swing_min_deg_s:
                 self._state, self._peak, self._peak_s = SWINGING, g, t
         elif state == SWINGING:
-            if g > self._peak:
-                self._peak, self._peak_s = g, t
-            elif g < self._peak * (1.0 - cfg.peak_drop):
-                self._state, self._min, self._min_s = SEEK_IC, g, t
-                self.last_swing = SwingPeak(self.foot, self._peak_s, self._peak, t)
-                return self.last_swing
+            return self._swinging(t, g)
+        elif state == RETRACTING:
+            self._retracting(t, g)
         elif state == SEEK_IC:
-            if g < self._min:
-                self._min, self._min_s = g, t
-            elif self._min < 0 and g > self._min + cfg.rise * self._peak:
-                self._state, self._ic_s = SEEK_TO, self._min_s
-                self._min, self._min_s, self._risen = g, t, False
-            elif t - self._peak_s > 1.0:  # no contact followed the swing
-                self._state = SEEK_SWING
-                self.dropped += 1
-        else:  # SEEK_TO
-            if g < self._min:
-                self._min, self._min_s = g, t
-            elif (
-                g > self._min + cfg.rise * self._peak
-                and self._min_s - self._ic_s >= cfg.min_contact_s
-            ):
-                return self._contact(t)
-            if t - self._ic_s > cfg.max_contact_s:
-                self._state = SEEK_SWING
-                self.dropped += 1
+            self._seek_ic(t, g, slope, jerk)
+        elif state == PLATEAU:
+            self._on_plateau(t, g, slope)
+        else:
+            return self._falling(t, g, slope)
         return None
 
-    def _contact(self, t: float) -> ShankContact:
-        self._state = SEEK_SWING
-        return ShankContact(self.foot, self._ic_s, self._min_s, t, self._peak, self._peak_s)
+    def _swinging(self, t: float, g: float):
+        if g > self._peak:
+            self._peak, self._peak_s = g, t
+        elif g < self._peak * (1.0 - self.cfg.peak_drop):
+            self._state = RETRACTING
+            self.last_swing = SwingPeak(self.foot, self._peak_s, self._peak, self._now)
+            return self.last_swing
+        return None
+
+    def _retracting(self, t: float, g: float) -> None:
+        if g < 0.0:
+            self._state, self._zero_s = SEEK_IC, t
+            self._min = (g, t)
+            self._knees, self._prev_jerk, self._last_jerk = [], math.inf, (math.inf, t)
+            self._jerks = []
+        elif t - self._peak_s > 1.0:  # no contact followed the swing
+            self._state = SEEK_SWING
+            self.dropped += 1
+
+    def _seek_ic(self, t: float, g: float, slope: float, jerk: float) -> None:
+        if g < self._min[0]:
+            self._min = (g, t)
+        # Local minima of the jerk: the knee of foot strike, then perhaps the skin's
+        # ringing after it, which can be as sharp; the first sharp one is the strike.
+        last, before = self._last_jerk, self._prev_jerk
+        if last[0] < jerk and last[0] <= before:
+            self._knees.append(last)
+        self._prev_jerk, self._last_jerk = last[0], (jerk, t)
+        self._jerks.append((t, g, slope, jerk))
+        if g > self._min[0] + self.cfg.rise * self._peak:  # the first minimum is behind
+            knees = [k for k in self._knees if k[1] <= self._min[1] and k[0] < 0.0]
+            if knees:
+                deepest = min(v for v, _ in knees)
+                value, at = next(k for k in knees if k[0] <= self.cfg.knee * deepest)
+                self._ic_s = self._onset(value, at)
+            else:  # no knee at all (a soft landing): the stance's first minimum
+                self._ic_s = self._min[1]
+            self._state = PLATEAU
+            self._plateau = (-math.inf, 0.0)
+        elif t - self._zero_s > self.cfg.max_contact_s:
+            self._state = SEEK_SWING
+            self.dropped += 1
+
+    def _onset(self, value: float, at: float) -> float:
+        """Where the knee begins: on its leading edge, the time the jerk reached half
+        its depth (a derivative over ±h spreads a kink over 2h; its half-depth on the
+        way in is the kink's start, as a constant-fraction timer takes a pulse's)."""
+        before = [(t, j) for t, _, _, j in self._jerks if t <= at]
+        for (t0, j0), (t1, j1) in zip(reversed(before[:-1]), reversed(before[1:]), strict=True):
+            if j0 > 0.5 * value:  # crossed between t0 and t1
+                return t0 + (t1 - t0) * (0.5 * value - j0) / (j1 - j0)
+        return at
+
+    def _on_plateau(self, t: float, g: float, slope: float) -> None:
+        if t - self._ic_s > self.cfg.max_contact_s:
+            self._state = SEEK_SWING
+            self.dropped += 1
+            return
+        if t < self._ic_s + self.cfg.min_contact_s:
+            return
+        if g > self._plateau[0]:
+            self._plateau = (g, t)
+            self._steepest = (0.0, t)
+            return
+        if slope < self._steepest[0]:  # the fall may steepen before it is deep enough
+            self._steepest = (slope, t)
+        if g < self._plateau[0] - max(self.cfg.fall * self._peak, 100.0):
+            self._state = FALLING
+
+    def _falling(self, t: float, g: float, slope: float):
+        # The steepest fall since the plateau (slope lags as gy does: same sample).
+        if slope < self._steepest[0]:
+            self._steepest = (slope, t)
+        elif slope > self.cfg.eased * self._steepest[0]:
+            self._state = SEEK_SWING
+            to = self._steepest[1]
+            return ShankContact(self.foot, self._ic_s, to, self._now, self._peak, self._peak_s)
+        if t - self._ic_s > self.cfg.max_contact_s:
+            self._state = SEEK_SWING
+            self.dropped += 1
+        return None
