@@ -22,6 +22,7 @@ import numpy as np
 
 from firmware_bridge.codec import Channel, ChannelInfo, Placement, SensorKind, StreamInfo, Unit
 from firmware_bridge.device import SampleBlock
+from firmware_bridge.simulator import mocap
 
 FORMATS = ("csv", "c3d", "wire")
 CHUNK = 64
@@ -114,57 +115,10 @@ def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
 
 def c3d_ground_reaction(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Times and summed ground reaction force (fx, fy anterior +, fz up) of a C3D file."""
-    import warnings
-
-    import c3d
-
     try:
-        with open(path, "rb") as f, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "No point data found")  # plates only: fine
-            reader = c3d.Reader(f)
-            analog = np.hstack([a for _, _, a in reader.read_frames(copy=True)])
-            fp = reader.get("FORCE_PLATFORM")
-            channels = fp.get("CHANNEL").int16_array if fp else None
-            corners = fp.get("CORNERS").float_array if fp and fp.get("CORNERS") else None
-            types = fp.get("TYPE").int16_array if fp else None
-            start = (reader.first_frame - 1) / reader.point_rate
-            rate = reader.analog_rate
-    except (ValueError, OSError, AttributeError, KeyError, IndexError) as exc:
-        raise error(f"{path}: not a readable C3D file ({exc})") from None
-    if channels is None or not len(types):
-        raise error(f"{path}: the C3D file has no force plates")
-    if any(tp != 2 for tp in np.ravel(types)):
-        raise error(f"{path}: only type 2 force plates (Fx Fy Fz Mx My Mz) are supported")
-    chans = np.asarray(channels).reshape(len(types), -1)
-    # Ground reaction is the opposite of the force the foot puts on the plate.
-    per_plate = np.stack([-analog[chans[p, :3] - 1] for p in range(len(types))])  # (plate, xyz, n)
-    grf = per_plate.sum(axis=0)
-    t = start + np.arange(grf.shape[1]) / rate
-    ap_axis = _anterior_axis(per_plate, corners)
-    fy = grf[ap_axis]
-    fx = grf[1 - ap_axis]
-    fy = fy * _travel_sign(fy, grf[2])
-    return t, np.column_stack([fx, fy, grf[2]])
-
-
-def _anterior_axis(per_plate: np.ndarray, corners) -> int:
-    loaded = np.flatnonzero(per_plate[:, 2].max(axis=1) > 200.0)
-    if corners is not None and len(loaded) >= 2:
-        centres = np.asarray(corners).reshape(-1, 4, 3).mean(axis=1)[loaded]
-        spread = centres[:, :2].max(axis=0) - centres[:, :2].min(axis=0)
-        return int(np.argmax(spread))
-    impulse = np.abs(per_plate[:, :2].sum(axis=0)).sum(axis=1)
-    return int(np.argmax(impulse))
-
-
-def _travel_sign(fy: np.ndarray, fz: np.ndarray) -> float:
-    """Running contacts brake first: the first 30 % of each contact's AP force is < 0."""
-    on = np.flatnonzero(np.diff((fz > 20.0).astype(int)))
-    early = 0.0
-    for a, b in zip(on[::2], on[1::2], strict=False):
-        n = max((b - a) * 3 // 10, 1)
-        early += fy[a + 1 : a + 1 + n].sum()
-    return -1.0 if early > 0 else 1.0
+        return mocap.ground_reaction(path)
+    except mocap.error as exc:
+        raise error(str(exc)) from None
 
 
 def _c3d_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:

@@ -1,5 +1,6 @@
-"""What IMUs strapped to the shanks, thighs and trunk would have measured, derived
-from the motion capture of a real trial (a C3D file with markers and plates).
+"""Real lab trials from C3D files: their plates' ground reaction, and what IMUs
+strapped to the shanks, thighs and trunk would have measured, derived from their
+motion capture.
 
 Method (docs/validation.md, "Real kinematics"):
 
@@ -70,6 +71,7 @@ def read_trial(path: str | Path, filter_hz: float = FILTER_HZ) -> Trial:
 
     with open(path, "rb") as f, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "No analog data found")
+        warnings.filterwarnings("ignore", "No point data found")
         reader = c3d.Reader(f)
         labels = [label.strip() for label in reader.point_labels]
         frames = np.array([p[:, :3] for _, p, _ in reader.read_frames(copy=True)])
@@ -200,10 +202,8 @@ def stride_templates(c3d_path: str | Path, filter_hz: float = 50.0) -> dict[str,
     shank's rotation at foot strike (the retraction stopped at once) that a 20 Hz
     filter smears over 20 ms, and a single derivative of marker positions stays
     quiet at 50 Hz (0.2 mm of marker noise on a 0.4 m shank: ~5 deg/s)."""
-    from service.recordings import c3d_ground_reaction
-
     trial = read_trial(c3d_path, filter_hz)
-    t_f, force = c3d_ground_reaction(Path(c3d_path))
+    t_f, force = ground_reaction(c3d_path)
     contacts = [(t_f[i], t_f[j]) for i, j in plate_contacts(t_f, force[:, 2])]
     feet = [foot_of(trial, ic, to) for ic, to in contacts]
     rows: dict[str, list[np.ndarray]] = {"shank": [], "thigh": []}
@@ -228,3 +228,59 @@ def stride_templates(c3d_path: str | Path, filter_hz: float = 50.0) -> dict[str,
     if not rows["shank"]:
         raise error(f"{c3d_path}: no whole stride on the plates")
     return {seg: np.mean(curves, axis=0) for seg, curves in rows.items()}
+
+
+def ground_reaction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Times and summed ground reaction force (fx, fy anterior +, fz up) of a C3D file:
+    type 2 plates (Fx Fy Fz Mx My Mz); ground reaction is minus the force on the
+    plate; the anterior axis is the horizontal one along which the loaded plates
+    lie, and its sign the one in which contacts brake first."""
+    import c3d
+
+    try:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "No point data found")  # plates only: fine
+            reader = c3d.Reader(f)
+            analog = np.hstack([a for _, _, a in reader.read_frames(copy=True)])
+            fp = reader.get("FORCE_PLATFORM")
+            channels = fp.get("CHANNEL").int16_array if fp else None
+            corners = fp.get("CORNERS").float_array if fp and fp.get("CORNERS") else None
+            types = fp.get("TYPE").int16_array if fp else None
+            start = (reader.first_frame - 1) / reader.point_rate
+            rate = reader.analog_rate
+    except (ValueError, OSError, AttributeError, KeyError, IndexError) as exc:
+        raise error(f"{path}: not a readable C3D file ({exc})") from None
+    if channels is None or not len(types):
+        raise error(f"{path}: the C3D file has no force plates")
+    if any(tp != 2 for tp in np.ravel(types)):
+        raise error(f"{path}: only type 2 force plates (Fx Fy Fz Mx My Mz) are supported")
+    chans = np.asarray(channels).reshape(len(types), -1)
+    # Ground reaction is the opposite of the force the foot puts on the plate.
+    per_plate = np.stack([-analog[chans[p, :3] - 1] for p in range(len(types))])  # (plate, xyz, n)
+    grf = per_plate.sum(axis=0)
+    t = start + np.arange(grf.shape[1]) / rate
+    ap_axis = _anterior_axis(per_plate, corners)
+    fy = grf[ap_axis]
+    fx = grf[1 - ap_axis]
+    fy = fy * _travel_sign(fy, grf[2])
+    return t, np.column_stack([fx, fy, grf[2]])
+
+
+def _anterior_axis(per_plate: np.ndarray, corners) -> int:
+    loaded = np.flatnonzero(per_plate[:, 2].max(axis=1) > 200.0)
+    if corners is not None and len(loaded) >= 2:
+        centres = np.asarray(corners).reshape(-1, 4, 3).mean(axis=1)[loaded]
+        spread = centres[:, :2].max(axis=0) - centres[:, :2].min(axis=0)
+        return int(np.argmax(spread))
+    impulse = np.abs(per_plate[:, :2].sum(axis=0)).sum(axis=1)
+    return int(np.argmax(impulse))
+
+
+def _travel_sign(fy: np.ndarray, fz: np.ndarray) -> float:
+    """Running contacts brake first: the first 30 % of each contact's AP force is < 0."""
+    on = np.flatnonzero(np.diff((fz > 20.0).astype(int)))
+    early = 0.0
+    for a, b in zip(on[::2], on[1::2], strict=False):
+        n = max((b - a) * 3 // 10, 1)
+        early += fy[a + 1 : a + 1 + n].sum()
+    return -1.0 if early > 0 else 1.0

@@ -26,6 +26,9 @@ documented here (docs/simulator.md, "Sensor effects"):
   frontal plane too (~10-15 deg in running); stood in for by 15 % of the
   sagittal rate 25 ms later about z and 8 % 10 ms earlier about x.
 - **Saturation**: ±2000 deg/s and ±16 g, the ranges of common IMU chips.
+- **Filter delay**: a chip's digital low-pass delays its output (0 by default;
+  a few ms at the narrower bandwidth settings): a constant lag the engine can
+  learn from the plates (service/engine/fusion.py).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class SensorEffects:
     off_sagittal: bool = True
     gyro_range_deg_s: float = 2000.0
     accel_range_m_s2: float = 16 * G
+    filter_delay_s: float = 0.0
 
     @classmethod
     def none(cls) -> SensorEffects:
@@ -152,6 +156,14 @@ def apply(
     own frame (uniform samples) and, for a shank, its shock in that frame."""
     gyro = np.array(gyro_deg_s, dtype=np.float64)
     accel = np.array(accel_m_s2, dtype=np.float64)
+    if shock_in_segment_m_s2 is not None:
+        shock_in_segment_m_s2 = np.array(shock_in_segment_m_s2, dtype=np.float64)
+    if effects.filter_delay_s:
+        late = time_s - effects.filter_delay_s
+        for x in (gyro, accel, shock_in_segment_m_s2):
+            if x is not None:
+                for c in range(x.shape[1]):
+                    x[:, c] = np.interp(late, time_s, x[:, c])
     if effects.off_sagittal:
         gy = gyro[:, 1]
         gx, gz = off_sagittal(

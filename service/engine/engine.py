@@ -25,6 +25,7 @@ from firmware_bridge.codec import Channel, Placement, SensorKind, StreamInfo
 from firmware_bridge.device import SampleBlock
 
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
+from .fusion import FusionConfig, ImuCorrection, PlateContacts
 from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
 from .profile import (
     MAX_SPEED_M_S,
@@ -75,6 +76,8 @@ EXTRA_STEP_KEYS = (
     "step_length_m",
     "imu_ic_error_s",
     "imu_to_error_s",
+    "imu_ic_correction_s",
+    "imu_to_correction_s",
 )
 PROFILE_KEYS = ("mss_m_s", "tau_s", "f0_n", "v0_m_s", "pmax_w", "rf_max", "drf")
 FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
@@ -101,6 +104,7 @@ class EngineConfig:
     force: ForceDetectorConfig = field(default_factory=ForceDetectorConfig)
     shank: ShankDetectorConfig = field(default_factory=ShankDetectorConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     max_step_s: float = 1.0  # a longer gap between contacts: not one run of steps
     match_s: float = 0.04  # force and IMU contacts this close are the same contact
     swing_wait_s: float = 0.005  # the other leg's swing peak must be in by TO + this
@@ -157,6 +161,9 @@ class Engine:
         self._speed_t: list[np.ndarray] = []
         self.speed_rejected = 0  # speed samples beyond MAX_SPEED_M_S
         self._speed_v: list[np.ndarray] = []
+        self._imu_timing = ImuCorrection(self.cfg.fusion)
+        self._plated = PlateContacts(self.cfg.match_s)
+        self.late_imu_contacts = 0  # shank reports of contacts the plates had measured
         self._prev: dict | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}
         self._drag_k = (
@@ -343,9 +350,11 @@ class Engine:
 
     def _next_ready(self, w_events: float, final: bool) -> _Candidate | None:
         """The earliest contact whose sources are all in, fused when two saw it."""
+        self._cands.sort(key=lambda c: c.ic_s)
+        while self._cands and self._late_imu(self._cands[0]):
+            self._cands.pop(0)
         if not self._cands:
             return None
-        self._cands.sort(key=lambda c: c.ic_s)
         first = self._cands[0]
         # The reports of this contact (sorted: none is earlier than the first).
         same = [c for c in self._cands if c.ic_s <= first.ic_s + self.cfg.match_s]
@@ -371,8 +380,23 @@ class Engine:
             self._cands.remove(c)
         return _Candidate(ic, to, max(c.ready_s for c in same), force=force, imu=imu)
 
+    def _late_imu(self, c: _Candidate) -> bool:
+        """A shank's report of a contact the plates measured already: no step of its own
+        (docs/scoring.md, Fusion), but its timing error is learnt."""
+        plate = self._plated.find(c.ic_s) if c.imu is not None and c.force is None else None
+        if plate is None:
+            return False
+        self._imu_timing.observe(c.imu.foot, c.imu.ic_s - plate[0], c.imu.to_s - plate[1])
+        self.late_imu_contacts += 1
+        return True
+
     def _measure(self, c: _Candidate) -> dict:
         a, f, imu = self.athlete, c.force, c.imu
+        correction = self._imu_timing.correction(imu.foot) if imu and not f else None
+        if correction is not None:  # the timing learnt from the plates (fusion.py)
+            c = _Candidate(c.ic_s - correction[0], c.to_s - correction[1], c.ready_s, imu=imu)
+        if f is not None:
+            self._plated.add(f.ic_s, f.to_s)
         step = dict.fromkeys(STEP_KEYS + EXTRA_STEP_KEYS)
         contact = c.to_s - c.ic_s
         prev = self._prev
@@ -424,6 +448,9 @@ class Engine:
             if f is not None:
                 step["imu_ic_error_s"] = imu.ic_s - f.ic_s
                 step["imu_to_error_s"] = imu.to_s - f.to_s
+                self._imu_timing.observe(foot, imu.ic_s - f.ic_s, imu.to_s - f.to_s)
+            elif correction is not None:
+                step["imu_ic_correction_s"], step["imu_to_correction_s"] = correction
             step["swing_lag"] = self._swing_lag(foot, c.ic_s, c.to_s)
             self._prev_to[foot] = c.to_s
         self._thighs(step, foot, c)

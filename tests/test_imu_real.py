@@ -1,0 +1,130 @@
+"""Shank-IMU contacts on real kinematics (issue 14): the sprint and the jog of Dorn et
+al. (2012), their IMU signals derived from the motion capture with the sensor
+effects of firmware_bridge/simulator/sensor.py (each seed its own noise, bias,
+misalignment), sent with the trial's plates through the wire protocol, and
+replayed by the engine. Truth: the plates' 20 N / 10 N events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware_bridge.simulator import recorded, sensor
+from service import recordings
+from service.engine import AthleteInfo, Engine, EngineConfig
+from tests.helpers import SHARED_DATA, needs_data
+
+pytestmark = needs_data
+
+MASS_KG = 75.9  # Dorn et al.'s athlete (JA1Static05.c3d)
+SEEDS = range(8)
+TRIALS = {"sprint": "JA1Gait35.c3d", "jog": "JA1Gait21.c3d"}
+
+
+def replay(capture) -> list[dict]:
+    """Every running contact of a lab trial (one pass each lap: not gated to sprints)."""
+    blocks = list(recordings.blocks(capture, "wire"))
+    engine = Engine(AthleteInfo(MASS_KG, 1.80), EngineConfig(sprints_only=False))
+    for b in blocks:
+        engine.expect(b.device_id, b.stream)
+    events = [e for b in blocks for e in engine.feed(b)] + engine.finish()
+    return [e for e in events if e["type"] == "step"]
+
+
+def captured(tmp_path_factory, trial: str, seed: int, **rig) -> tuple[list[dict], list]:
+    models, truth, duration = recorded.trial_rig(
+        SHARED_DATA / "dorn2012" / TRIALS[trial], MASS_KG, seed=seed, **rig
+    )
+    out = tmp_path_factory.mktemp(f"{trial}-{seed}") / "trial.cap"
+    return replay(recorded.write_trial(models, duration, out, seed)), truth
+
+
+def errors(steps, truth) -> np.ndarray:
+    """(IC error, TO error) in s of each plate contact's step, NaN where none."""
+    out = []
+    for c in truth:
+        near = [s for s in steps if abs(s["ic_time_s"] - c.ic_s) < 0.05]
+        out.append(
+            (near[0]["ic_time_s"] - c.ic_s, near[0]["to_time_s"] - c.to_s)
+            if near
+            else (np.nan,) * 2
+        )
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def imu_only(tmp_path_factory):
+    return {
+        trial: np.concatenate(
+            [errors(*captured(tmp_path_factory, trial, seed, plates=False)) for seed in SEEDS]
+        )
+        for trial in TRIALS
+    }
+
+
+def agreement(err_s: np.ndarray) -> tuple[float, float, float]:
+    """Bias and 95 % limits of agreement (Bland & Altman), in ms."""
+    bias, sd = err_s.mean() * 1e3, err_s.std(ddof=1) * 1e3
+    return bias, bias - 1.96 * sd, bias + 1.96 * sd
+
+
+@pytest.mark.parametrize(("trial", "limit_ms"), [("sprint", 10.0), ("jog", 15.0)])
+def test_every_contact_is_found_with_ic_right(imu_only, trial, limit_ms):
+    err = imu_only[trial]
+    assert not np.isnan(err).any(), "a contact was missed"
+    bias, low, high = agreement(err[:, 0])
+    print(f"{trial} IC: bias {bias:+.1f} ms, LoA {low:+.1f} to {high:+.1f} ms, n={len(err)}")
+    assert abs(bias) < 2.0
+    assert -limit_ms < low and high < limit_ms
+
+
+def test_toe_off_at_sprint_speed(imu_only):
+    bias, low, high = agreement(imu_only["sprint"][:, 1])
+    print(f"sprint TO: bias {bias:+.1f} ms, LoA {low:+.1f} to {high:+.1f} ms")
+    assert abs(bias) < 2.0
+    assert low > -10.0 and high < 10.0
+
+
+def test_toe_off_jogging(imu_only):
+    """At 3.5 m/s some contacts show no toe-off in the shank's rotation at all (it
+    declines steadily through it): the limits are wider than at a sprint. Measured
+    here, and held so that it cannot get worse unnoticed; the issue's ±15 ms is not
+    met (docs/validation.md)."""
+    bias, low, high = agreement(imu_only["jog"][:, 1])
+    print(f"jog TO: bias {bias:+.1f} ms, LoA {low:+.1f} to {high:+.1f} ms")
+    assert abs(bias) < 3.0
+    assert low > -20.0 and high < 20.0
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_plates_and_shanks_give_one_step_per_contact_with_the_imu_error(tmp_path_factory, trial):
+    for seed in (0, 1, 2):
+        fused, truth = captured(tmp_path_factory, trial, seed)
+        alone, _ = captured(tmp_path_factory, trial, seed, plates=False)
+        # The same contacts with or without the plates: none counted twice.
+        assert len(fused) == len(alone)
+        on_plates = [s for s in fused if s["source"] != "imu"]
+        assert len(on_plates) == len(truth)
+        # Where both saw it, one step with the plate's times and the IMU's error.
+        both = [s for s in on_plates if s["source"] == "fused"]
+        assert len(both) >= len(truth) - 1  # a jogger's shank may confirm after the wait
+        assert all(abs(s["imu_ic_error_s"]) < 0.01 for s in both)
+
+
+def test_a_lagging_imu_is_corrected_from_the_plates(tmp_path_factory):
+    """A chip whose low-pass filter delays its output by 6 ms: the plates of the first
+    three laps teach the engine the lag, and the IMU-only laps after them are
+    corrected (docs/scoring.md, Fusion)."""
+    lagging = sensor.SensorEffects(filter_delay_s=0.006)
+    got = {}
+    for plate_laps in (0, 3):
+        steps, truth = captured(
+            tmp_path_factory, "sprint", 4, effects=lagging, laps=6, plate_laps=plate_laps
+        )
+        later = truth[len(truth) // 2 :]  # laps 4-6: no plates
+        got[plate_laps] = errors(steps, later)
+    before = np.sqrt(np.mean(got[0] ** 2, axis=0)) * 1e3
+    after = np.sqrt(np.mean(got[3] ** 2, axis=0)) * 1e3
+    print(f"IMU-only RMS error, IC and TO: {before.round(1)} ms unlearnt, {after.round(1)} learnt")
+    assert before[0] > 4.0  # the lag is there
+    assert np.all(after < 0.5 * before)
