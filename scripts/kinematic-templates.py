@@ -30,7 +30,8 @@ def main() -> int:
         '"runningspeeds" data set, MIT licence): one athlete, 75.9 kg, sprinting at',
         "9.5 m/s and jogging at 3.5 m/s. Each row: STANCE points from IC to TO, then",
         "SWING points from TO to the next IC of the same foot, divided by the stride's",
-        "shank swing peak; the method is firmware_bridge/simulator/mocap.py's.",
+        "shank swing peak; the method is firmware_bridge/simulator/mocap.py's. TRUNK:",
+        "the trunk's pitch (deg) over a stride less its mean: its rock within a stride.",
         '"""',
         "",
         "import numpy as np",
@@ -39,9 +40,12 @@ def main() -> int:
         "SPEED_M_S = {" + ", ".join(f'"{k}": {v[1]}' for k, v in TRIALS.items()) + "}",
         "",
     ]
+    lines.append(f"STEP = {mocap.STEP_POINTS}  # trunk: points a step, two steps (a stride) a row")
+    lines.append("")
     lines.append("# fmt: off")
     for name, (file, _) in TRIALS.items():
         curves = mocap.stride_templates(DATA / file)
+        curves["trunk"] = mocap.trunk_template(DATA / file)
         for seg, curve in curves.items():
             lines.append(f"{name.upper()}_{seg.upper()} = np.array([")
             values = [f"{x:.4f}," for x in curve]

@@ -599,7 +599,7 @@ def _routes(app: FastAPI) -> None:
             streams = await _streams_of(s, session_id)
         job = Rescore(
             AthleteInfo(**row.athlete_snapshot),
-            Baseline(**row.baseline) if row.baseline else None,
+            Baseline.from_dict(row.baseline) if row.baseline else None,
             [
                 (
                     int(st.device_id, 16),

@@ -164,7 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="run a benchmark")
     b.add_argument(
         "name",
-        choices=["decode", "clock", "engine", "service", "cues", "dashboard", "attack", "all"],
+        choices=[
+            "decode",
+            "clock",
+            "engine",
+            "verdict",
+            "service",
+            "cues",
+            "dashboard",
+            "attack",
+            "all",
+        ],
     )
     b.add_argument("--json", action="store_true", help="machine-readable results")
     b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
@@ -894,17 +904,18 @@ def cmd_replay(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bench import attack, clock, cues, dashboard, decode, engine, service
+    from bench import attack, clock, cues, dashboard, decode, engine, service, verdict
 
     runs = {
         "attack": [attack],
+        "verdict": [verdict],
         "decode": [decode],
         "clock": [clock],
         "engine": [engine],
         "service": [service],
         "cues": [cues],
         "dashboard": [dashboard],
-        "all": [decode, clock, engine, service, cues, dashboard, attack],
+        "all": [decode, clock, engine, verdict, service, cues, dashboard, attack],
     }[args.name]
     results = {}
     for module in runs:

@@ -385,7 +385,7 @@ class Live:
                 if athlete is None:
                     raise LookupError(f"no athlete {athlete_id}")
                 info = AthleteInfo(athlete.body_mass_kg, athlete.height_m)
-                baseline = Baseline(**athlete.baseline) if athlete.baseline else None
+                baseline = Baseline.from_dict(athlete.baseline) if athlete.baseline else None
                 policy = (
                     CuePolicy(**self.settings.cues.model_dump())
                     .updated(athlete.cue_policy)

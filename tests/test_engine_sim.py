@@ -1,10 +1,9 @@
 """The whole engine against the simulated sprinter's ground truth, through wire captures."""
 
-from collections import Counter
-
 import numpy as np
 import pytest
 
+from bench import verdict
 from bench.engine import _rechunk
 from firmware_bridge.simulator import simulate_session, write_simulation
 from firmware_bridge.simulator.truth import read_truth
@@ -69,7 +68,7 @@ def test_shank_events_match_truth(imu_only):
     # (a top-speed stride stretched onto an accelerating one: no real acceleration
     # kinematics to take them from). The validated figures are the real kinematics'
     # (test_imu_real.py, docs/validation.md).
-    for group, bias, limit in ((top, 0.003, 0.010), (first5, 0.004, 0.015)):
+    for group, bias, limit in ((top, 0.003, 0.010), (first5, 0.005, 0.015)):
         for key in ("ic_time_s", "to_time_s"):
             err = np.array([s[key] - t[key] for t, s in group])
             assert abs(err.mean()) < bias, key
@@ -87,28 +86,27 @@ def test_no_steps_while_standing_walking_or_jogging(tmp_path_factory, imu_only):
         assert run(blocks)[0] == [], scenario
 
 
-@pytest.mark.parametrize(
-    "scenario,limiter",
-    [("late-swing", "swing"), ("weak-push", "push"), ("unstable-torso", "torso")],
-)
-def test_the_weak_link_is_named_on_90_percent_of_steps(
-    tmp_path_factory, baseline, scenario, limiter
-):
-    blocks, _ = session(tmp_path_factory, scenario, "standard", seed=202)
-    steps, reps = run(blocks, baseline)
-    assert len(steps) > 30
-    named = Counter(s["limiter"] for s in steps)
-    assert named[limiter] >= 0.9 * len(steps), named
-    assert not any(s["aligned"] for s in steps)
-    assert {r["main_limiter"] for r in reps} == {limiter}
+def test_the_verdict_as_a_classifier():
+    """Athletes of different build and speed, each with a baseline learnt from an
+    aligned session; every sprint step after a rep's first three judged against the
+    scenario (bench/verdict.py; the whole matrix: `stridesync bench verdict`)."""
+    r = verdict.run(quick=True)
+    print(verdict.report(r))
+    assert r["false_alarm"] <= 0.05  # an aligned athlete is told so
+    for link in ("push", "swing", "torso"):
+        assert r[f"{link}_recall"] >= 0.90, link  # a weak link is named ...
+        assert r[f"{link}_precision"] >= 0.90, link  # ... and only when it is weak
+    assert r["max_limiter_changes_per_rep"] <= 2
 
 
-def test_aligned_reps_are_mostly_aligned_and_scores_sit_at_baseline(tmp_path_factory, baseline):
+def test_aligned_scores_sit_at_baseline(tmp_path_factory, baseline):
     blocks, _ = session(tmp_path_factory, "aligned", "standard", seed=202)
     steps, _ = run(blocks, baseline)
+    judged = [s for s in steps if s["aligned"] is not None]
     for key in ("push_score", "swing_score", "torso_score"):
-        assert np.median([s[key] for s in steps]) == pytest.approx(1.0, abs=0.1), key
-    assert sum(s["aligned"] for s in steps) >= 0.5 * len(steps)
+        assert np.median([s[key] for s in judged]) == pytest.approx(1.0, abs=0.1), key
+    # No verdict in a rep's first steps (from a standing start), one after them.
+    assert all(s["aligned"] is None for s in steps if s["system_score"] is None)
 
 
 def test_plates_win_the_timing_and_the_imu_error_is_recorded(tmp_path_factory):

@@ -309,7 +309,11 @@ def test_the_athletes_own_baseline_from_chosen_sessions(recorded):
         r = c.post(f"/api/athletes/{aid}/baseline", json={"session_ids": [sid]})
         assert r.status_code == 200, r.text
         base = r.json()["baseline"]
-        assert base["source"] == "athlete" and 0.3 < base["swing_lag"] < 0.9
+        assert base["source"] == "athlete"
+        # The other leg's swing peak comes after IC at 0.6-1.0 contact times at a
+        # sprint's speeds, and the scores vary from step to step a little.
+        assert 0.5 < base["swing_lag_at_zero"] + 8.0 * base["swing_lag_per_m_s"] < 1.1
+        assert 0.0 < base["push_sd"] < 1.0 and 0.0 < base["torso_sd"] < 0.5
         assert -0.15 < base["rf_per_m_s"] < 0  # RF falls as speed rises (Morin et al.)
         # A session started now scores against it, and keeps it.
         s2 = c.post("/api/sessions", json={"athlete_id": aid}).json()

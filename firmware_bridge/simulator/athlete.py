@@ -48,14 +48,18 @@ def _swing_peak_at(shank: np.ndarray) -> float:
     return float(np.argmax(shank[templates.STANCE :])) / templates.SWING
 
 
-def normal_swing_timing(velocity_m_s: float) -> float:
-    """Where in the swing the shank's peak comes in real running at this speed (0.75
-    of the swing jogging, 0.57 sprinting: templates.py), blended by speed."""
-    jog, sprint = templates.SPEED_M_S["jog"], templates.SPEED_M_S["sprint"]
-    w = min(max((abs(velocity_m_s) - jog) / (sprint - jog), 0.0), 1.0)
-    return (1 - w) * _swing_peak_at(templates.JOG_SHANK) + w * _swing_peak_at(
-        templates.SPRINT_SHANK
-    )
+def sprint_stride(phase, velocity_m_s):
+    """Whether a stride takes the real sprint's shape (templates.py), else the jog's:
+    a sprint's steps, accelerating included (a sprinter's landing and retraction),
+    and slowing down while still nearer sprint speed than jog speed. Arrays too."""
+    middle = (templates.SPEED_M_S["jog"] + templates.SPEED_M_S["sprint"]) / 2
+    return np.isin(phase, (SPRINT, START)) | ((phase == DECEL) & (np.abs(velocity_m_s) > middle))
+
+
+def normal_swing_timing(sprinting: bool) -> float:
+    """Where in the swing the shank's peak comes in real running: 0.60 of the swing
+    sprinting, 0.75 jogging (templates.py)."""
+    return _swing_peak_at(templates.SPRINT_SHANK if sprinting else templates.JOG_SHANK)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class Steps:
     vertical_impulse_ns: np.ndarray
     swing_timing: np.ndarray  # mid-swing peak as a fraction of swing (0.57 sprinting)
     swing_peak_deg_s: np.ndarray  # shank peak swing angular velocity of this leg's next swing
-    trunk_sway_deg: np.ndarray
+    trunk_rock: np.ndarray  # the trunk's rock within a stride, times the real one
     event_jitter_s: np.ndarray = field(
         repr=False
     )  # (n, 2): gyro IC and TO features vs. force events
@@ -263,11 +267,11 @@ class _Planner:
                 braking_fraction=brake_frac,
                 vertical_impulse_ns=vertical,
                 # A late swing: its peak 0.16 of the swing later than in real running.
-                swing_timing=normal_swing_timing(v)
+                swing_timing=normal_swing_timing(bool(sprint_stride(phase, v)))
                 + (0.16 if late else 0.0)
                 + 0.015 * self.rng.standard_normal(),
                 swing_peak_deg_s=126.0 * max(v_next, v) * self.jitter() * (0.85 if late else 1.0),
-                trunk_sway_deg=(7.0 if scenario == "unstable-torso" and rep > 0 else 1.5),
+                trunk_rock=(2.2 if scenario == "unstable-torso" and rep > 0 else 1.0),
                 event_jitter_s=(self.rng.normal(0, 0.0015), self.rng.normal(0, 0.002)),
             )
         )
@@ -294,9 +298,9 @@ class _Planner:
                     propulsive_impulse_ns=0.05 * self.a.body_mass_kg * v,
                     braking_fraction=0.5,
                     vertical_impulse_ns=self.a.weight_n * step_s,
-                    swing_timing=normal_swing_timing(0.0),
+                    swing_timing=normal_swing_timing(False),
                     swing_peak_deg_s=126.0 * v,
-                    trunk_sway_deg=1.0,
+                    trunk_rock=0.3,
                     event_jitter_s=(0.0, 0.0),
                 )
             )

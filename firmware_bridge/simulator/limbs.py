@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import sensor, templates
-from .athlete import DECEL, SPRINT, START, WALK, SessionPlan
+from .athlete import WALK, SessionPlan, sprint_stride
 
 G = 9.81
 WALK_PEAK_DEG_S = 300.0  # a walking shank's swing peak (above the detector's 200 deg/s)
@@ -77,14 +77,9 @@ class SegmentKinematics:
         lead_in = np.append(True, ~whole[:-1]) if len(idx) else np.zeros(0, bool)
         self.ic, self.to, self.end, self.lead_in = ic, to, end, lead_in
         self.whole = whole
-        # Which real stride: sprinting for a sprint's steps, accelerating included (a
-        # sprinter's landing and retraction, not a jogger's), the nearer in speed when
-        # slowing down, jogging otherwise. (Not a blend: that would give each stride
-        # two knees, one at each stride's phase.)
-        v = np.abs(s.velocity_m_s[idx])
-        sprinting = np.isin(s.phase[idx], (SPRINT, START))
-        slowing = (s.phase[idx] == DECEL) & (v > (_JOG + _SPRINT) / 2)
-        self.w = (sprinting | slowing).astype(float)
+        # Which real stride (athlete.sprint_stride). Not a blend of the two: that would
+        # give each stride two knees, one at each stride's phase.
+        self.w = sprint_stride(s.phase[idx], s.velocity_m_s[idx]).astype(float)
         self.peak = np.where(s.phase[idx] == WALK, WALK_PEAK_DEG_S, s.swing_peak_deg_s[idx])
         self.timing = s.swing_timing[idx]
         # Integral of each stride from IC to its end, removed by a sin² bump over the

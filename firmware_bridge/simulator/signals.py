@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .athlete import WALK, G, SessionPlan
+from . import templates
+from .athlete import WALK, G, SessionPlan, sprint_stride
 
 _NOISE_LEN = 1 << 16
 
@@ -192,13 +193,17 @@ class ForceSource:
 
 
 class TrunkSource:
-    """Trunk IMU: pitch (forward lean +) from the velocity, swaying each step."""
+    """Trunk IMU: pitch (forward lean +) from the velocity, rocking within each stride
+    as the real trunk does (templates.py: Dorn et al. 2012, ±4-5 deg sprinting, a
+    stance pitch rate of ~100 deg/s RMS), times the plan's `trunk_rock`."""
 
     def __init__(
         self, plan: SessionPlan, seed: int = 0, noise: bool = True, rate_hz: float = 1000.0
     ) -> None:
         self.plan = plan
         self.noise = _Noise(seed, 6, rate_hz) if noise else None
+        s = plan.steps
+        self.sprinting = sprint_stride(s.phase, s.velocity_m_s)
 
     def pitch_deg(self, t: np.ndarray) -> np.ndarray:
         s = self.plan.steps
@@ -209,14 +214,17 @@ class TrunkSource:
             return lean
         nxt = np.minimum(j + 1, len(s) - 1)
         step = np.maximum(s.ic_s[nxt] - s.ic_s[j], 0.2)
-        running = (t >= s.ic_s[j]) & (t < s.ic_s[j] + step) & (s.phase[j] != WALK)
-        phase = 2 * np.pi * (t - s.ic_s[j]) / step
-        # Zero at both ends of the step, so the pitch is continuous from step to step
-        # (a sway that jumped at each contact made one-sample rate spikes of up to
-        # 2000 deg/s wherever a sample fell next to a contact: a simulator bug, not a
-        # sensor fault). 0.55 keeps the rate's RMS of the earlier shape.
-        sway = s.trunk_sway_deg[j] * 0.55 * (np.sin(phase) + 0.5 * np.sin(2 * phase))
-        return lean + np.where(running, sway, 0.0)
+        running = (t >= s.ic_s[j]) & (t < s.ic_s[j] + step)
+        # A left step is the stride template's first half, a right step its second: the
+        # template is continuous through both and round the stride, so is the pitch.
+        x = (s.foot[j] + np.clip((t - s.ic_s[j]) / step, 0.0, 1.0)) * templates.STEP
+        grid = np.arange(2 * templates.STEP + 1)
+        rock = np.where(
+            self.sprinting[j],
+            np.interp(x, grid, np.append(templates.SPRINT_TRUNK, templates.SPRINT_TRUNK[0])),
+            np.interp(x, grid, np.append(templates.JOG_TRUNK, templates.JOG_TRUNK[0])),
+        )
+        return lean + np.where(running, s.trunk_rock[j] * rock, 0.0)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)

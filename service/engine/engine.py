@@ -107,7 +107,7 @@ class EngineConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     max_step_s: float = 1.0  # a longer gap between contacts: not one run of steps
     match_s: float = 0.04  # force and IMU contacts this close are the same contact
-    swing_wait_s: float = 0.005  # the other leg's swing peak must be in by TO + this
+    swing_wait_s: float = 0.020  # the other leg's swing peak must be in by TO + this
     imu_wait_s: float = 0.04  # a plate's contact waits this long for the shank's
     stale_s: float = 0.5  # a stream this far behind the newest is missing, not late
     history_cap_s: float = 60.0  # never keep more history than this, whatever waits
@@ -359,10 +359,16 @@ class Engine:
         # The reports of this contact (sorted: none is earlier than the first).
         same = [c for c in self._cands if c.ic_s <= first.ic_s + self.cfg.match_s]
         # Everything that could still report it has passed it. A shank confirms a
-        # contact later than a plate does: a plate's contact waits for it.
-        horizon = max(c.ready_s for c in same)
-        if self._shank and not any(c.imu for c in same):
-            horizon += self.cfg.imu_wait_s
+        # contact later than a plate does: a plate's contact waits imu_wait_s for it.
+        # A shank report confirmed later than that is not fused (it will be known
+        # as late, fusion.py): decided by data time alone, so that how the samples
+        # came in blocks never changes the steps.
+        plated = [c.ready_s for c in same if c.force is not None]
+        if plated:
+            horizon = max(plated) + (self.cfg.imu_wait_s if self._shank else 0.0)
+            same = [c for c in same if c.force is not None or c.ready_s <= horizon]
+        else:
+            horizon = max(c.ready_s for c in same)
         if not final and w_events < horizon:
             return None
         force = next((c.force for c in same if c.force is not None), None)

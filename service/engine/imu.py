@@ -44,7 +44,7 @@ class ShankDetectorConfig:
     rise: float = 0.15  # a minimum is confirmed when the signal rose this share of the peak
     min_contact_s: float = 0.06
     max_contact_s: float = 0.45
-    peak_drop: float = 0.10  # a swing peak is confirmed when the signal fell this share
+    peak_drop: float = 0.05  # a swing peak is confirmed when the signal fell this share
     # Derivatives by central differences over ±window_s: short enough to keep a
     # foot strike's knee sharp (the shank's rate turns within a few ms), long
     # enough that 1.5 deg/s of sensor noise stays ~10x below a jogger's knee.

@@ -1,10 +1,19 @@
-"""Push, swing and torso scores: the coaching model (docs/scoring.md).
+"""Push, swing and torso scores and the verdict: the coaching model (docs/scoring.md).
 
 Every score is 1.0 at the athlete's own baseline and falls towards 0 as the
 link weakens; scores are clipped to [0, 1.5]. Before an athlete has a baseline
-the population defaults below stand in. The system score is a soft minimum of
-the three (the weakest link sets the limit), and the limiting link changes
-only when another link is clearly lower (hysteresis), so it does not flicker.
+the population defaults below stand in (from the literature and the real
+sprint and jog of Dorn et al. 2012). Within a rep each score is smoothed over
+the steps, so one noisy step does not decide.
+
+The verdict is a classifier: a link is *in band* when its smoothed score is
+above its floor, 1 less 2.33 times its smoothed step-to-step SD in the
+athlete's normal running (Baseline.*_sd). When every link is in band the step
+is *aligned* and no link is named; otherwise the lowest link out of band is
+the *limiter* (and it stays the limiter while it is out of band, unless
+another is lower by more than
+`limiter_hysteresis`, so it does not flicker). The system score is a soft
+minimum of the three (the weakest link sets the limit), never below 0.
 """
 
 from __future__ import annotations
@@ -12,135 +21,230 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-MODEL_VERSION = "0.3"
+MODEL_VERSION = "0.4"
 G = 9.81
+LINKS = ("push", "swing", "torso")
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """An athlete's own references, learnt from aligned reps (or the population defaults)."""
+    """An athlete's own references (or the population defaults), each a line in the
+    step's speed: reference = at_zero + per_m_s x velocity."""
 
-    rf_at_zero_m_s: float = 0.55  # the RF-velocity line: RF = a + b v (Morin et al. 2011)
+    # RF-velocity line: RF ~0.5 at the start falling to ~0 near top speed (Morin et al.
+    # 2011; Samozino et al. 2016).
+    rf_at_zero_m_s: float = 0.55
     rf_per_m_s: float = -0.058
-    swing_lag: float = 0.56  # mid-swing peak of the other leg after IC, in contact times
-    trunk_rate_rms_deg_s: float = 40.0  # trunk pitch rate during stance
+    # When the other leg's mid-swing peak comes after IC, in contact times: 0.66-0.72
+    # in the real sprint (9.5 m/s).
+    swing_lag_at_zero: float = 0.70
+    swing_lag_per_m_s: float = 0.0
+    # The trunk's pitch rate in stance (robust RMS): ~100 deg/s sprinting at 9.5 m/s,
+    # ~42 jogging at 3.5 m/s in the real trials: it rocks more as the athlete runs faster.
+    trunk_rate_at_zero_deg_s: float = 5.0
+    trunk_rate_per_m_s: float = 10.0
+    # How much each score varies from step to step in the athlete's normal running
+    # (robust SD): a link is out of band only beyond that (Scorer.floor). The
+    # population's are the simulator's (2 % step-to-step variability).
+    push_sd: float = 0.35
+    swing_sd: float = 0.10
+    torso_sd: float = 0.05
     source: str = "population"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_steps(cls, steps: list[dict]) -> Baseline:
-        """The athlete's references from the steps of aligned reps."""
-        import numpy as np
+    def from_dict(cls, d: dict) -> Baseline:
+        """A stored baseline, those of model 0.3 (constants, not lines) included."""
+        d = dict(d)
+        if "swing_lag" in d:
+            d["swing_lag_at_zero"], d["swing_lag_per_m_s"] = d.pop("swing_lag"), 0.0
+        if "trunk_rate_rms_deg_s" in d:
+            d["trunk_rate_at_zero_deg_s"] = d.pop("trunk_rate_rms_deg_s")
+            d["trunk_rate_per_m_s"] = 0.0
+        return cls(**d)
 
-        rf = [
-            (s["velocity_m_s"], s["ratio_of_force"])
-            for s in steps
-            if s.get("ratio_of_force") is not None and s.get("velocity_m_s")
-        ]
-        lags = [s["swing_lag"] for s in steps if s.get("swing_lag") is not None]
-        rates = [
-            s["trunk_pitch_rate_rms_deg_s"]
-            for s in steps
-            if s.get("trunk_pitch_rate_rms_deg_s") is not None
-        ]
+    def rf(self, v: float) -> float:
+        return self.rf_at_zero_m_s + self.rf_per_m_s * v
+
+    def swing_lag(self, v: float | None) -> float:
+        return self.swing_lag_at_zero + self.swing_lag_per_m_s * (v or 0.0)
+
+    def trunk_rate(self, v: float | None) -> float:
+        return self.trunk_rate_at_zero_deg_s + self.trunk_rate_per_m_s * (v or 0.0)
+
+    @classmethod
+    def from_steps(cls, steps: list[dict]) -> Baseline:
+        """The athlete's references from the steps of reps the coach picked as normal,
+        good running: each line fitted against the step's speed where the speeds
+        span at least 1.5 m/s, else the median; the default where < 8 steps."""
         d = cls()
-        a, b = d.rf_at_zero_m_s, d.rf_per_m_s
-        if len(rf) >= 8:
-            v, r = np.array(rf).T
-            b, a = np.polyfit(v, r, 1)
-        return cls(
-            rf_at_zero_m_s=float(a),
-            rf_per_m_s=float(b),
-            swing_lag=float(np.median(lags)) if len(lags) >= 8 else d.swing_lag,
-            trunk_rate_rms_deg_s=float(np.median(rates))
-            if len(rates) >= 8
-            else d.trunk_rate_rms_deg_s,
-            source="athlete",
+        rf = _line(steps, "ratio_of_force", (d.rf_at_zero_m_s, d.rf_per_m_s), fit_only=True)
+        lag = _line(steps, "swing_lag", (d.swing_lag_at_zero, d.swing_lag_per_m_s))
+        rate = _line(
+            steps, "trunk_pitch_rate_rms_deg_s", (d.trunk_rate_at_zero_deg_s, d.trunk_rate_per_m_s)
         )
+        fitted, cfg = cls(*rf, *lag, *rate), ScoringConfig()
+        # The spread of each measure about the athlete's lines, in score units (before
+        # the scores' clipping: a swing score is capped at 1, its spread is not).
+        deviations = {"push": [], "swing": [], "torso": []}
+        for s in steps:
+            v = s.get("velocity_m_s")
+            if s.get("ratio_of_force") is not None and v:
+                deviations["push"].append((s["ratio_of_force"] - fitted.rf(v)) / cfg.rf_full_scale)
+            if s.get("swing_lag") is not None:
+                late = s["swing_lag"] - fitted.swing_lag(v)
+                deviations["swing"].append(late / cfg.swing_lag_full_scale)
+            if s.get("trunk_pitch_rate_rms_deg_s"):
+                deviations["torso"].append(fitted.trunk_rate(v) / s["trunk_pitch_rate_rms_deg_s"])
+        spread = {
+            link: _robust_sd(values, getattr(d, f"{link}_sd"))
+            for link, values in deviations.items()
+        }
+        return cls(*rf, *lag, *rate, **{f"{k}_sd": v for k, v in spread.items()}, source="athlete")
+
+    def sd(self, link: str) -> float:
+        return getattr(self, f"{link}_sd")
+
+
+def _robust_sd(values: list[float], default: float) -> float:
+    """1.4826 x the median absolute deviation (the SD for normal data, untouched by a
+    few odd steps); the default where < 8 values."""
+    import numpy as np
+
+    if len(values) < 8:
+        return default
+    x = np.asarray(values)
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def _line(steps, key, default, fit_only=False) -> tuple[float, float]:
+    import numpy as np
+
+    pairs = [(s.get("velocity_m_s"), s[key]) for s in steps if s.get(key) is not None]
+    with_v = [(v, x) for v, x in pairs if v]
+    if len(with_v) >= 8 and np.ptp([v for v, _ in with_v]) >= 1.5:
+        v, x = np.array(with_v).T
+        slope, at_zero = np.polyfit(v, x, 1)
+        return float(at_zero), float(slope)
+    if len(pairs) >= 8 and not fit_only:
+        return float(np.median([x for _, x in pairs])), 0.0
+    return default
 
 
 @dataclass(frozen=True)
 class ScoringConfig:
     rf_full_scale: float = 0.10  # an RF this far below the athlete's line: push score 0
     swing_lag_full_scale: float = 0.40  # this much later (in contact times): swing score 0
+    smoothing: float = 0.35  # a step's score counts this much against the rep's last
+    # A rep's first steps (from a standing start: the first is taken at ~0 m/s, where
+    # the RF-velocity line is furthest from any real start) get scores but no verdict,
+    # and do not weigh on the smoothing.
+    warmup_steps: int = 3
     softmin_temperature: float = 0.05
+    # In band: a smoothed score above 1 - band_z x its smoothed step-to-step SD (the
+    # athlete's own, Baseline.*_sd), kept between floor_min and floor_max: a link is
+    # named only when it falls further than the athlete's normal variation does
+    # (z 2.33: one step in a hundred by chance, for normal scores).
+    band_z: float = 2.33
+    floor_min: float = 0.55
+    floor_max: float = 0.85
     limiter_hysteresis: float = 0.08
-    floor: float = 0.75  # every link at least this ...
-    balance: float = 0.25  # ... push and swing this close ...
-    aligned_steps: int = 3  # ... for this many steps in a row: aligned
 
 
 def clip(x: float) -> float:
     return min(max(x, 0.0), 1.5)
 
 
-def push_score(rf: float | None, velocity: float | None, base: Baseline, cfg: ScoringConfig):
+def push_score(rf, velocity, base: Baseline, cfg: ScoringConfig) -> float | None:
     if rf is None or velocity is None:
         return None
-    expected = base.rf_at_zero_m_s + base.rf_per_m_s * velocity
-    return clip(1.0 + (rf - expected) / cfg.rf_full_scale)
+    return clip(1.0 + (rf - base.rf(velocity)) / cfg.rf_full_scale)
 
 
-def swing_score(lag: float | None, base: Baseline, cfg: ScoringConfig):
+def swing_score(lag, velocity, base: Baseline, cfg: ScoringConfig) -> float | None:
     if lag is None:
         return None
-    return clip(1.0 - max(lag - base.swing_lag, 0.0) / cfg.swing_lag_full_scale)
+    # Earlier than usual scores above 1, as a stronger push does: symmetric, so that a
+    # rep's smoothed score sits at 1 for the athlete's normal running, not below it.
+    return clip(1.0 - (lag - base.swing_lag(velocity)) / cfg.swing_lag_full_scale)
 
 
-def torso_score(rate_rms: float | None, base: Baseline):
+def torso_score(rate_rms, velocity, base: Baseline) -> float | None:
     if rate_rms is None or rate_rms <= 0:
         return None
-    return clip(base.trunk_rate_rms_deg_s / rate_rms)
+    return clip(base.trunk_rate(velocity) / rate_rms)
+
+
+def raw_scores(rf, velocity, swing_lag, trunk_rate_rms, base: Baseline, cfg: ScoringConfig):
+    """One step's push, swing and torso scores (None where a sensor is missing)."""
+    return {
+        "push": push_score(rf, velocity, base, cfg),
+        "swing": swing_score(swing_lag, velocity, base, cfg),
+        "torso": torso_score(trunk_rate_rms, velocity, base),
+    }
 
 
 def soft_min(values: list[float], temperature: float) -> float:
     low = min(values)
     total = sum(math.exp(-(v - low) / temperature) for v in values)
-    return low - temperature * math.log(total)
+    return max(low - temperature * math.log(total), 0.0)
 
 
 class Scorer:
-    """Per-step scores, the limiting link with hysteresis, and the aligned streak."""
+    """Per-step scores, smoothed within a rep, and the verdict."""
 
     def __init__(self, baseline: Baseline | None = None, config: ScoringConfig | None = None):
         self.base = baseline or Baseline()
         self.cfg = config or ScoringConfig()
         self.limiter: str | None = None
-        self.streak = 0
+        self._smooth: dict[str, float] = {}
+        self._steps = 0
 
     def reset(self) -> None:
         """A new rep: nothing carries over."""
         self.limiter = None
-        self.streak = 0
+        self._smooth = {}
+        self._steps = 0
 
     def score(self, rf, velocity, swing_lag, trunk_rate_rms) -> dict:
         cfg = self.cfg
-        scores = {
-            "push": push_score(rf, velocity, self.base, cfg),
-            "swing": swing_score(swing_lag, self.base, cfg),
-            "torso": torso_score(trunk_rate_rms, self.base),
-        }
-        present = {k: v for k, v in scores.items() if v is not None}
-        out = {f"{k}_score": v for k, v in scores.items()}
+        raw = raw_scores(rf, velocity, swing_lag, trunk_rate_rms, self.base, cfg)
+        self._steps += 1
+        if self._steps <= cfg.warmup_steps:
+            out = {f"{k}_score": v for k, v in raw.items()}
+            out.update(system_score=None, limiter=None, aligned=None)
+            return out
+        for link, value in raw.items():
+            if value is not None:
+                last = self._smooth.get(link, value)
+                self._smooth[link] = cfg.smoothing * value + (1 - cfg.smoothing) * last
+        present = {k: self._smooth[k] for k, v in raw.items() if v is not None}
+        out = {f"{k}_score": present.get(k) for k in LINKS}
         if not present:
             out.update(system_score=None, limiter=None, aligned=None)
             return out
-        system = soft_min(list(present.values()), cfg.softmin_temperature)
-        lowest = min(present, key=present.get)
-        current = self.limiter if self.limiter in present else None
-        if current is None or present[lowest] < present[current] - cfg.limiter_hysteresis:
-            self.limiter = lowest
-        # Above baseline counts as baseline here: the swing score cannot exceed 1 (a
-        # swing is at best on time), so a stronger push with an on-time swing matches.
-        balanced = (
-            scores["push"] is None
-            or scores["swing"] is None
-            or abs(min(scores["push"], 1.0) - min(scores["swing"], 1.0)) <= cfg.balance
+        out.update(
+            system_score=soft_min(list(present.values()), cfg.softmin_temperature),
+            limiter=self._limiter(present),
         )
-        ok = balanced and all(v >= cfg.floor for v in present.values())
-        self.streak = self.streak + 1 if ok else 0
-        aligned = self.streak >= cfg.aligned_steps
-        out.update(system_score=system, limiter=self.limiter, aligned=aligned)
+        out["aligned"] = out["limiter"] is None
         return out
+
+    def floor(self, link: str) -> float:
+        """The lowest smoothed score still in band, for this athlete."""
+        cfg = self.cfg
+        smoothed_sd = self.base.sd(link) * math.sqrt(cfg.smoothing / (2 - cfg.smoothing))
+        return min(max(1.0 - cfg.band_z * smoothed_sd, cfg.floor_min), cfg.floor_max)
+
+    def _limiter(self, scores: dict[str, float]) -> str | None:
+        out = {k: v for k, v in scores.items() if v < self.floor(k)}
+        if not out:
+            self.limiter = None
+            return None
+        lowest = min(out, key=out.get)
+        margin = self.cfg.limiter_hysteresis
+        keep = self.limiter in out and out[lowest] >= out[self.limiter] - margin
+        self.limiter = self.limiter if keep else lowest
+        return self.limiter

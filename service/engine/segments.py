@@ -14,9 +14,11 @@ import math
 
 import imufusion
 import numpy as np
+from scipy.ndimage import median_filter
 
 G = 9.80665
 AHRS_RATE_HZ = 200.0
+ROBUST_SAMPLES = 5
 
 
 class SegmentTracker:
@@ -91,12 +93,17 @@ class SegmentTracker:
         return float(np.interp(t, self.angle_t, self.angle_deg))
 
     def rate_rms(self, start_s: float, end_s: float) -> float | None:
+        """RMS of the sagittal rate between the times, robust to spikes: taken after a
+        running median of ROBUST_SAMPLES (a one- or two-sample spike, a glitch or a
+        knock on the sensor, is not the trunk rocking; a plain RMS would let one
+        2000 deg/s sample outweigh a whole stance)."""
         self._run_filter()
         if not self.rate_t:
             return None
         t = np.concatenate(self.rate_t)
         w = np.concatenate(self.rate_deg_s)
         inside = (t >= start_s) & (t <= end_s)
-        if inside.sum() < 5:
+        if inside.sum() < ROBUST_SAMPLES:
             return None
-        return float(np.sqrt(np.mean(w[inside] ** 2)))
+        steady = median_filter(w[inside], size=ROBUST_SAMPLES, mode="nearest")
+        return float(np.sqrt(np.mean(steady**2)))
