@@ -12,9 +12,20 @@ cannot toggle it). Defaults, and why:
   plain 20 N threshold, while a noisy plate cannot end a contact twice;
 - contacts shorter than 30 ms are glitches (a foot brushing a plate's edge,
   a cable tug), longer than 1 s are standing or walking: neither is a step;
-- auto-tare: while unloaded, the zero follows the signal (time constant 2 s),
-  but only within the off threshold of the current zero, so a person standing
-  on the plate is never tared away.
+- the zero (auto-tare): a plate's unloaded reading drifts, and a treadmill's
+  can sit tens of newtons up (its belt, its frame). The zero starts at the
+  plate's own tare (0 N); a stream that has not been unloaded for `acquire_s`
+  (a runner is in the air at least every half second) takes the lowest reading
+  of that time as its zero; the zero drops at once to any clearly lower
+  unloaded level (a 5-sample median, so that noise does not drag it down) and
+  follows (time constant 0.5 s: drift is slower) only unloaded samples at least
+  `tare_guard_s` clear of any contact on both sides, by at most
+  `max_tare_step_n` between two contacts: the thresholds around a contact stay
+  where they were (a zero that crept while the force hung at 10-13 N at toe-off
+  would move the toe-off by many ms);
+- a stream that starts (or comes back after lost samples) loaded is in the
+  middle of a contact, whose start it never saw: it is not a step; the first
+  contact starts from an unloaded sample.
 
 The first sample at or above the on threshold starts a contact, the first
 below the off threshold ends and confirms it (the contact is emitted with that
@@ -26,6 +37,8 @@ Impulses use the stream's nominal sample period.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +50,10 @@ class ForceDetectorConfig:
     off_threshold_n: float = 10.0
     min_contact_s: float = 0.030
     max_contact_s: float = 1.0
-    tare_time_constant_s: float = 2.0
+    tare_time_constant_s: float = 0.5
+    acquire_s: float = 0.5
+    tare_guard_s: float = 0.05
+    max_tare_step_n: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:
@@ -68,6 +84,54 @@ class ForceContact:
 UNLOADED, LOADED, HELD = range(3)
 
 
+class _Zero:
+    """The stream's unloaded reading (see the module's notes): (fy, fz)."""
+
+    def __init__(self, dt: float, cfg: ForceDetectorConfig) -> None:
+        self.cfg, self.dt = cfg, dt
+        self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
+        self._last5: deque[float] = deque(maxlen=5)
+        self._held: tuple[float, float, float] | None = None  # since, lowest z, its y
+        self._pending: deque[tuple[float, float, float]] = deque()  # unloaded: t, y, z
+        self._moved = 0.0  # since the last contact
+        self._clear_after = -math.inf  # no tare before this (a contact's end + guard)
+
+    def observe(self, t: float, y: float, z: float, state: int) -> None:
+        """Every raw sample, with the detector's state before it."""
+        self._last5.append(z)
+        level = sorted(self._last5)[len(self._last5) // 2]
+        if state == HELD:  # never unloaded for acquire_s: the zero is that low
+            since, lowest, low_y = self._held or (t, level, y)
+            self._held = (since, level, y) if level < lowest else (since, lowest, low_y)
+            if t - since >= self.cfg.acquire_s:
+                _, self.z, self.y = self._held
+                self._held = None
+            return
+        self._held = None
+        unloaded = state == UNLOADED and z - self.z < self.cfg.off_threshold_n
+        if unloaded and level < self.z - self.cfg.off_threshold_n:
+            self.z = level  # clearly lower: the plate was unloaded below the zero
+        if unloaded and t > self._clear_after:
+            self._pending.append((t, y, z))
+        while self._pending and self._pending[0][0] <= t - self.cfg.tare_guard_s:
+            self._follow(*self._pending.popleft())
+
+    def _follow(self, _t: float, y: float, z: float) -> None:
+        alpha = self.dt / self.cfg.tare_time_constant_s
+        room = self.cfg.max_tare_step_n - abs(self._moved)
+        step = max(min(alpha * (z - self.z), room), -room)
+        self.z += step
+        self._moved += step
+        self.y += alpha * (y - self.y)
+
+    def contact_started(self) -> None:
+        self._pending.clear()  # too near this contact's start to be unloaded ground truth
+
+    def contact_ended(self, t: float) -> None:
+        self._moved = 0.0
+        self._clear_after = t + self.cfg.tare_guard_s
+
+
 class ForceContactDetector:
     """Streaming contact detection on one force stream: samples in, contacts out."""
 
@@ -75,10 +139,8 @@ class ForceContactDetector:
         self.name = name
         self.cfg = config
         self.dt = 1.0 / sample_rate_hz
-        self.tare_z = 0.0
-        self.tare_y = 0.0
-        self._alpha = self.dt / config.tare_time_constant_s
-        self._state = UNLOADED
+        self.zero = _Zero(self.dt, config)
+        self._state = HELD  # a contact starts from an unloaded sample
         self.broken_contacts = 0  # cut by lost samples
         self._prev_z = 0.0
         self._ic_s = 0.0
@@ -86,6 +148,10 @@ class ForceContactDetector:
         self._acc = [0.0, 0.0, 0.0, 0.0]  # peak, vertical, braking, propulsive
         self.glitches = 0  # contacts too short to be a foot
         self.long_contacts = 0  # too long: standing or walking
+
+    @property
+    def tare_z(self) -> float:
+        return self.zero.z
 
     def feed(self, time_s: np.ndarray, fy: np.ndarray | None, fz: np.ndarray) -> list[ForceContact]:
         """Feed consecutive samples (any number); return the contacts they confirm."""
@@ -99,9 +165,10 @@ class ForceContactDetector:
         return out
 
     def _sample(self, t: float, fy: float, fz: float, has_h: bool) -> ForceContact | None:
-        cfg = self.cfg
-        z = fz - self.tare_z
-        y = fy - self.tare_y
+        cfg, zero = self.cfg, self.zero
+        zero.observe(t, fy, fz, self._state)
+        z = fz - zero.z
+        y = fy - zero.y
         prev_z, self._prev_z = self._prev_z, z
         state = self._state
         if state == UNLOADED:
@@ -109,9 +176,7 @@ class ForceContactDetector:
                 self._state, self._ic_s = LOADED, t - self._to_zero(z, z - prev_z)
                 self._acc = [0.0, 0.0, 0.0, 0.0]
                 self._accumulate(y, z)
-            elif abs(z) < cfg.off_threshold_n:  # quiet: let the zero follow slow drift
-                self.tare_z += self._alpha * z
-                self.tare_y += self._alpha * y
+                zero.contact_started()
         elif state == LOADED:
             if z < cfg.off_threshold_n:
                 # The end. A rise straight after it (a toe brushing the next plate)
@@ -119,6 +184,7 @@ class ForceContactDetector:
                 # too short to count: hysteresis, not a bridge, handles noise.
                 self._state = UNLOADED
                 self._to_s = t - self.dt + self._to_zero(prev_z, prev_z - z)
+                zero.contact_ended(t)
                 return self._contact(t, has_h)
             if t - self._ic_s > cfg.max_contact_s:
                 self._state = HELD  # standing or walking: wait until it is unloaded
@@ -127,6 +193,7 @@ class ForceContactDetector:
                 self._accumulate(y, z)
         elif z < cfg.off_threshold_n:  # HELD
             self._state = UNLOADED
+            zero.contact_ended(t)
         return None
 
     def lost(self) -> None:
