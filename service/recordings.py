@@ -4,6 +4,10 @@
   per plate `fpN_fx_n`, `fpN_fy_ap_n` (+ = direction of travel) and `fpN_fz_n`
   (+ up). The plates share one clock, so they are summed into one runway.
 - `csv`, speed: `time` and `velocity` (m/s) columns, as shared/data/shorts.
+- `csv`, IMUs: `time_s`, then per sensor `<placement>_<channel>_<unit>`: placement
+  shank_left, shank_right, thigh_left, thigh_right, trunk or pelvis; channels gx,
+  gy, gz (unit deg_s or rad_s) and ax, ay, az (m_s2 or g), in the segment frame
+  of docs/protocol.md (x forward, y right, z down the segment).
 - `c3d`: force plates of type 2 (Fx Fy Fz Mx My Mz) in the FORCE_PLATFORM
   group, read with the `c3d` package. Ground reaction is minus the force on the
   plate; plates are summed; the anterior axis is the horizontal axis along which
@@ -97,6 +101,9 @@ def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
             [(Channel.FX, Unit.NEWTON), (Channel.FY, Unit.NEWTON), (Channel.FZ, Unit.NEWTON)],
         )
         return _chunks(stream, "runway", t, values, chunk)
+    imu = _imu_columns(col, path)
+    if "time_s" in col and imu:
+        return _imu_blocks(data, col, imu, path, chunk)
     if "time" in col and "velocity" in col:
         t = data[:, col["time"]]
         v = data[:, col["velocity"]][:, None]
@@ -111,6 +118,77 @@ def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
         f"{path}: a CSV recording needs time_s and fpN_fz_n columns (forces, the layout of"
         " dorn2012 *_forces.csv) or time and velocity columns (speed)"
     )
+
+
+IMU_PLACEMENTS = {
+    "shank_left": Placement.SHANK_LEFT,
+    "shank_right": Placement.SHANK_RIGHT,
+    "thigh_left": Placement.THIGH_LEFT,
+    "thigh_right": Placement.THIGH_RIGHT,
+    "trunk": Placement.TRUNK,
+    "pelvis": Placement.PELVIS,
+}
+IMU_CHANNELS = ("gx", "gy", "gz", "ax", "ay", "az")
+# unit suffix -> (unit of the stream, factor to it)
+IMU_UNITS = {
+    "deg_s": (Unit.DEG_PER_S, 1.0),
+    "rad_s": (Unit.DEG_PER_S, 180.0 / np.pi),
+    "m_s2": (Unit.M_PER_S2, 1.0),
+    "g": (Unit.M_PER_S2, 9.80665),
+}
+
+
+def _imu_columns(col: dict[str, int], path: Path) -> dict[str, list[tuple[int, float]]]:
+    """IMU columns `<placement>_<channel>_<unit>` (docs/scoring.md, "Replay"): per
+    placement, the column and unit factor of gx, gy, gz, ax, ay, az."""
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for name, i in col.items():
+        for placement in IMU_PLACEMENTS:
+            if not name.startswith(placement + "_"):
+                continue
+            channel, _, unit = name[len(placement) + 1 :].partition("_")
+            if channel not in IMU_CHANNELS:
+                continue
+            if unit not in IMU_UNITS or (IMU_UNITS[unit][0] == Unit.DEG_PER_S) != (
+                channel[0] == "g"
+            ):
+                raise error(
+                    f"{path}: column {name}: a unit must end the name: gx/gy/gz in deg_s or"
+                    " rad_s, ax/ay/az in m_s2 or g (e.g. shank_left_gy_deg_s)"
+                )
+            found.setdefault(placement, {})[channel] = (i, IMU_UNITS[unit][1])
+    out = {}
+    for placement, chans in found.items():
+        missing = [c for c in IMU_CHANNELS if c not in chans]
+        if missing:
+            raise error(f"{path}: {placement} lacks {', '.join(missing)}")
+        out[placement] = [chans[c] for c in IMU_CHANNELS]
+    return out
+
+
+def _imu_blocks(data, col, imu, path: Path, chunk: int) -> Iterator[SampleBlock]:
+    """One stream per placement, each its own device, blocks in time order."""
+    t = data[:, col["time_s"]]
+    rate = _rate(t, path)
+    units = [Unit.DEG_PER_S] * 3 + [Unit.M_PER_S2] * 3
+    per_stream = []
+    for k, (placement, columns) in enumerate(imu.items(), start=1):
+        values = np.column_stack([data[:, i] * factor for i, factor in columns])
+        stream = _stream(
+            SensorKind.IMU_6AXIS,
+            IMU_PLACEMENTS[placement],
+            rate,
+            list(zip([Channel[c.upper()] for c in IMU_CHANNELS], units, strict=True)),
+        )
+        per_stream.append(
+            [
+                SampleBlock(
+                    k, placement.replace("_", "-"), b.stream, b.first_sample, b.time_s, b.values
+                )
+                for b in _chunks(stream, placement, t, values, chunk)
+            ]
+        )
+    return iter(sorted((b for blocks in per_stream for b in blocks), key=lambda b: b.time_s[0]))
 
 
 def c3d_ground_reaction(path: Path) -> tuple[np.ndarray, np.ndarray]:

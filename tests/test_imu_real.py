@@ -128,3 +128,92 @@ def test_a_lagging_imu_is_corrected_from_the_plates(tmp_path_factory):
     print(f"IMU-only RMS error, IC and TO: {before.round(1)} ms unlearnt, {after.round(1)} learnt")
     assert before[0] > 4.0  # the lag is there
     assert np.all(after < 0.5 * before)
+
+
+# --- IMU recordings as CSV ---------------------------------------------------------
+
+
+def imu_csv(path, trial: str, gyro_unit: str = "deg_s", accel_unit: str = "m_s2"):
+    """The trial's derived shank and trunk IMUs (with sensor effects) as a CSV in the
+    documented layout; and the plate contacts (truth)."""
+    models, truth, duration = recorded.trial_rig(
+        SHARED_DATA / "dorn2012" / TRIALS[trial],
+        MASS_KG,
+        seed=0,
+        placements=("shank-left", "shank-right", "trunk"),
+        plates=False,
+    )
+    t = np.arange(0.0, duration, 0.001)
+    gyro_factor = {"deg_s": 1.0, "rad_s": np.pi / 180.0}[gyro_unit]
+    accel_factor = {"m_s2": 1.0, "g": 1 / 9.80665}[accel_unit]
+    cols, header = [t], ["time_s"]
+    for m in models:
+        placement = m.name.replace("-", "_")
+        values = m.streams[0].source(t)
+        for k, channel in enumerate(("gx", "gy", "gz", "ax", "ay", "az")):
+            gyro = k < 3
+            unit = gyro_unit if gyro else accel_unit
+            cols.append(values[:, k] * (gyro_factor if gyro else accel_factor))
+            header.append(f"{placement}_{channel}_{unit}")
+    np.savetxt(path, np.column_stack(cols), delimiter=",", header=",".join(header), comments="")
+    return truth
+
+
+def test_imu_recordings_replay_from_csv_in_any_units(tmp_path):
+    from service.cli import replay_events
+
+    truth = imu_csv(tmp_path / "deg.csv", "sprint")
+    imu_csv(tmp_path / "rad.csv", "sprint", gyro_unit="rad_s", accel_unit="g")
+    athlete = AthleteInfo(MASS_KG, 1.80)
+    steps = [e for e in replay_events(tmp_path / "deg.csv", athlete) if e["type"] == "step"]
+    err = errors(steps, truth)
+    assert not np.isnan(err).any() and np.abs(err).max() < 0.005  # every plate contact
+    assert {s["foot"] for s in steps} == {"left", "right"}
+    assert all(s["trunk_pitch_rate_rms_deg_s"] is not None for s in steps)
+    same = [e for e in replay_events(tmp_path / "rad.csv", athlete) if e["type"] == "step"]
+    assert [s["ic_time_s"] for s in same] == pytest.approx([s["ic_time_s"] for s in steps])
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("time_s,shank_left_gx_deg_s,shank_left_gy,shank_left_gz_deg_s", "a unit must end"),
+        ("time_s,shank_left_gx_m_s2", "a unit must end"),
+        ("time_s,shank_left_gx_deg_s,shank_left_gy_deg_s", "shank_left lacks gz, ax, ay, az"),
+    ],
+)
+def test_an_imu_csv_with_a_bad_header_is_one_clear_error(tmp_path, header, says):
+    from service import recordings
+
+    f = tmp_path / "bad.csv"
+    f.write_text(
+        header + "\n" + "\n".join(",".join(["0.001"] * (header.count(",") + 1)) for _ in range(5))
+    )
+    with pytest.raises(recordings.error, match=says):
+        list(recordings.blocks(f))
+
+
+def test_a_real_sprint_on_imus_alone_is_a_rep_and_a_jog_is_not(tmp_path_factory):
+    """No plates, no speed sensor, the session's gate (sprints only): the sprint's
+    contacts are short enough to confirm a sprint, the jog's are not."""
+    for trial, reps_wanted in (("sprint", 1), ("jog", 0)):
+        models, truth, duration = recorded.trial_rig(
+            SHARED_DATA / "dorn2012" / TRIALS[trial],
+            MASS_KG,
+            placements=("shank-left", "shank-right", "thigh-left", "thigh-right", "trunk"),
+            plates=False,
+        )
+        cap = recorded.write_trial(models, duration, tmp_path_factory.mktemp(trial) / "t.cap")
+        blocks = list(recordings.blocks(cap, "wire"))
+        engine = Engine(AthleteInfo(MASS_KG, 1.80))  # sprints only, as live
+        for b in blocks:
+            engine.expect(b.device_id, b.stream)
+        events = [e for b in blocks for e in engine.feed(b)] + engine.finish()
+        reps = [e for e in events if e["type"] == "rep"]
+        steps = [e for e in events if e["type"] == "step"]
+        assert len(reps) == reps_wanted, trial
+        if reps_wanted:
+            assert reps[0]["steps"] == len(steps) >= len(truth)
+            assert all(s["rep"] == 1 and s["source"] == "imu" for s in steps)
+        else:
+            assert steps == []
