@@ -107,7 +107,7 @@ class EngineConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     max_step_s: float = 1.0  # a longer gap between contacts: not one run of steps
     match_s: float = 0.04  # force and IMU contacts this close are the same contact
-    swing_wait_s: float = 0.020  # the other leg's swing peak must be in by TO + this
+    swing_wait_s: float = 0.010  # the other leg's swing peak must be in by TO + this
     imu_wait_s: float = 0.04  # a plate's contact waits this long for the shank's
     stale_s: float = 0.5  # a stream this far behind the newest is missing, not late
     history_cap_s: float = 60.0  # never keep more history than this, whatever waits
@@ -374,8 +374,11 @@ class Engine:
         force = next((c.force for c in same if c.force is not None), None)
         imu = next((c.imu for c in same if c.imu is not None), None)
         ic, to = (force.ic_s, force.to_s) if force is not None else (first.ic_s, first.to_s)
-        # The thighs, trunk and speed are needed up to TO. (The other shank's swing
-        # peak, needed up to TO + swing_wait_s, is an event stream: covered above.)
+        # The other shank's swing peak counts if confirmed by TO + swing_wait_s: every
+        # event stream must have passed that too, or block sizes would change it.
+        if self._shank and not final and w_events < to + self.cfg.swing_wait_s:
+            return None
+        # The thighs, trunk and speed are needed up to TO.
         if not final and (
             self._watermark(("trunk", "speed")) < to
             # a thigh angle at TO needs the AHRS output just after it

@@ -23,7 +23,8 @@ in mid-swing; then the leg retracts (gy < 0) and the foot lands.
 Derivatives are central differences over ±4 ms on a 3-sample median of gy, so
 that a one-sample spike is not an event. The stance's first minimum is
 confirmed once gy has risen from it by `rise` of the swing peak; toe-off once
-the fall has eased to `eased` of its steepest. A contact whose toe-off is not
+the fall has eased to `eased` of its steepest, or has not steepened for 15 ms
+(a jogger's fall eases slowly). A contact whose toe-off is not
 found within `max_contact_s` is dropped (walking, standing). After lost
 samples the detector waits until the signal is out of any swing, so that the
 next swing is seen whole.
@@ -44,7 +45,7 @@ class ShankDetectorConfig:
     rise: float = 0.15  # a minimum is confirmed when the signal rose this share of the peak
     min_contact_s: float = 0.06
     max_contact_s: float = 0.45
-    peak_drop: float = 0.05  # a swing peak is confirmed when the signal fell this share
+    peak_drop: float = 0.02  # a swing peak is confirmed when the signal fell this share
     # Derivatives by central differences over ±window_s: short enough to keep a
     # foot strike's knee sharp (the shank's rate turns within a few ms), long
     # enough that 1.5 deg/s of sensor noise stays ~10x below a jogger's knee.
@@ -52,7 +53,8 @@ class ShankDetectorConfig:
     # Toe-off: the fall from the late-stance plateau must exceed this share of the
     # swing peak (and 100 deg/s) to be the swing starting, not stance wobble.
     fall: float = 0.25
-    eased: float = 0.8  # toe-off confirmed when the fall's slope eased to this share
+    eased: float = 0.9  # toe-off confirmed when the fall's slope eased to this share,
+    max_fall_wait_s: float = 0.015  # or when it has not steepened for this long
     knee: float = 0.5  # IC: the first jerk minimum at least this share of the deepest
 
     def __post_init__(self) -> None:
@@ -253,7 +255,10 @@ class ShankEventDetector:
         # The steepest fall since the plateau (slope lags as gy does: same sample).
         if slope < self._steepest[0]:
             self._steepest = (slope, t)
-        elif slope > self.cfg.eased * self._steepest[0]:
+        elif (
+            slope > self.cfg.eased * self._steepest[0]
+            or t - self._steepest[1] >= self.cfg.max_fall_wait_s
+        ):
             self._state = SEEK_SWING
             to = self._steepest[1]
             return ShankContact(self.foot, self._ic_s, to, self._now, self._peak, self._peak_s)
