@@ -103,11 +103,18 @@ class SegmentKinematics:
         )
         return np.where(inside, k, np.where(lead, -2 - nxt, -1))
 
+    @staticmethod
+    def _shank_peak_at(w: np.ndarray) -> np.ndarray:
+        """Where the shank's swing peak is in the template: the whole leg's swing is
+        warped by it (the thigh's own peak comes earlier and moves with it)."""
+        jog, sprint = TEMPLATES["shank"].peak_at
+        return (1 - w) * jog + w * sprint
+
     def _swing_phase(self, k: np.ndarray, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Template phase of swing phase psi (the peak moved to the stride's timing), and
         d(template phase)/d(psi)."""
         w = self.w[k]
-        peak_at = (1 - w) * self.tmpl.peak_at[0] + w * self.tmpl.peak_at[1]
+        peak_at = self._shank_peak_at(w)
         tau = self.timing[k]
         early = psi < tau
         phase = np.where(
@@ -154,7 +161,7 @@ class SegmentKinematics:
         stance = tc * self.tmpl._at(self.tmpl.stance_int, phi, w, _ST)
         psi = np.clip((t - to) / sw, 0.0, 1.0)
         tau = self.timing[k]
-        peak_at = (1 - w) * self.tmpl.peak_at[0] + w * self.tmpl.peak_at[1]
+        peak_at = self._shank_peak_at(w)
         ph, _ = self._swing_phase(k, psi)
         c = self.tmpl.swing_int
         at_peak = self.tmpl._at(c, peak_at, w, _SW)

@@ -292,16 +292,19 @@ STEP_POINTS = 100
 def trunk_template(c3d_path: str | Path) -> np.ndarray:
     """The trunk's sagittal pitch (deg, + leaning forward) over each pair of steps on
     the plates (IC to the next IC to the one after: a stride), STEP_POINTS a step,
-    less its mean and its drift over the stride, averaged over the strides: the
-    trunk's own rock within a stride, which the simulator adds to its lean."""
+    less its mean and its drift over the stride, averaged over the strides, each
+    turned to start at a left contact: the trunk's own rock within a stride (a left
+    step, then a right), which the simulator adds to its lean."""
     trial = read_trial(c3d_path)
     t_f, force = ground_reaction(c3d_path)
-    ics = [t_f[i] for i, _ in plate_contacts(t_f, force[:, 2])]
+    contacts = [(t_f[i], t_f[j]) for i, j in plate_contacts(t_f, force[:, 2])]
+    ics = [ic for ic, _ in contacts]
+    feet = [foot_of(trial, ic, to) for ic, to in contacts]
     rot, _ = segment(trial, "trunk")
     # The trunk's z axis points down it: leaning forward tilts it back (-y lab).
     lean = np.degrees(np.arctan2(-rot[:, 1, 2], -rot[:, 2, 2]))
     strides = []
-    for a, b, c in zip(ics, ics[1:], ics[2:], strict=False):
+    for k, (a, b, c) in enumerate(zip(ics, ics[1:], ics[2:], strict=False)):
         grid = np.concatenate(
             [
                 a + (b - a) * np.arange(STEP_POINTS) / STEP_POINTS,
@@ -311,6 +314,8 @@ def trunk_template(c3d_path: str | Path) -> np.ndarray:
         pitch = np.interp(grid, trial.time_s, lean)
         end = np.interp(c, trial.time_s, lean)
         pitch -= np.linspace(0.0, end - pitch[0], len(grid), endpoint=False)  # no drift
+        if feet[k] == "right":  # a stride from a right contact: its halves the other way
+            pitch = np.roll(pitch, -STEP_POINTS)
         strides.append(pitch - pitch.mean())
     if not strides:
         raise error(f"{c3d_path}: fewer than three contacts on the plates")

@@ -26,6 +26,7 @@ from . import mocap, sensor
 
 LEAD_S = 2.0  # before the trial: the host connects and learns the clocks
 TAIL_S = 1.0
+EDGE_S = 0.05  # left out at each end of the derived IMU signals
 PLACEMENTS = {
     "shank-left": Placement.SHANK_LEFT,
     "shank-right": Placement.SHANK_RIGHT,
@@ -46,12 +47,13 @@ class Contact:
 
 class _Replay:
     """A source replaying (time, values) arrays once a lap (every `lap_s`, `laps`
-    times), holding the ends between; after `live_laps` it reads `idle` (a plate the
+    times), reading `rest` outside them; after `live_laps` it reads zeros (a plate the
     athlete no longer runs over)."""
 
-    def __init__(self, t, values, lap_s: float, laps: int, live_laps: int | None = None):
+    def __init__(self, t, values, lap_s, laps, live_laps=None, rest=None):
         self.t, self.values, self.lap_s, self.laps = t, values, lap_s, laps
         self.live_laps = laps if live_laps is None else live_laps
+        self.rest = np.zeros(values.shape[1]) if rest is None else rest
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
@@ -60,6 +62,8 @@ class _Replay:
         out = np.column_stack(
             [np.interp(local, self.t, self.values[:, c]) for c in range(self.values.shape[1])]
         )
+        outside = (local < self.t[0]) | (local > self.t[-1])
+        out[outside] = self.rest
         out[lap >= self.live_laps] = 0.0
         return out
 
@@ -112,7 +116,14 @@ def trial_rig(
             trial, gyro_trial, name, contacts, t_force, force, body_mass_kg
         )
         gyro, accel = sensor.apply(t, gyro, accel, effects, rng, shock)
-        source = _Replay(t - start + LEAD_S, np.column_stack([gyro, accel]), lap_s, laps)
+        # Outside the trial the sensor is still, in the trial's mean posture (a
+        # stride's mean kinematic acceleration is ~0: the mean is gravity's), so
+        # that an orientation filter starts the trial settled.
+        edge = EDGE_S * 1000
+        keep = slice(int(edge), len(t) - int(edge))  # the splines' ends ring
+        values = np.column_stack([gyro, accel])[keep]
+        rest = np.concatenate([np.zeros(3), values[:, 3:].mean(axis=0)])
+        source = _Replay(t[keep] - start + LEAD_S, values, lap_s, laps, rest=rest)
         mcu(name, VirtualStream(imu_stream(PLACEMENTS[name]), source, batch_size=10))
     truth = [
         Contact(ic - start + LEAD_S + k * lap_s, to - start + LEAD_S + k * lap_s, foot)

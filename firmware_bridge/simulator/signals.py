@@ -208,7 +208,9 @@ class TrunkSource:
     def pitch_deg(self, t: np.ndarray) -> np.ndarray:
         s = self.plan.steps
         v = np.abs(self.plan.velocity(t))
-        lean = 5.0 + 40.0 * np.exp(-3.0 * v / self.plan.athlete.mss_m_s) * (v > 0.5)
+        # Leaning into a start, upright by top speed; from standing (below 0.5 m/s) the
+        # lean grows with speed instead of jumping (a jump made rate spikes).
+        lean = 5.0 + 40.0 * np.exp(-3.0 * v / self.plan.athlete.mss_m_s) * np.minimum(v / 0.5, 1.0)
         j = np.clip(np.searchsorted(s.ic_s, t, side="right") - 1, 0, max(len(s) - 1, 0))
         if not len(s):
             return lean
@@ -230,7 +232,9 @@ class TrunkSource:
         t = np.asarray(t, dtype=np.float64)
         dt = 1e-4
         pitch = self.pitch_deg(t)
-        rate = (self.pitch_deg(t + dt) - self.pitch_deg(t - dt)) / (2 * dt)
+        # gy is + when the trunk's lower end swings forward (docs/protocol.md): when the
+        # forward lean decreases.
+        rate = -(self.pitch_deg(t + dt) - self.pitch_deg(t - dt)) / (2 * dt)
         phi = np.radians(pitch)
         fwd = (self.plan.velocity(t + dt) - self.plan.velocity(t - dt)) / (2 * dt)
         ax = G * np.sin(phi) + fwd
