@@ -80,7 +80,7 @@ class SwingPeak:
     confirmed_s: float
 
 
-SEEK_SWING, SWINGING, RETRACTING, SEEK_IC, PLATEAU, FALLING, AFTER_GAP = range(7)
+SEEK_SWING, RETRACTING, SEEK_IC, PLATEAU, FALLING = range(5)
 
 
 class _Derivatives:
@@ -101,22 +101,50 @@ class _Derivatives:
         self.slope.clear()
 
     def push(self, t: float, g: float):
+        """(the median sample, one behind, or None; the derivatives' sample, or None)."""
         self.raw.append((t, g))
         if len(self.raw) < 3:
-            return None
-        mid_t = self.raw[1][0]
-        self.gy.append((mid_t, sorted(v for _, v in self.raw)[1]))
+            return None, None
+        fast = (self.raw[1][0], sorted(v for _, v in self.raw)[1])
+        self.gy.append(fast)
         h = self.h
         if len(self.gy) < 2 * h + 1:
-            return None
+            return fast, None
         (t0, g0), (tc, gc), (t1, g1) = self.gy[0], self.gy[h], self.gy[2 * h]
         self.gy.popleft()
         self.slope.append((tc, gc, (g1 - g0) / (t1 - t0)))
         if len(self.slope) < 2 * h + 1:
-            return None
+            return fast, None
         (s0t, _, s0), (ct, cg, cs), (s1t, _, s1) = self.slope[0], self.slope[h], self.slope[2 * h]
         self.slope.popleft()
-        return ct, cg, cs, (s1 - s0) / (s1t - s0t)
+        return fast, (ct, cg, cs, (s1 - s0) / (s1t - s0t))
+
+
+class _SwingPeaks:
+    """Swing peaks on the median signal as it comes, ahead of the derivatives (the other
+    leg's peak is wanted by this leg's toe-off): above swing_min_deg_s, confirmed
+    once the signal fell peak_drop from the highest; then out of the swing (below
+    swing_min_deg_s) before the next."""
+
+    def __init__(self, foot: str, cfg: ShankDetectorConfig) -> None:
+        self.foot, self.cfg = foot, cfg
+        self.swinging = False
+        self.out = True
+        self.peak = (0.0, 0.0)  # (value, time)
+
+    def push(self, t: float, g: float, now: float) -> SwingPeak | None:
+        cfg = self.cfg
+        if self.out:
+            self.out = g >= cfg.swing_min_deg_s
+        elif not self.swinging:
+            if g > cfg.swing_min_deg_s:
+                self.swinging, self.peak = True, (g, t)
+        elif g > self.peak[0]:
+            self.peak = (g, t)
+        elif g < self.peak[0] * (1.0 - cfg.peak_drop):
+            self.swinging, self.out = False, True
+            return SwingPeak(self.foot, self.peak[1], self.peak[0], now)
+        return None
 
 
 class ShankEventDetector:
@@ -124,6 +152,8 @@ class ShankEventDetector:
         self.foot = foot
         self.cfg = config
         self._d = _Derivatives(rate_hz, config.window_s)
+        self._swing = _SwingPeaks(foot, config)
+        self._peaks: deque[SwingPeak] = deque()  # confirmed, for the slower stages
         self._state = SEEK_SWING
         self._peak = self._peak_s = 0.0
         self._zero_s = 0.0  # the retraction began
@@ -144,34 +174,35 @@ class ShankEventDetector:
         have been in the gap, so a swing under way is not one to trust)."""
         if self._state in (RETRACTING, SEEK_IC, PLATEAU, FALLING):
             self.dropped += 1
-        self._state = AFTER_GAP
+        self._state = SEEK_SWING
         self._d.reset()
+        self._swing = _SwingPeaks(self.foot, self.cfg)
+        self._peaks.clear()
 
     def feed(self, time_s: np.ndarray, gy: np.ndarray) -> list[ShankContact | SwingPeak]:
         out: list[ShankContact | SwingPeak] = []
         for t, g in zip(time_s.tolist(), gy.tolist(), strict=True):
             if g != g:  # NaN: a gap in the signal carries no event
                 continue
-            d = self._d.push(t, g)
-            if d is None:
-                continue
+            fast, slow = self._d.push(t, g)
             self._now = t  # events are known from the newest sample on, not before
-            event = self._sample(*d)
-            if event is not None:
-                out.append(event)
+            if fast is not None:
+                peak = self._swing.push(*fast, t)
+                if peak is not None:
+                    self.last_swing = peak
+                    self._peaks.append(peak)
+                    out.append(peak)
+            if slow is not None:
+                event = self._sample(*slow)
+                if event is not None:
+                    out.append(event)
         return out
 
     # One sample of the median-filtered signal, with its slope and jerk, 2h behind.
     def _sample(self, t: float, g: float, slope: float, jerk: float):
         state = self._state
-        if state == AFTER_GAP:
-            if g < self.cfg.swing_min_deg_s:  # out of any swing: the next one is seen whole
-                self._state = SEEK_SWING
-        elif state == SEEK_SWING:
-            if g > self.cfg.swing_min_deg_s:
-                self._state, self._peak, self._peak_s = SWINGING, g, t
-        elif state == SWINGING:
-            return self._swinging(t, g)
+        if state == SEEK_SWING:
+            self._next_swing(t)
         elif state == RETRACTING:
             self._retracting(t, g)
         elif state == SEEK_IC:
@@ -182,14 +213,12 @@ class ShankEventDetector:
             return self._falling(t, g, slope)
         return None
 
-    def _swinging(self, t: float, g: float):
-        if g > self._peak:
-            self._peak, self._peak_s = g, t
-        elif g < self._peak * (1.0 - self.cfg.peak_drop):
+    def _next_swing(self, t: float) -> None:
+        """The derivatives have reached a confirmed swing peak: its retraction is next."""
+        while self._peaks and self._peaks[0].time_s <= t:
+            peak = self._peaks.popleft()
+            self._peak, self._peak_s = peak.value_deg_s, peak.time_s
             self._state = RETRACTING
-            self.last_swing = SwingPeak(self.foot, self._peak_s, self._peak, self._now)
-            return self.last_swing
-        return None
 
     def _retracting(self, t: float, g: float) -> None:
         if g < 0.0:
