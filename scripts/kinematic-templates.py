@@ -32,6 +32,7 @@ def main() -> int:
         "SWING points from TO to the next IC of the same foot, divided by the stride's",
         "shank swing peak; the method is firmware_bridge/simulator/mocap.py's. TRUNK:",
         "the trunk's pitch (deg) over a stride less its mean: its rock within a stride.",
+        "SWING_PEAK_AT: where in the swing the shank's peak comes, the strides' mean.",
         '"""',
         "",
         "import numpy as np",
@@ -46,6 +47,7 @@ def main() -> int:
     for name, (file, _) in TRIALS.items():
         curves = mocap.stride_templates(DATA / file)
         curves["trunk"] = mocap.trunk_template(DATA / file)
+        lines.append(f"{name.upper()}_SWING_PEAK_AT = {curves.pop('swing_peak_at')[0]:.3f}")
         for seg, curve in curves.items():
             lines.append(f"{name.upper()}_{seg.upper()} = np.array([")
             values = [f"{x:.4f}," for x in curve]

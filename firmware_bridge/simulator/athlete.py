@@ -44,10 +44,6 @@ SCENARIOS = ("aligned", "late-swing", "weak-push", "unstable-torso")
 LIMITER = {"aligned": None, "late-swing": "swing", "weak-push": "push", "unstable-torso": "torso"}
 
 
-def _swing_peak_at(shank: np.ndarray) -> float:
-    return float(np.argmax(shank[templates.STANCE :])) / templates.SWING
-
-
 def sprint_stride(phase, velocity_m_s):
     """Whether a stride takes the real sprint's shape (templates.py), else the jog's:
     a sprint's steps, accelerating included (a sprinter's landing and retraction),
@@ -57,9 +53,9 @@ def sprint_stride(phase, velocity_m_s):
 
 
 def normal_swing_timing(sprinting: bool) -> float:
-    """Where in the swing the shank's peak comes in real running: 0.60 of the swing
-    sprinting, 0.75 jogging (templates.py)."""
-    return _swing_peak_at(templates.SPRINT_SHANK if sprinting else templates.JOG_SHANK)
+    """Where in the swing the shank's peak comes in real running: 0.58 of the swing
+    sprinting, 0.75 jogging (templates.py: the real strides' mean)."""
+    return templates.SPRINT_SWING_PEAK_AT if sprinting else templates.JOG_SWING_PEAK_AT
 
 
 @dataclass(frozen=True)

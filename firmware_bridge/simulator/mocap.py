@@ -207,6 +207,7 @@ def stride_templates(c3d_path: str | Path, filter_hz: float = 50.0) -> dict[str,
     contacts = [(t_f[i], t_f[j]) for i, j in plate_contacts(t_f, force[:, 2])]
     feet = [foot_of(trial, ic, to) for ic, to in contacts]
     rows: dict[str, list[np.ndarray]] = {"shank": [], "thigh": []}
+    peaks_at: list[float] = []
     for k, ((ic, to), foot) in enumerate(zip(contacts, feet, strict=True)):
         nxt = [c for c, f in zip(contacts[k + 1 :], feet[k + 1 :], strict=True) if f == foot]
         if not nxt:
@@ -223,11 +224,16 @@ def stride_templates(c3d_path: str | Path, filter_hz: float = 50.0) -> dict[str,
             t, gyro, _ = imu_signals(trial, f"{seg}-{foot}")
             curves[seg] = np.interp(grid, t, gyro[:, 1])
         peak = curves["shank"][STANCE_POINTS:].max()
+        peaks_at.append(float(np.argmax(curves["shank"][STANCE_POINTS:])) / SWING_POINTS)
         for seg, curve in curves.items():
             rows[seg].append(curve / peak)
     if not rows["shank"]:
         raise error(f"{c3d_path}: no whole stride on the plates")
-    return {seg: np.mean(curves, axis=0) for seg, curves in rows.items()}
+    out = {seg: np.mean(curves, axis=0) for seg, curves in rows.items()}
+    # Where the shank's swing peak comes, the mean over the strides (the average
+    # curve's own peak is broader, and later if the strides' peaks differ).
+    out["swing_peak_at"] = np.array([np.mean(peaks_at)])
+    return out
 
 
 def ground_reaction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ motion capture of Dorn, Schache & Pandy (2012), J Exp Biol 215:1944-1956 (the
 SWING points from TO to the next IC of the same foot, divided by the stride's
 shank swing peak; the method is firmware_bridge/simulator/mocap.py's. TRUNK:
 the trunk's pitch (deg) over a stride less its mean: its rock within a stride.
+SWING_PEAK_AT: where in the swing the shank's peak comes, the strides' mean.
 """
 
 import numpy as np
@@ -17,6 +18,7 @@ SPEED_M_S = {"sprint": 9.5, "jog": 3.5}
 STEP = 100  # trunk: points a step, two steps (a stride) a row
 
 # fmt: off
+SPRINT_SWING_PEAK_AT = 0.575
 SPRINT_SHANK = np.array([
     -0.3828, -0.3854, -0.3920, -0.4030, -0.4190, -0.4404, -0.4666, -0.4961, -0.5275, -0.5591,
     -0.5883, -0.6134, -0.6325, -0.6445, -0.6495, -0.6472, -0.6385, -0.6256, -0.6102, -0.5939,
@@ -103,6 +105,7 @@ SPRINT_TRUNK = np.array([
     -0.7001, -0.5132, -0.3337, -0.1574, 0.0149, 0.1883, 0.3604, 0.5372, 0.7136, 0.8951,
     1.0756, 1.2571, 1.4369, 1.6122, 1.7839, 1.9472, 2.1018, 2.2471, 2.3801, 2.5019,
 ])
+JOG_SWING_PEAK_AT = 0.755
 JOG_SHANK = np.array([
     -0.5050, -0.5338, -0.5750, -0.6307, -0.6987, -0.7747, -0.8492, -0.9125, -0.9543, -0.9679,
     -0.9500, -0.9066, -0.8468, -0.7851, -0.7335, -0.7019, -0.6894, -0.6906, -0.6950, -0.6938,

@@ -44,11 +44,12 @@ class Baseline:
     trunk_rate_at_zero_deg_s: float = 5.0
     trunk_rate_per_m_s: float = 10.0
     # How much each score varies from step to step in the athlete's normal running
-    # (robust SD): a link is out of band only beyond that (Scorer.floor). The
-    # population's are the simulator's (2 % step-to-step variability).
+    # (robust SD): a link is out of band only beyond that (Scorer.floor). Before an
+    # athlete has a baseline, wide: the population's lines fit no one exactly, and a
+    # light that cries wolf is worse than one that waits for the athlete's own.
     push_sd: float = 0.35
-    swing_sd: float = 0.10
-    torso_sd: float = 0.05
+    swing_sd: float = 0.25
+    torso_sd: float = 0.25
     source: str = "population"
 
     def as_dict(self) -> dict:
