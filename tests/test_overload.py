@@ -138,7 +138,9 @@ def test_a_starved_service_sheds_degrades_catches_up_and_loses_nothing(tmp_path)
     assert all(r["steps"] >= 8 for r in reps), reps
     assert all(a["end_s"] < b["start_s"] for a, b in itertools.pairwise(reps))
     assert all(r["mss_m_s"] is None or r["mss_m_s"] > 0 for r in reps)
-    assert all(s["velocity_m_s"] is None or s["velocity_m_s"] >= 0 for s in steps)
+    # No step of walking back (-1.4 m/s); the first step from standing reads ~0 m/s,
+    # give or take the speed sensor's noise (0.03 m/s).
+    assert all(s["velocity_m_s"] is None or s["velocity_m_s"] > -0.1 for s in steps)
     assert [s["n"] for s in steps] == list(range(1, len(steps) + 1))
     ics = [s["ic_time_s"] for s in steps]
     assert ics == sorted(ics)
