@@ -26,9 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.service import TOKEN, _free_port, _rss_mb, distribution, distribution_line
+from bench.service import TOKEN, _rss_mb, distribution, distribution_line, serve
 
 NAME = "attack"
 SETTLE_S = 8.0
@@ -53,27 +51,13 @@ async def _run(rounds: int) -> dict:
 
     from firmware_bridge.simulator import simulate_session
     from firmware_bridge.virtual import PtyMcu
-    from service.config import hash_token
 
     sim = simulate_session("aligned", 600, seed=7, rig="standard")
     t0 = time.monotonic()
     devices = [PtyMcu(m, time_fn=lambda: time.monotonic() - t0) for m in sim.models]
     paths = [await d.start() for d in devices]
     tmp = Path(tempfile.mkdtemp(prefix="stridesync-attack-"))
-    port = _free_port()
-    (tmp / "cfg.toml").write_text(
-        f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{tmp}/a.db"\n'
-        f"[devices]\nports = {json.dumps(paths)}\nscan_interval_s = 0.1\n"
-        f'[auth]\nadmin_token_hashes = ["{hash_token(TOKEN)}"]\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDESYNC_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--config", str(tmp / "cfg.toml")],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "log", "wb"),  # noqa: SIM115 - lives as long as the process
-        env=env,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)),
-    )
+    proc, port = serve(paths, tmp, tmp / "a.db", nofile=1024)  # systemd's default
     base = f"http://127.0.0.1:{port}"
     out: dict = {"phases": []}
     try:

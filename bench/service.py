@@ -104,7 +104,6 @@ async def _run(phase_s: float) -> dict:
 
     from firmware_bridge.simulator import simulate_session
     from firmware_bridge.virtual import PtyMcu
-    from service.config import hash_token
 
     sim = simulate_session("aligned", 2 * phase_s + 30, seed=7, rig="standard")
     t0 = time.monotonic()
@@ -119,20 +118,8 @@ async def _run(phase_s: float) -> dict:
     paths = [await d.start() for d in devices]
 
     tmp = Path(tempfile.mkdtemp(prefix="stridesync-bench-"))
-    port = _free_port()
     db = tmp / "bench.db"
-    (tmp / "cfg.toml").write_text(
-        f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{db}"\n'
-        f"[devices]\nports = {json.dumps(paths)}\nscan_interval_s = 0.1\n"
-        f'[auth]\nadmin_token_hashes = ["{hash_token(TOKEN)}"]\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDESYNC_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--config", str(tmp / "cfg.toml")],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "log", "wb"),  # noqa: SIM115 - lives as long as the process
-        env=env,
-    )
+    proc, port = serve(paths, tmp, db)
     base = f"http://127.0.0.1:{port}"
     clients = None
     try:
@@ -205,6 +192,36 @@ async def _run(phase_s: float) -> dict:
         "database_mb_per_hour": round(db_bytes * per_hour / 1e6, 1),
         "service_rss_mb": [(round(t), round(mb, 1)) for t, mb in rss],
     }
+
+
+def serve(paths: list[str], tmp: Path, db: Path, nofile: int | None = None):
+    """`stridesync serve` in a process of its own on a free port, watching `paths`,
+    storing in `db`, with the bench's admin token (and at most `nofile` open files):
+    (process, port). Its log is tmp/log."""
+    from service.config import hash_token
+
+    port = _free_port()
+    (tmp / "cfg.toml").write_text(
+        f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{db}"\n'
+        f"[devices]\nports = {json.dumps(paths)}\nscan_interval_s = 0.1\n"
+        f'[auth]\nadmin_token_hashes = ["{hash_token(TOKEN)}"]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDESYNC_")}
+    limit = None
+    if nofile is not None:
+        import resource
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--config", str(tmp / "cfg.toml")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "log", "wb"),  # noqa: SIM115 - lives as long as the process
+        env=env,
+        preexec_fn=limit,
+    )
+    return proc, port
 
 
 def _thin(samples: list, most: int) -> list:

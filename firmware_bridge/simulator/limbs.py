@@ -110,18 +110,15 @@ class SegmentKinematics:
         jog, sprint = TEMPLATES["shank"].peak_at
         return (1 - w) * jog + w * sprint
 
-    def _swing_phase(self, k: np.ndarray, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Template phase of swing phase psi (the peak moved to the stride's timing), and
-        d(template phase)/d(psi)."""
+    def _swing_phase(self, k: np.ndarray, psi: np.ndarray) -> np.ndarray:
+        """Template phase of swing phase psi (the peak moved to the stride's timing)."""
         w = self.w[k]
         peak_at = self._shank_peak_at(w)
         tau = self.timing[k]
         early = psi < tau
-        phase = np.where(
+        return np.where(
             early, psi * peak_at / tau, peak_at + (psi - tau) * (1 - peak_at) / (1 - tau)
         )
-        slope = np.where(early, peak_at / tau, (1 - peak_at) / (1 - tau))
-        return phase, slope
 
     def angular_velocity(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
@@ -134,7 +131,7 @@ class SegmentKinematics:
             stance = ta < to
             phi = np.clip((ta - ic) / (to - ic), 0.0, 1.0)
             psi = np.clip((ta - to) / (end - to), 0.0, 1.0)
-            ph, _ = self._swing_phase(ka, psi)
+            ph = self._swing_phase(ka, psi)
             sw = self.tmpl._at(self.tmpl.swing, ph, w, _SW) * self._fade(ka, psi)
             st = self.tmpl._at(self.tmpl.stance, phi, w, _ST)
             value = np.where(stance, st, sw) * self.peak[ka]
@@ -143,7 +140,7 @@ class SegmentKinematics:
         if lead.any():  # the swing into a first contact: its last LEAD_S
             kn = -2 - k[lead]
             psi = 1.0 - (self.ic[kn] - t[lead]) / self.LEAD_S
-            ph, _ = self._swing_phase(kn, np.clip(psi * 0.5 + 0.5, 0.0, 1.0))
+            ph = self._swing_phase(kn, np.clip(psi * 0.5 + 0.5, 0.0, 1.0))
             ramp = np.clip(psi * 2, 0.0, 1.0)
             out[lead] = self.tmpl._at(self.tmpl.swing, ph, self.w[kn], _SW) * self.peak[kn] * ramp
         return out
@@ -162,7 +159,7 @@ class SegmentKinematics:
         psi = np.clip((t - to) / sw, 0.0, 1.0)
         tau = self.timing[k]
         peak_at = self._shank_peak_at(w)
-        ph, _ = self._swing_phase(k, psi)
+        ph = self._swing_phase(k, psi)
         c = self.tmpl.swing_int
         at_peak = self.tmpl._at(c, peak_at, w, _SW)
         at_ph = self.tmpl._at(c, ph, w, _SW)
