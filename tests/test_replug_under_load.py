@@ -30,8 +30,8 @@ from tests.throttle import CpuStarver
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 SHANK_LEFT, SPEED = 2, 7  # device indices in the standard rig (firmware_bridge/simulator/rigs.py)
-REPLUGS_S = (14.0, 24.0)  # plan time of each unplug; back in after 1 s
-STARVED = (10.0, 32.0)  # plan times between which the service gets SHARE of the CPU
+REPLUGS_S = (9.0, 15.0)  # plan time of each unplug; back in after 1 s
+STARVED = (7.0, 19.0)  # plan times between which the service gets SHARE of the CPU
 SHARE, PERIOD_S = 0.2, 0.1
 TIME_TOLERANCE_S = 1e-3  # the clock sync's own error is ~0.1 ms at p99 (bench clock)
 
@@ -61,7 +61,7 @@ def test_replugged_sensors_under_load_keep_every_stored_sample_at_its_true_time(
             _sleep_until(sim, STARVED[0])
             with CpuStarver(svc.proc.pid, SHARE, PERIOD_S):
                 _sleep_until(sim, STARVED[1])
-            _sleep_until(sim, STARVED[1] + 6.0)  # catching up
+            _sleep_until(sim, STARVED[1] + 5.0)  # catching up
             assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
             devices = {d["name"]: d for d in c.get("/api/status").json()["devices"]}
     finally:
@@ -100,7 +100,7 @@ def test_replugged_sensors_under_load_keep_every_stored_sample_at_its_true_time(
         )
         # Recorded across the whole session, replugs included.
         after_last = t_start > sim.t0 + REPLUGS_S[-1] + 1.0
-        assert after_last.sum() >= 10, name
+        assert after_last.sum() >= 6, name
         print(
             f"{name}: {len(rows)} chunks, shift |p99| "
             f"{np.percentile(np.abs(shift_s[moving]), 99) * 1e3:.2f} ms, "
