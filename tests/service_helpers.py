@@ -106,25 +106,32 @@ def write_config(path: Path, db_url: str, ports: list[str], port: int, **extra: 
     return path
 
 
+def sql(db: Path, query: str, *args) -> list[tuple]:
+    """The rows of one query on a SQLite file."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(query, args).fetchall()
+    finally:
+        con.close()
+
+
 def stored_streams(db: Path, session_id: int) -> dict[tuple[str, int], list[tuple]]:
     """A session's raw chunks in a SQLite file, per (device id, stream id), checked to
     follow on from each other: each starts where the one before ended plus the samples
     it says were lost between them (or at 0 after an MCU restart, with its gap
     counted), and later in time. Rows: (first sample, n,
     lost before, t_start, t_end), in the order stored."""
-    import sqlite3
     from collections import defaultdict
     from itertools import pairwise
 
-    con = sqlite3.connect(db)
-    try:
-        chunks = con.execute(
-            "SELECT device_id, stream_id, first_sample, n, lost_before, t_start, t_end"
-            " FROM raw_chunks WHERE session_id = ? ORDER BY id",
-            (session_id,),
-        ).fetchall()
-    finally:
-        con.close()
+    chunks = sql(
+        db,
+        "SELECT device_id, stream_id, first_sample, n, lost_before, t_start, t_end"
+        " FROM raw_chunks WHERE session_id = ? ORDER BY id",
+        session_id,
+    )
     by_stream: dict[tuple[str, int], list[tuple]] = defaultdict(list)
     for device, stream, *row in chunks:
         by_stream[(device, stream)].append(tuple(row))
@@ -167,6 +174,14 @@ class Service:
     def client(self, token: str | None = ADMIN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def start_session(self, athlete: str = "S") -> int:
+        """A new athlete (75 kg, 1.80 m) and a session for them, recording: its id."""
+        with self.client() as c:
+            a = c.post("/api/athletes", json={"name": athlete, "body_mass_kg": 75, "height_m": 1.8})
+            r = c.post("/api/sessions", json={"athlete_id": a.json()["id"]})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
 
     def wait_devices(self, n: int, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
@@ -346,8 +361,6 @@ def stored_time_errors(db: Path, session_id: int, sim: SimAthlete) -> dict[str, 
     (t_start, n, δ_s, misfit_counts, dynamic range in counts). Needs a noiseless
     simulation (noise is a table indexed by sample time: no shift interpolates it).
     """
-    import sqlite3
-
     import numpy as np
 
     from firmware_bridge.simulator import simulate_session
@@ -357,20 +370,17 @@ def stored_time_errors(db: Path, session_id: int, sim: SimAthlete) -> dict[str, 
 
     assert not sim.noise, "the truth check needs a noiseless simulation"
     models = {m.name: m for m in simulate_session(noise=False, **sim.args).models}
-    con = sqlite3.connect(db)
-    try:
-        streams = con.execute(
-            "SELECT device_id, device_name, stream_id, info FROM session_streams"
-            " WHERE session_id = ?",
-            (session_id,),
-        ).fetchall()
-        chunks = con.execute(
-            "SELECT device_id, stream_id, t_start, n, data FROM raw_chunks"
-            " WHERE session_id = ? ORDER BY id",
-            (session_id,),
-        ).fetchall()
-    finally:
-        con.close()
+    streams = sql(
+        db,
+        "SELECT device_id, device_name, stream_id, info FROM session_streams WHERE session_id = ?",
+        session_id,
+    )
+    chunks = sql(
+        db,
+        "SELECT device_id, stream_id, t_start, n, data FROM raw_chunks"
+        " WHERE session_id = ? ORDER BY id",
+        session_id,
+    )
     info = {(d, s): (name, stream_from_json(json.loads(i))) for d, name, s, i in streams}
     shifts_s = np.arange(-30, 31) * 1e-4
     out: dict[str, list[tuple]] = {}

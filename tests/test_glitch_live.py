@@ -7,12 +7,11 @@ dropped by the documented bound and the rep is the rep."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 
 import pytest
 
-from tests.service_helpers import Service, SimAthlete, free_port, stored_streams, write_config
+from tests.service_helpers import Service, SimAthlete, free_port, sql, stored_streams, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -34,8 +33,7 @@ def test_a_full_scale_speed_glitch_mid_sprint_loses_no_rep_and_no_sample(tmp_pat
     try:
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
-            a = c.post("/api/athletes", json={"name": "G", "body_mass_kg": 75, "height_m": 1.8})
-            sid = c.post("/api/sessions", json={"athlete_id": a.json()["id"]}).json()["id"]
+            sid = svc.start_session("G")
             time.sleep(max(0.0, sim.t0 + STAND_S + 16.0 - time.monotonic()))
             assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
             status = c.get("/api/status").json()
@@ -45,9 +43,7 @@ def test_a_full_scale_speed_glitch_mid_sprint_loses_no_rep_and_no_sample(tmp_pat
     log = svc.log.read_text()
     assert "Traceback" not in log and "Exception in callback" not in log, log[-3000:]
 
-    con = sqlite3.connect(db)
-    reps = [json.loads(d) for (d,) in con.execute("SELECT data FROM reps ORDER BY number")]
-    con.close()
+    reps = [json.loads(d) for (d,) in sql(db, "SELECT data FROM reps ORDER BY number")]
     assert [r["rep"] for r in reps] == [1], reps
     # The glitch reached the host (it is in the stored samples: they are what came)...
     speed = next(d for d in status["devices"] if d["name"] == "speed")

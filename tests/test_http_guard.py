@@ -217,8 +217,7 @@ def test_attacks_leave_the_sensors_recording_and_a_replugged_sensor_back(tmp_pat
     try:
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
-            a = c.post("/api/athletes", json={"name": "A", "body_mass_kg": 75, "height_m": 1.8})
-            sid = c.post("/api/sessions", json={"athlete_id": a.json()["id"]}).json()["id"]
+            sid = svc.start_session("A")
             while time.monotonic() < sim.t0 + 8.0:
                 time.sleep(0.1)
             attack = asyncio.run(_attack(port, until=sim.t0 + 20.0, probe=svc.url))

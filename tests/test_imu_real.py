@@ -68,22 +68,24 @@ def agreement(err_s: np.ndarray) -> tuple[float, float, float]:
     return bias, bias - 1.96 * sd, bias + 1.96 * sd
 
 
-@pytest.mark.parametrize(("trial", "limit_ms"), [("sprint", 10.0), ("jog", 15.0)])
-def test_every_contact_is_found_with_ic_right(imu_only, trial, limit_ms):
+# The accuracy targets: 95 % limits of agreement with the plates, in data time
+# (event times against event times), ±10 ms sprinting and ±15 ms jogging.
+@pytest.mark.parametrize(("trial", "agreement_ms"), [("sprint", 10.0), ("jog", 15.0)])
+def test_every_contact_is_found_with_ic_right(imu_only, trial, agreement_ms):
     err = imu_only[trial]
     assert not np.isnan(err).any(), "a contact was missed"
     bias, low, high = agreement(err[:, 0])
     print(f"{trial} IC: bias {bias:+.1f} ms, LoA {low:+.1f} to {high:+.1f} ms, n={len(err)}")
     assert abs(bias) < 2.0
-    assert -limit_ms < low and high < limit_ms
+    assert -agreement_ms < low and high < agreement_ms
 
 
-@pytest.mark.parametrize(("trial", "limit_ms"), [("sprint", 10.0), ("jog", 15.0)])
-def test_toe_off(imu_only, trial, limit_ms):
+@pytest.mark.parametrize(("trial", "agreement_ms"), [("sprint", 10.0), ("jog", 15.0)])
+def test_toe_off(imu_only, trial, agreement_ms):
     bias, low, high = agreement(imu_only[trial][:, 1])
     print(f"{trial} TO: bias {bias:+.1f} ms, LoA {low:+.1f} to {high:+.1f} ms")
     assert abs(bias) < 2.0
-    assert low > -limit_ms and high < limit_ms
+    assert low > -agreement_ms and high < agreement_ms
 
 
 @pytest.mark.parametrize("trial", TRIALS)

@@ -75,8 +75,7 @@ def test_a_starved_service_sheds_degrades_catches_up_and_loses_nothing(tmp_path)
     try:
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
-            a = c.post("/api/athletes", json={"name": "S", "body_mass_kg": 75, "height_m": 1.8})
-            sid = c.post("/api/sessions", json={"athlete_id": a.json()["id"]}).json()["id"]
+            sid = svc.start_session("S")
             health.start()
             time.sleep(8.0)
             with CpuStarver(svc.proc.pid, STARVED_SHARE, STARVED_PERIOD_S):

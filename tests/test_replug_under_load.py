@@ -56,8 +56,7 @@ def test_replugged_sensors_under_load_keep_every_stored_sample_at_its_true_time(
     try:
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
-            a = c.post("/api/athletes", json={"name": "R", "body_mass_kg": 75, "height_m": 1.8})
-            sid = c.post("/api/sessions", json={"athlete_id": a.json()["id"]}).json()["id"]
+            sid = svc.start_session("R")
             _sleep_until(sim, STARVED[0])
             with CpuStarver(svc.proc.pid, SHARE, PERIOD_S):
                 _sleep_until(sim, STARVED[1])

@@ -64,9 +64,7 @@ def test_sigterm_stops_serve_quickly_with_the_session_whole(tmp_path, state):
     svc = Service(cfg, port, tmp_path / "log")
     try:
         svc.wait_devices(len(sim.paths))
-        with svc.client() as c:
-            a = c.post("/api/athletes", json={"name": "S", "body_mass_kg": 75, "height_m": 1.8})
-            sid = c.post("/api/sessions", json={"athlete_id": a.json()["id"]}).json()["id"]
+        sid = svc.start_session("S")
         time.sleep(4.0)
         if state == "reconnecting":  # every sensor unplugged: the bridge keeps retrying
             sim.close()

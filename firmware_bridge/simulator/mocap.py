@@ -142,9 +142,8 @@ def segment(trial: Trial, placement: str) -> tuple[np.ndarray, np.ndarray]:
         ankle = trial[side + SHANK["ankle"]]
         return _frame(knee, ankle), (knee + ankle) / 2
     if segment_name == "thigh":
-        return _frame(hip_joint_centre(trial, side), knee), (
-            hip_joint_centre(trial, side) + knee
-        ) / 2
+        hip = hip_joint_centre(trial, side)
+        return _frame(hip, knee), (hip + knee) / 2
     raise error(f"unknown placement {placement!r}")
 
 
