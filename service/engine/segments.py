@@ -10,6 +10,7 @@ segment frame (docs/protocol.md): + when the distal end is forward.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import imufusion
@@ -19,6 +20,7 @@ from scipy.ndimage import median_filter
 G = 9.80665
 AHRS_RATE_HZ = 200.0
 ROBUST_SAMPLES = 5
+GAP_PERIODS = 3  # filter outputs further apart than this many periods: a gap
 
 
 class SegmentTracker:
@@ -87,8 +89,13 @@ class SegmentTracker:
             self.rate_deg_s.pop(0)
 
     def angle_at(self, t: float) -> float | None:
+        """The angle at t, between the filter's outputs around it; None outside them
+        or in a gap of lost samples (an angle is not made up across missing data)."""
         self._run_filter()
         if not self.angle_t or not (self.angle_t[0] <= t <= self.angle_t[-1]):
+            return None
+        k = bisect.bisect_left(self.angle_t, t)
+        if k and self.angle_t[k] - self.angle_t[k - 1] > GAP_PERIODS / AHRS_RATE_HZ:
             return None
         return float(np.interp(t, self.angle_t, self.angle_deg))
 
