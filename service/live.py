@@ -274,6 +274,10 @@ class Live:
             self._wake.set()
         self._emit(events, block)
 
+    def _pause_engine(self, device_id: int) -> None:
+        if self.recording is not None:
+            self._emit(self.recording.pause(device_id), None)
+
     CAUGHT_UP_S = 2.0  # this long under a fifth of the bound: caught up
 
     def _check_overload(self, lag_s: float) -> None:
@@ -355,12 +359,13 @@ class Live:
         d = self.counters.device_events
         d[ev.kind] = d.get(ev.kind, 0) + 1
         # An unplugged sensor is not waited for any more. A stalled one (no frames for
-        # a second) is, up to the merge's max_hold_s: from here a starved host looks
-        # the same as a stalled sensor, and waiting keeps the session identical to its
+        # a second) is, up to the engine's stale_s: from here a starved host looks the
+        # same as a stalled sensor, and waiting keeps the session identical to its
         # re-score.
         if self.merge is not None and ev.kind == "disconnected":
             for b in self.merge.pause(ev.device_id):
                 self._record(b)
+            self._pause_engine(ev.device_id)
         msg = {
             "type": "sensor_event",
             "kind": ev.kind,
@@ -411,7 +416,7 @@ class Live:
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
             self.session_row, self.recording = row, rec
-            self.merge = TimeMerge()
+            self.merge = TimeMerge(max_hold_s=rec.engine.cfg.stale_s)
             self.cue_maker = CueMaker(policy)
             self.hub.publish({"type": "session", "event": "started", **session_json(row)})
             log.info("session %d started for athlete %d", row.id, athlete_id)

@@ -202,6 +202,10 @@ class Recording:
             events = []
         return self._number(events), chunks
 
+    def pause(self, device_id: int) -> list[dict]:
+        """A device was unplugged: the engine does not wait for it (Engine.pause)."""
+        return self._number(self.engine.pause(device_id))
+
     def finish(self) -> tuple[list[dict], list[Chunk]]:
         return self._number(self.engine.finish()), self.chunker.flush()
 

@@ -5,7 +5,8 @@ recording and when re-scoring a stored session. Its output depends only on
 the samples and their times, never on how they were cut into blocks or how
 the streams interleave: a step is finished only when every stream it needs
 has passed the time it needs (a watermark per stream), and a stream silent
-for `stale_s` of data time counts as missing rather than waited for.
+for `stale_s` of data time (or unplugged: `pause`) counts as missing rather
+than waited for, and as a gap of lost samples from its last.
 
 Per step: contact from force (plates win, docs/scoring.md) or from the shank
 gyros, flight, step time and frequency, peak vertical force, impulses, ratio
@@ -109,7 +110,10 @@ class EngineConfig:
     match_s: float = 0.04  # force and IMU contacts this close are the same contact
     swing_wait_s: float = 0.010  # the other leg's swing peak must be in by TO + this
     imu_wait_s: float = 0.04  # a plate's contact waits this long for the shank's
-    stale_s: float = 0.5  # a stream this far behind the newest is missing, not late
+    # A stream this far behind the newest is missing, not late: as long as the live
+    # merge waits for a stream (service/merge.py), so that live and a re-score of the
+    # stored samples agree on which streams were there for every step.
+    stale_s: float = 5.0
     history_cap_s: float = 60.0  # never keep more history than this, whatever waits
     still_s: float = 1.0  # no step for this long: the athlete is still
     # A contact's signal spans up to this long (a shank: mid-swing peak to toe-off),
@@ -182,6 +186,7 @@ class Engine:
         # Stretches an event stream lost (sequence gaps: a busy host, a pulled cable):
         # no step seen there says nothing about the athlete standing still.
         self._gaps: list[tuple[float, float]] = []
+        self._gone: set[tuple] = set()  # streams of devices unplugged, until they send again
         self._block_s = 0.0  # the longest block seen: how far streams may lag each other
 
     # --- input ------------------------------------------------------------------------------
@@ -192,6 +197,12 @@ class Engine:
         key = (device_id, stream.stream_id)
         if key not in self._latest:
             self._latest[key] = (_role(stream), -math.inf)
+
+    def pause(self, device_id: int) -> list[dict]:
+        """The device went away (its cable pulled): its streams are not waited for until
+        they send again. Its silence counts as lost samples, as in the stored session."""
+        self._gone |= {k for k in self._latest if k[0] == device_id}
+        return self._advance() if self._t0 is not None else []
 
     def feed(self, block: SampleBlock) -> list[dict]:
         """One block of samples; returns the events it completes, in time order."""
@@ -204,6 +215,7 @@ class Engine:
             self._t0 = start
         self._block_s = max(self._block_s, end - start + 1.0 / block.stream.sample_rate_hz)
         self._latest[key] = (role, end)
+        self._gone.discard(key)
         if block.lost_before and role == "events":
             lost_s = (block.lost_before + 1) / block.stream.sample_rate_hz
             self._gaps.append((start - lost_s, start + self.cfg.contact_span_s))
@@ -316,7 +328,11 @@ class Engine:
         # Streams lag each other by up to a block: only further behind is a stream missing.
         # A declared stream that has sent nothing yet counts from the first sample seen.
         stale = max(self.cfg.stale_s, 2.0 * self._block_s)
-        times = [max(t, self._t0) for role, t in self._latest.values() if role in roles]
+        times = [
+            max(t, self._t0)
+            for key, (role, t) in self._latest.items()
+            if role in roles and key not in self._gone
+        ]
         live = [t for t in times if t >= newest - stale]
         return min(live) if live else math.inf
 
@@ -324,6 +340,11 @@ class Engine:
         """Where an observed stretch without steps, ending at `until_s`, begins: at
         `since_s`, or after the last data gap of an event stream within it."""
         ends = [b for a, b in self._gaps if a < until_s and b > since_s]
+        # An event stream silent since before `until_s` (behind by stale_s, or gone) may
+        # have missed contacts: a gap from its last sample, as its lost samples will show
+        # when it comes back; silent for stale_s, the rig goes on without it.
+        silent = [t + self.cfg.stale_s for r, t in self._latest.values() if r == "events"]
+        ends += [b for b in silent if -math.inf < b - self.cfg.stale_s < until_s and b > since_s]
         return max([since_s, *ends])
 
     def _has(self, role: str) -> bool:
@@ -415,6 +436,7 @@ class Engine:
             and prev["to_time_s"] < c.ic_s
             and c.ic_s - prev["ic_time_s"] <= self.cfg.max_step_s
             and self._quiet_from(prev["to_time_s"], c.ic_s) == prev["to_time_s"]  # none lost
+            and not (imu and prev["foot"] == imu.foot)  # a step goes from one foot to the other
         ):
             step_s = c.ic_s - prev["ic_time_s"]
             flight_s = c.ic_s - prev["to_time_s"]
