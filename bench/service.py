@@ -95,8 +95,10 @@ class _Clients(threading.Thread):
         self.stalled_sock = sock
 
 
-def run(quick: bool = False, phase_s: float | None = None) -> dict:
-    return asyncio.run(_run(phase_s or (25.0 if quick else 90.0)))
+def run(quick: bool = False, phase_s: float | None = None, soak: bool = False) -> dict:
+    """Two phases of `phase_s` (90 s; 25 s quick; an hour each with `soak`: the
+    memory of a 2-hour session)."""
+    return asyncio.run(_run(phase_s or (3600.0 if soak else 25.0 if quick else 90.0)))
 
 
 async def _run(phase_s: float) -> dict:
@@ -142,6 +144,7 @@ async def _run(phase_s: float) -> dict:
             ).json()
             s = (await http.post("/api/sessions", json={"athlete_id": a["id"]})).json()
             started = time.monotonic()
+            cpu_at_start = _cpu_s(proc.pid)
             rss = [(0.0, _rss_mb(proc.pid))]
 
             async def sample_rss(until: float) -> None:
@@ -153,8 +156,9 @@ async def _run(phase_s: float) -> dict:
             split = time.monotonic()
             clients.stall("127.0.0.1", port)
             await sample_rss(split + phase_s)
-            await http.post(f"/api/sessions/{s['id']}/stop")
+            cpu_s = _cpu_s(proc.pid) - cpu_at_start
             recorded_s = time.monotonic() - started
+            await http.post(f"/api/sessions/{s['id']}/stop")
             detail = (await http.get(f"/api/sessions/{s['id']}")).json()
             metrics = (await http.get("/metrics")).text
     finally:
@@ -191,7 +195,27 @@ async def _run(phase_s: float) -> dict:
         "raw_mb_per_hour": round(detail["raw_bytes"] * per_hour / 1e6, 1),
         "database_mb_per_hour": round(db_bytes * per_hour / 1e6, 1),
         "service_rss_mb": [(round(t), round(mb, 1)) for t, mb in rss],
+        # process time / wall time while recording: the share of one core
+        "service_cpu_share_of_one_core": round(cpu_s / recorded_s, 3),
+        "service_cpu_split_s": _cpu_split(metrics, recorded_s),
     }
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_split(metrics: str, recorded_s: float) -> dict:
+    """The service's own account of where its CPU went (stridesync_cpu_seconds_total),
+    as shares of one core."""
+    out = {}
+    for line in metrics.splitlines():
+        if line.startswith("stridesync_cpu_seconds_total{"):
+            part = line.split('part="', 1)[1].split('"', 1)[0]
+            out[part] = round(float(line.split()[-1]) / recorded_s, 4)
+    return out
 
 
 def serve(paths: list[str], tmp: Path, db: Path, nofile: int | None = None):
@@ -278,6 +302,14 @@ def report(r: dict) -> str:
             f" database grows {r['database_mb_per_hour']:.0f} MB/h",
             "service resident memory, MB, by second of recording: "
             + ", ".join(f"{t}: {mb}" for t, mb in _thin(r["service_rss_mb"], 12)),
+            f"service CPU while recording: {100 * r['service_cpu_share_of_one_core']:.1f} % of"
+            " one core (process time / wall time)"
+            + (
+                "; by part: "
+                + ", ".join(f"{k} {100 * v:.1f} %" for k, v in r["service_cpu_split_s"].items())
+                if r["service_cpu_split_s"]
+                else ""
+            ),
         ]
     )
 

@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--json", action="store_true", help="machine-readable results")
     b.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
+    b.add_argument("--soak", action="store_true", help="service: a 2-hour session, for its memory")
     b.set_defaults(func=cmd_bench)
     return p
 
@@ -919,7 +920,8 @@ def cmd_bench(args) -> int:
     }[args.name]
     results = {}
     for module in runs:
-        result = module.run(quick=args.quick)
+        extra = {"soak": True} if args.soak and module.NAME == "service" else {}
+        result = module.run(quick=args.quick, **extra)
         results[module.NAME] = result
         if not args.json:
             print(module.report(result), flush=True)
