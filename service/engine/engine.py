@@ -18,6 +18,7 @@ step length; then the push, swing and torso scores (scoring.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,6 +187,10 @@ class Engine:
         # Stretches an event stream lost (sequence gaps: a busy host, a pulled cable):
         # no step seen there says nothing about the athlete standing still.
         self._gaps: list[tuple[float, float]] = []
+        self._routes: dict[tuple, tuple[str, Callable]] = {}
+        self._newest = -math.inf  # the newest sample time of any stream
+        self._floor: dict[str, float] = {}  # per role, the stream furthest behind (at _advance)
+        self._floor_all = -math.inf
         self._gone: set[tuple] = set()  # streams of devices unplugged, until they send again
         self._block_s = 0.0  # the longest block seen: how far streams may lag each other
 
@@ -209,18 +214,37 @@ class Engine:
         if len(block) == 0:
             return []
         key = (block.device_id, block.stream.stream_id)
-        role = self._route(key, block)
+        route = self._routes.get(key)
+        if route is None:
+            route = self._routes[key] = self._route(key, block)
+        role, take = route
+        news = take(block)
         start, end = float(block.time_s[0]), float(block.time_s[-1])
         if self._t0 is None:
             self._t0 = start
-        self._block_s = max(self._block_s, end - start + 1.0 / block.stream.sample_rate_hz)
+            news = True
+        span = end - start + 1.0 / block.stream.sample_rate_hz
+        if span > self._block_s:
+            self._block_s = span
+        before = self._latest.get(key, (role, -math.inf))[1]
         self._latest[key] = (role, end)
-        self._gone.discard(key)
+        if end > self._newest:
+            self._newest = end
+        if key in self._gone:
+            self._gone.discard(key)
+            news = True
         if block.lost_before and role == "events":
             lost_s = (block.lost_before + 1) / block.stream.sample_rate_hz
             self._gaps.append((start - lost_s, start + self.cfg.contact_span_s))
-        # Nothing can be finished or end unless a contact waits or the athlete may be still.
-        if not self._cands and end - self._last_step_s < self.cfg.still_s:
+            news = True
+        # Nothing can be finished or end unless a contact waits or the athlete may be still;
+        # and no watermark moved unless this stream was the last of its role (or one
+        # may have gone stale). Results never depend on this: only when they come.
+        if (not self._cands and end - self._last_step_s < self.cfg.still_s) or (
+            not news
+            and before > self._floor.get(role, math.inf)
+            and self._newest - self._floor_all <= self.cfg.stale_s
+        ):
             self._feeds_since_prune += 1
             if self._feeds_since_prune >= 1000:  # standing for long: keep memory flat
                 self._prune()
@@ -234,60 +258,70 @@ class Engine:
         events += self._end_rep(self._last_step_s) if self._state == ACTIVE else []
         return events
 
-    def _route(self, key: tuple, block: SampleBlock) -> str:
+    def _route(self, key: tuple, block: SampleBlock) -> tuple[str, Callable]:
+        """This stream's role and the function that takes its blocks (made once per
+        stream): it returns True when the block brought something new to finish."""
         stream = block.stream
         if stream.kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
-            det = self._force.get(key)
-            if det is None:
-                det = ForceContactDetector(
-                    f"{block.device_name}/{stream.stream_id}", stream.sample_rate_hz, self.cfg.force
-                )
-                self._force[key] = det
-            if block.lost_before:
-                det.lost()
-            for c in det.feed(*_force_channels(block)):
-                self._cands.append(_Candidate(c.ic_s, c.to_s, c.confirmed_s, force=c))
-            return "events"
+            name = f"{block.device_name}/{stream.stream_id}"
+            det = ForceContactDetector(name, stream.sample_rate_hz, self.cfg.force)
+            self._force[key] = det
+            channels = _force_columns(stream)
+            return "events", lambda b: self._on_force(det, channels, b)
         if stream.kind == SensorKind.SPEED:
-            v = _channel(block, Channel.VELOCITY)
-            # Physically impossible speeds (a glitch, a saturated reading) are dropped.
-            ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
-            self.speed_rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
-            self._speed_t.append(block.time_s[ok])
-            self._speed_v.append(v[ok])
-            fast = block.time_s[ok][v[ok] > self.cfg.rep_speed_m_s]
-            if len(fast) and self._fast_speed_s is None:
-                self._fast_speed_s = float(fast[0])
-            return "speed"
+            column = _column(stream, Channel.VELOCITY)
+            return "speed", lambda b: self._on_speed(b.time_s, b.values[:, column])
         if stream.kind != SensorKind.IMU_6AXIS:
-            return "other"
-        gyro = block.values[:, :3]
+            return "other", lambda b: False
         if stream.placement in FOOT_OF:
-            foot = FOOT_OF[stream.placement]
-            det = self._shank.get(key)
-            if det is None:
-                det = ShankEventDetector(foot, self.cfg.shank, stream.sample_rate_hz)
-                self._shank[key] = det
-            if block.lost_before:
-                det.lost()
-            for e in det.feed(block.time_s, gyro[:, 1]):
-                if isinstance(e, SwingPeak):
-                    self._swings[foot].append(e)
-                else:
-                    self._cands.append(_Candidate(e.ic_s, e.to_s, e.confirmed_s, imu=e))
-            return "events"
-        if stream.placement in THIGH_OF:
-            tracker = self._thigh.setdefault(
-                THIGH_OF[stream.placement], SegmentTracker(stream.sample_rate_hz)
+            det = ShankEventDetector(
+                FOOT_OF[stream.placement], self.cfg.shank, stream.sample_rate_hz
             )
-            tracker.feed(block.time_s, gyro, block.values[:, 3:6])
-            return "thigh-" + THIGH_OF[stream.placement]
-        if stream.placement == Placement.TRUNK:
-            if self._trunk is None:
-                self._trunk = SegmentTracker(stream.sample_rate_hz)
-            self._trunk.feed(block.time_s, gyro, block.values[:, 3:6])
-            return "trunk"
-        return "other"
+            self._shank[key] = det
+            return "events", lambda b: self._on_shank(det, b)
+        tracker = SegmentTracker(stream.sample_rate_hz)
+        if stream.placement in THIGH_OF:
+            self._thigh[THIGH_OF[stream.placement]] = tracker
+            role = "thigh-" + THIGH_OF[stream.placement]
+        elif stream.placement == Placement.TRUNK:
+            self._trunk, role = tracker, "trunk"
+        else:
+            return "other", lambda b: False
+        return role, lambda b: tracker.feed(b.time_s, b.values[:, :3], b.values[:, 3:6]) or False
+
+    def _on_force(self, det: ForceContactDetector, channels, block: SampleBlock) -> bool:
+        if block.lost_before:
+            det.lost()
+        contacts = det.feed(*_force_channels(block, *channels))
+        for c in contacts:
+            self._cands.append(_Candidate(c.ic_s, c.to_s, c.confirmed_s, force=c))
+        return bool(contacts)
+
+    def _on_shank(self, det: ShankEventDetector, block: SampleBlock) -> bool:
+        if block.lost_before:
+            det.lost()
+        events = det.feed(block.time_s, block.values[:, 1])
+        for e in events:
+            if isinstance(e, SwingPeak):
+                self._swings[e.foot].append(e)
+            else:
+                self._cands.append(_Candidate(e.ic_s, e.to_s, e.confirmed_s, imu=e))
+        return bool(events)
+
+    def _on_speed(self, t: np.ndarray, v: np.ndarray) -> bool:
+        # Physically impossible speeds (a glitch, a saturated reading) are dropped.
+        ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
+        if not ok.all():
+            self.speed_rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
+            t, v = t[ok], v[ok]
+        self._speed_t.append(t)
+        self._speed_v.append(v)
+        if self._fast_speed_s is None:
+            fast = t[v > self.cfg.rep_speed_m_s]
+            if len(fast):
+                self._fast_speed_s = float(fast[0])
+                return True
+        return False
 
     def _prune(self) -> None:
         """Forget history no unfinished step or open rep can need, so memory stays flat.
@@ -324,7 +358,7 @@ class Engine:
         """How far every live stream of these roles has got (inf when there is none)."""
         if not self._latest or self._t0 is None:
             return math.inf
-        newest = max(t for _, t in self._latest.values())
+        newest = self._newest
         # Streams lag each other by up to a block: only further behind is a stream missing.
         # A declared stream that has sent nothing yet counts from the first sample seen.
         stale = max(self.cfg.stale_s, 2.0 * self._block_s)
@@ -353,6 +387,11 @@ class Engine:
     # --- steps ---------------------------------------------------------------------------
 
     def _advance(self, final: bool = False) -> list[dict]:
+        floor: dict[str, float] = {}
+        for key, (role, t) in self._latest.items():
+            if key not in self._gone and t < floor.get(role, math.inf):
+                floor[role] = t
+        self._floor, self._floor_all = floor, min(floor.values(), default=-math.inf)
         events: list[dict] = []
         inf = math.inf
         w_events = inf if final else self._watermark(("events",))
@@ -716,15 +755,18 @@ def _role(stream: StreamInfo) -> str:
     return "trunk" if stream.placement == Placement.TRUNK else "other"
 
 
-def _channel(block: SampleBlock, channel: Channel) -> np.ndarray:
-    chans = [c.channel for c in block.stream.channels]
-    return block.values[:, chans.index(channel)]
+def _column(stream: StreamInfo, channel: Channel) -> int:
+    return [c.channel for c in stream.channels].index(channel)
 
 
-def _force_channels(block: SampleBlock):
-    has_fy = any(c.channel == Channel.FY for c in block.stream.channels)
-    fz = _channel(block, Channel.FZ)
-    fy = _channel(block, Channel.FY) if has_fy else None
+def _force_columns(stream: StreamInfo) -> tuple[int | None, int]:
+    has_fy = any(c.channel == Channel.FY for c in stream.channels)
+    return (_column(stream, Channel.FY) if has_fy else None), _column(stream, Channel.FZ)
+
+
+def _force_channels(block: SampleBlock, fy_column: int | None, fz_column: int):
+    fz = block.values[:, fz_column]
+    fy = block.values[:, fy_column] if fy_column is not None else None
     good = np.isfinite(fz) & (np.isfinite(fy) if fy is not None else True)
     if not np.all(good):  # a dead or saturated channel: the bad samples carry no force
         fz = np.where(good, fz, 0.0)

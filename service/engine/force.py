@@ -85,51 +85,34 @@ UNLOADED, LOADED, HELD = range(3)
 
 
 class _Zero:
-    """The stream's unloaded reading (see the module's notes): (fy, fz)."""
+    """The stream's unloaded reading (see the module's notes): (fy, fz). Kept by
+    ForceContactDetector.feed, sample by sample."""
 
     def __init__(self, dt: float, cfg: ForceDetectorConfig) -> None:
         self.cfg, self.dt = cfg, dt
         self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
-        self._last5: deque[float] = deque(maxlen=5)
-        self._held: tuple[float, float, float] | None = None  # since, lowest z, its y
-        self._pending: deque[tuple[float, float, float]] = deque()  # unloaded: t, y, z
-        self._moved = 0.0  # since the last contact
-        self._clear_after = -math.inf  # no tare before this (a contact's end + guard)
+        self.last5: deque[float] = deque(maxlen=5)
+        self.held: tuple[float, float, float] | None = None  # since, lowest z, its y
+        self.pending: deque[tuple[float, float, float]] = deque()  # unloaded: t, y, z
+        self.moved = 0.0  # since the last contact
+        self.clear_after = -math.inf  # no tare before this (a contact's end + guard)
 
-    def observe(self, t: float, y: float, z: float, state: int) -> None:
-        """Every raw sample, with the detector's state before it."""
-        self._last5.append(z)
-        level = sorted(self._last5)[len(self._last5) // 2]
-        if state == HELD:  # never unloaded for acquire_s: the zero is that low
-            since, lowest, low_y = self._held or (t, level, y)
-            self._held = (since, level, y) if level < lowest else (since, lowest, low_y)
-            if t - since >= self.cfg.acquire_s:
-                _, self.z, self.y = self._held
-                self._held = None
-            return
-        self._held = None
-        unloaded = state == UNLOADED and z - self.z < self.cfg.off_threshold_n
-        if unloaded and level < self.z - self.cfg.off_threshold_n:
-            self.z = level  # clearly lower: the plate was unloaded below the zero
-        if unloaded and t > self._clear_after:
-            self._pending.append((t, y, z))
-        while self._pending and self._pending[0][0] <= t - self.cfg.tare_guard_s:
-            self._follow(*self._pending.popleft())
-
-    def _follow(self, _t: float, y: float, z: float) -> None:
-        alpha = self.dt / self.cfg.tare_time_constant_s
-        room = self.cfg.max_tare_step_n - abs(self._moved)
-        step = max(min(alpha * (z - self.z), room), -room)
-        self.z += step
-        self._moved += step
-        self.y += alpha * (y - self.y)
-
-    def contact_started(self) -> None:
-        self._pending.clear()  # too near this contact's start to be unloaded ground truth
-
-    def contact_ended(self, t: float) -> None:
-        self._moved = 0.0
-        self._clear_after = t + self.cfg.tare_guard_s
+    def levels(self, z: np.ndarray) -> np.ndarray:
+        """The median of each raw sample and the four before it (fewer at the very
+        start): the level that can drop the zero, robust to a noise spike."""
+        head = np.array(self.last5, dtype=float)
+        both = np.concatenate((head, z))
+        self.last5.extend(z[-5:].tolist())
+        out = np.empty(len(z))
+        k0 = len(head)
+        warm = max(0, min(4 - k0, len(z)))  # samples before the window is full
+        for k in range(warm):
+            window = sorted(both[: k0 + k + 1].tolist())
+            out[k] = window[len(window) // 2]
+        if len(z) > warm:
+            windows = np.lib.stride_tricks.sliding_window_view(both, 5)
+            out[warm:] = np.sort(windows, axis=1)[-(len(z) - warm) :, 2]
+        return out
 
 
 class ForceContactDetector:
@@ -154,47 +137,78 @@ class ForceContactDetector:
         return self.zero.z
 
     def feed(self, time_s: np.ndarray, fy: np.ndarray | None, fz: np.ndarray) -> list[ForceContact]:
-        """Feed consecutive samples (any number); return the contacts they confirm."""
-        has_h = fy is not None
-        ys = fy.tolist() if has_h else [0.0] * len(fz)
-        out = []
-        for t, y, z in zip(time_s.tolist(), ys, fz.tolist(), strict=True):
-            contact = self._sample(t, y, z, has_h)
-            if contact is not None:
-                out.append(contact)
-        return out
+        """Feed consecutive samples (any number); return the contacts they confirm.
 
-    def _sample(self, t: float, fy: float, fz: float, has_h: bool) -> ForceContact | None:
-        cfg, zero = self.cfg, self.zero
-        zero.observe(t, fy, fz, self._state)
-        z = fz - zero.z
-        y = fy - zero.y
-        prev_z, self._prev_z = self._prev_z, z
-        state = self._state
-        if state == UNLOADED:
-            if z >= cfg.on_threshold_n:
-                self._state, self._ic_s = LOADED, t - self._to_zero(z, z - prev_z)
-                self._acc = [0.0, 0.0, 0.0, 0.0]
-                self._accumulate(y, z)
-                zero.contact_started()
-        elif state == LOADED:
-            if z < cfg.off_threshold_n:
-                # The end. A rise straight after it (a toe brushing the next plate)
-                # must pass the on threshold again and is then a contact of its own,
-                # too short to count: hysteresis, not a bridge, handles noise.
-                self._state = UNLOADED
-                self._to_s = t - self.dt + self._to_zero(prev_z, prev_z - z)
-                zero.contact_ended(t)
-                return self._contact(t, has_h)
-            if t - self._ic_s > cfg.max_contact_s:
-                self._state = HELD  # standing or walking: wait until it is unloaded
-                self.long_contacts += 1
+        One loop over the samples with the state in locals: the zero's follow is a
+        recursion, sample by sample, whose every step decides the next threshold
+        crossing, so it is not vectorised; the 5-sample median is."""
+        has_h = fy is not None
+        n = len(fz)
+        if not n:
+            return []
+        zero, cfg, dt = self.zero, self.cfg, self.dt
+        levels = zero.levels(fz).tolist()
+        ts, zs = time_s.tolist(), fz.tolist()
+        ys = fy.tolist() if has_h else [0.0] * n
+        on, off = cfg.on_threshold_n, cfg.off_threshold_n
+        guard, acquire = cfg.tare_guard_s, cfg.acquire_s
+        alpha, max_step = dt / cfg.tare_time_constant_s, cfg.max_tare_step_n
+        pending, held = zero.pending, zero.held
+        z0, y0, moved, clear_after = zero.z, zero.y, zero.moved, zero.clear_after
+        state, prev_z, out = self._state, self._prev_z, []
+        for t, fy_, fz_, level in zip(ts, ys, zs, levels, strict=True):
+            # The zero (see _Zero), with the state before this sample.
+            if state == HELD:  # never unloaded for acquire_s: the zero is that low
+                since, lowest, low_y = held or (t, level, fy_)
+                held = (since, level, fy_) if level < lowest else (since, lowest, low_y)
+                if t - since >= acquire:
+                    _, z0, y0 = held
+                    held = None
             else:
-                self._accumulate(y, z)
-        elif z < cfg.off_threshold_n:  # HELD
-            self._state = UNLOADED
-            zero.contact_ended(t)
-        return None
+                held = None
+                if state == UNLOADED and fz_ - z0 < off:  # unloaded
+                    if level < z0 - off:
+                        z0 = level  # clearly lower: the plate was unloaded below the zero
+                    if t > clear_after:
+                        pending.append((t, fy_, fz_))
+                while pending and pending[0][0] <= t - guard:
+                    _, py, pz = pending.popleft()
+                    room = max_step - abs(moved)
+                    step = max(min(alpha * (pz - z0), room), -room)
+                    z0 += step
+                    moved += step
+                    y0 += alpha * (py - y0)
+            z = fz_ - z0
+            y = fy_ - y0
+            if state == UNLOADED:
+                if z >= on:
+                    state, self._ic_s = LOADED, t - self._to_zero(z, z - prev_z)
+                    self._acc = [0.0, 0.0, 0.0, 0.0]
+                    self._accumulate(y, z)
+                    pending.clear()  # too near this contact's start to be unloaded ground truth
+            elif state == LOADED:
+                if z < off:
+                    # The end. A rise straight after it (a toe brushing the next plate)
+                    # must pass the on threshold again and is then a contact of its own,
+                    # too short to count: hysteresis, not a bridge, handles noise.
+                    state = UNLOADED
+                    self._to_s = t - dt + self._to_zero(prev_z, prev_z - z)
+                    moved, clear_after = 0.0, t + guard
+                    contact = self._contact(t, has_h)
+                    if contact is not None:
+                        out.append(contact)
+                elif t - self._ic_s > cfg.max_contact_s:
+                    state = HELD  # standing or walking: wait until it is unloaded
+                    self.long_contacts += 1
+                else:
+                    self._accumulate(y, z)
+            elif z < off:  # HELD
+                state = UNLOADED
+                moved, clear_after = 0.0, t + guard
+            prev_z = z
+        zero.z, zero.y, zero.moved, zero.clear_after, zero.held = z0, y0, moved, clear_after, held
+        self._state, self._prev_z = state, prev_z
+        return out
 
     def lost(self) -> None:
         """Samples are missing: a contact across the gap cannot be measured, and one

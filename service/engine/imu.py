@@ -83,48 +83,62 @@ class SwingPeak:
 SEEK_SWING, RETRACTING, SEEK_IC, PLATEAU, FALLING = range(5)
 
 
+def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The middle of three, elementwise (one of the three values, exactly)."""
+    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+
+
+def _central(t: np.ndarray, v: np.ndarray, h: int) -> np.ndarray:
+    """Central differences over ±h samples, at samples h..n-h-1."""
+    return (v[2 * h :] - v[: -2 * h]) / (t[2 * h :] - t[: -2 * h])
+
+
 class _Derivatives:
     """gy median-of-3, its slope and jerk by central differences over ±h samples,
-    each delivered when its window is complete: (time, gy, slope, jerk) at the
-    sample 2h (+1 for the median) behind the newest."""
+    for a block at a time, carrying each stage's last samples over to the next
+    block: the same numbers, sample for sample, whatever the blocks.
+
+    Each output sample comes with `now`, the newest raw sample's time when it is
+    complete: the median sample one raw sample later, the derivatives' 2h+1
+    later (the jerk at sample i needs the median up to i+2h)."""
 
     def __init__(self, rate_hz: float, window_s: float) -> None:
         self.rate_hz = rate_hz
         self.h = max(1, round(window_s * rate_hz))
-        self.raw: deque[tuple[float, float]] = deque(maxlen=3)
-        self.gy: deque[tuple[float, float]] = deque()
-        self.slope: deque[tuple[float, float, float]] = deque()
+        self.reset()
 
     def reset(self) -> None:
-        self.raw.clear()
-        self.gy.clear()
-        self.slope.clear()
+        empty = np.empty(0)
+        self._raw = (empty, empty)  # (t, gy): the last 2
+        self._fast = (empty, empty, empty)  # (t, gy, now): the last 2h
+        self._slope = (empty, empty, empty, empty)  # (t, gy, slope, now): the last 2h
 
-    def push(self, t: float, g: float):
-        """(the median sample, one behind, or None; the derivatives' sample, or None)."""
-        self.raw.append((t, g))
-        if len(self.raw) < 3:
-            return None, None
-        fast = (self.raw[1][0], sorted(v for _, v in self.raw)[1])
-        self.gy.append(fast)
+    def push(self, t: np.ndarray, g: np.ndarray):
+        """(fast: t, gy, now), (slow: t, gy, slope, jerk, now) for the new samples."""
         h = self.h
-        if len(self.gy) < 2 * h + 1:
-            return fast, None
-        (t0, g0), (tc, gc), (t1, g1) = self.gy[0], self.gy[h], self.gy[2 * h]
-        self.gy.popleft()
-        self.slope.append((tc, gc, (g1 - g0) / (t1 - t0)))
-        if len(self.slope) < 2 * h + 1:
-            return fast, None
-        (s0t, _, s0), (ct, cg, cs), (s1t, _, s1) = self.slope[0], self.slope[h], self.slope[2 * h]
-        self.slope.popleft()
-        return fast, (ct, cg, cs, (s1 - s0) / (s1t - s0t))
+        rt, rg = (np.concatenate(p) for p in zip(self._raw, (t, g), strict=True))
+        self._raw = (rt[-2:], rg[-2:])
+        empty = np.empty(0)
+        fast = (rt[1:-1], _median3(rg[:-2], rg[1:-1], rg[2:]), rt[2:]) if len(rt) >= 3 else None
+        if fast is None:
+            return (empty,) * 3, (empty,) * 5
+        ft, fg, fnow = (np.concatenate(p) for p in zip(self._fast, fast, strict=True))
+        self._fast = (ft[-2 * h :], fg[-2 * h :], fnow[-2 * h :])
+        if len(ft) < 2 * h + 1:
+            return fast, (empty,) * 5
+        slope = (ft[h:-h], fg[h:-h], _central(ft, fg, h), fnow[2 * h :])
+        st, sg, ss, snow = (np.concatenate(p) for p in zip(self._slope, slope, strict=True))
+        self._slope = (st[-2 * h :], sg[-2 * h :], ss[-2 * h :], snow[-2 * h :])
+        if len(st) < 2 * h + 1:
+            return fast, (empty,) * 5
+        return fast, (st[h:-h], sg[h:-h], ss[h:-h], _central(st, ss, h), snow[2 * h :])
 
 
 class _SwingPeaks:
     """Swing peaks on the median signal as it comes, ahead of the derivatives (the other
     leg's peak is wanted by this leg's toe-off): above swing_min_deg_s, confirmed
     once the signal fell peak_drop from the highest; then out of the swing (below
-    swing_min_deg_s) before the next."""
+    swing_min_deg_s) before the next. Run from crossing to crossing with numpy."""
 
     def __init__(self, foot: str, cfg: ShankDetectorConfig) -> None:
         self.foot, self.cfg = foot, cfg
@@ -132,19 +146,42 @@ class _SwingPeaks:
         self.out = True
         self.peak = (0.0, 0.0)  # (value, time)
 
-    def push(self, t: float, g: float, now: float) -> SwingPeak | None:
-        cfg = self.cfg
-        if self.out:
-            self.out = g >= cfg.swing_min_deg_s
-        elif not self.swinging:
-            if g > cfg.swing_min_deg_s:
-                self.swinging, self.peak = True, (g, t)
-        elif g > self.peak[0]:
-            self.peak = (g, t)
-        elif g < self.peak[0] * (1.0 - cfg.peak_drop):
-            self.swinging, self.out = False, True
-            return SwingPeak(self.foot, self.peak[1], self.peak[0], now)
-        return None
+    def push(self, t: np.ndarray, g: np.ndarray, now: np.ndarray) -> list[SwingPeak]:
+        cfg, out, i, n = self.cfg, [], 0, len(g)
+        while i < n:
+            if self.out:  # still in the last swing: wait until below the swing threshold
+                k = _first(g[i:] < cfg.swing_min_deg_s)
+                if k < 0:
+                    return out
+                self.out, i = False, i + k + 1
+            elif not self.swinging:
+                k = _first(g[i:] > cfg.swing_min_deg_s)
+                if k < 0:
+                    return out
+                self.swinging, self.peak, i = True, (float(g[i + k]), float(t[i + k])), i + k + 1
+            else:
+                # The highest so far before each sample; the first sample below it by
+                # peak_drop confirms it (it cannot also be a new highest).
+                seg = g[i:]
+                before = np.maximum.accumulate(np.concatenate(([self.peak[0]], seg)))[:-1]
+                k = _first(seg < before * (1.0 - cfg.peak_drop))
+                upto = seg if k < 0 else seg[:k]
+                if len(upto) and upto.max() > self.peak[0]:
+                    j = int(np.argmax(upto))  # its first sample: a later equal is no higher
+                    self.peak = (float(upto[j]), float(t[i + j]))
+                if k < 0:
+                    return out
+                self.swinging, self.out = False, True
+                value, at = self.peak
+                out.append(SwingPeak(self.foot, at, value, float(now[i + k])))
+                i += k + 1
+        return out
+
+
+def _first(mask: np.ndarray) -> int:
+    """The index of the first True, or -1."""
+    k = int(np.argmax(mask)) if len(mask) else 0
+    return k if len(mask) and mask[k] else -1
 
 
 class ShankEventDetector:
@@ -180,32 +217,60 @@ class ShankEventDetector:
         self._peaks.clear()
 
     def feed(self, time_s: np.ndarray, gy: np.ndarray) -> list[ShankContact | SwingPeak]:
-        out: list[ShankContact | SwingPeak] = []
-        for t, g in zip(time_s.tolist(), gy.tolist(), strict=True):
-            if g != g:  # NaN: a gap in the signal carries no event
-                continue
-            fast, slow = self._d.push(t, g)
-            self._now = t  # events are known from the newest sample on, not before
-            if fast is not None:
-                peak = self._swing.push(*fast, t)
-                if peak is not None:
-                    self.last_swing = peak
-                    self._peaks.append(peak)
-                    out.append(peak)
-            if slow is not None:
-                event = self._sample(*slow)
+        """A block of samples; the swing peaks and contacts it confirms, in order of
+        confirmation. NaN samples (a gap in the signal) carry no event."""
+        ok = gy == gy
+        if not ok.all():
+            time_s, gy = time_s[ok], gy[ok]
+        (ft, fg, fnow), slow = self._d.push(time_s, gy)
+        peaks = self._swing.push(ft, fg, fnow)
+        if peaks:
+            self.last_swing = peaks[-1]
+            self._peaks.extend(peaks)
+        contacts = self._run(*slow)
+        if not (peaks and contacts):
+            return [*peaks, *contacts]
+        return sorted([*peaks, *contacts], key=lambda e: e.confirmed_s)  # stable: peaks first
+
+    def _run(self, t, g, slope, jerk, now) -> list[ShankContact]:
+        """The state machine over the derivatives' samples: from swing peak to zero
+        crossing by numpy, sample by sample only through a contact."""
+        out: list[ShankContact] = []
+        i, n = 0, len(t)
+        rows = None
+        while i < n:
+            state = self._state
+            if state == SEEK_SWING:
+                k = self._next_swing(t, now, i)
+                if k < 0:
+                    break
+                i = k + 1
+            elif state == RETRACTING:
+                late = (t[i:] - self._peak_s) > 1.0  # no contact followed the swing
+                k = _first((g[i:] < 0.0) | late)
+                if k < 0:
+                    break
+                i += k
+                if g[i] < 0.0:
+                    self._retracted(float(t[i]), float(g[i]))
+                else:
+                    self._state = SEEK_SWING
+                    self.dropped += 1
+                i += 1
+            else:
+                if rows is None:
+                    rows = (t.tolist(), g.tolist(), slope.tolist(), jerk.tolist(), now.tolist())
+                self._now = rows[4][i]
+                event = self._sample(rows[0][i], rows[1][i], rows[2][i], rows[3][i])
                 if event is not None:
                     out.append(event)
+                i += 1
         return out
 
     # One sample of the median-filtered signal, with its slope and jerk, 2h behind.
     def _sample(self, t: float, g: float, slope: float, jerk: float):
         state = self._state
-        if state == SEEK_SWING:
-            self._next_swing(t)
-        elif state == RETRACTING:
-            self._retracting(t, g)
-        elif state == SEEK_IC:
+        if state == SEEK_IC:
             self._seek_ic(t, g, slope, jerk)
         elif state == PLATEAU:
             self._on_plateau(t, g, slope)
@@ -213,22 +278,32 @@ class ShankEventDetector:
             return self._falling(t, g, slope)
         return None
 
-    def _next_swing(self, t: float) -> None:
-        """The derivatives have reached a confirmed swing peak: its retraction is next."""
-        while self._peaks and self._peaks[0].time_s <= t:
+    def _next_swing(self, t: np.ndarray, now: np.ndarray, i: int) -> int:
+        """The first sample from i at which the derivatives have reached a confirmed
+        swing peak (confirmed by then, and at or before it): its retraction is next.
+        Returns that sample's index, or -1."""
+        if not self._peaks:
+            return -1
+        first = self._peaks[0]
+        k = max(
+            i,
+            int(np.searchsorted(now, first.confirmed_s, "left")),
+            int(np.searchsorted(t, first.time_s, "left")),
+        )
+        if k >= len(t):
+            return -1
+        at, by = float(t[k]), float(now[k])
+        while self._peaks and self._peaks[0].time_s <= at and self._peaks[0].confirmed_s <= by:
             peak = self._peaks.popleft()
             self._peak, self._peak_s = peak.value_deg_s, peak.time_s
-            self._state = RETRACTING
+        self._state = RETRACTING
+        return k
 
-    def _retracting(self, t: float, g: float) -> None:
-        if g < 0.0:
-            self._state, self._zero_s = SEEK_IC, t
-            self._min = (g, t)
-            self._knees, self._prev_jerk, self._last_jerk = [], math.inf, (math.inf, t)
-            self._jerks = []
-        elif t - self._peak_s > 1.0:  # no contact followed the swing
-            self._state = SEEK_SWING
-            self.dropped += 1
+    def _retracted(self, t: float, g: float) -> None:
+        self._state, self._zero_s = SEEK_IC, t
+        self._min = (g, t)
+        self._knees, self._prev_jerk, self._last_jerk = [], math.inf, (math.inf, t)
+        self._jerks = []
 
     def _seek_ic(self, t: float, g: float, slope: float, jerk: float) -> None:
         if g < self._min[0]:

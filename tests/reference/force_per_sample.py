@@ -1,0 +1,241 @@
+"""Foot contacts from a force signal, as the samples arrive.
+
+One detector per force stream (a plate, a treadmill, or a runway of plates
+already summed on one clock). Vertical force above `on_threshold_n` starts a
+contact; below `off_threshold_n` ends it (hysteresis: noise near one threshold
+cannot toggle it). Defaults, and why:
+
+- on at 20 N: the usual threshold of sprint force-plate studies (e.g. Morin
+  et al. 2011), above the plates' noise (1-2 N) and drift between tares;
+- off at 10 N: the force falls through 20 -> 10 N in well under a millisecond
+  at the end of a sprint contact, so contact times stay within a sample of a
+  plain 20 N threshold, while a noisy plate cannot end a contact twice;
+- contacts shorter than 30 ms are glitches (a foot brushing a plate's edge,
+  a cable tug), longer than 1 s are standing or walking: neither is a step;
+- the zero (auto-tare): a plate's unloaded reading drifts, and a treadmill's
+  can sit tens of newtons up (its belt, its frame). The zero starts at the
+  plate's own tare (0 N); a stream that has not been unloaded for `acquire_s`
+  (a runner is in the air at least every half second) takes the lowest reading
+  of that time as its zero; the zero drops at once to any clearly lower
+  unloaded level (a 5-sample median, so that noise does not drag it down) and
+  follows (time constant 0.5 s: drift is slower) only unloaded samples at least
+  `tare_guard_s` clear of any contact on both sides, by at most
+  `max_tare_step_n` between two contacts: the thresholds around a contact stay
+  where they were (a zero that crept while the force hung at 10-13 N at toe-off
+  would move the toe-off by many ms);
+- a stream that starts (or comes back after lost samples) loaded is in the
+  middle of a contact, whose start it never saw: it is not a step; the first
+  contact starts from an unloaded sample.
+
+The first sample at or above the on threshold starts a contact, the first
+below the off threshold ends and confirms it (the contact is emitted with that
+sample). IC and TO are then placed to a fraction of a sample by following the
+edge's slope to zero force, within one sample of those samples: a threshold is
+crossed ~0.5 ms after the true foot strike at sprint loading rates.
+Impulses use the stream's nominal sample period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ForceDetectorConfig:
+    on_threshold_n: float = 20.0
+    off_threshold_n: float = 10.0
+    min_contact_s: float = 0.030
+    max_contact_s: float = 1.0
+    tare_time_constant_s: float = 0.5
+    acquire_s: float = 0.5
+    tare_guard_s: float = 0.05
+    max_tare_step_n: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:
+            raise ValueError("need 0 < off_threshold_n <= on_threshold_n <= 500")
+        if not 0.005 <= self.min_contact_s < self.max_contact_s <= 10:
+            raise ValueError("need 5 ms <= min_contact_s < max_contact_s <= 10 s")
+
+
+@dataclass(frozen=True)
+class ForceContact:
+    """One foot contact seen by a force stream."""
+
+    stream: str
+    ic_s: float
+    to_s: float
+    confirmed_s: float  # host time of the sample that confirmed it
+    peak_vertical_n: float
+    vertical_impulse_ns: float
+    braking_impulse_ns: float  # <= 0
+    propulsive_impulse_ns: float  # >= 0
+    has_horizontal: bool
+
+    @property
+    def contact_s(self) -> float:
+        return self.to_s - self.ic_s
+
+
+UNLOADED, LOADED, HELD = range(3)
+
+
+class _Zero:
+    """The stream's unloaded reading (see the module's notes): (fy, fz)."""
+
+    def __init__(self, dt: float, cfg: ForceDetectorConfig) -> None:
+        self.cfg, self.dt = cfg, dt
+        self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
+        self._last5: deque[float] = deque(maxlen=5)
+        self._held: tuple[float, float, float] | None = None  # since, lowest z, its y
+        self._pending: deque[tuple[float, float, float]] = deque()  # unloaded: t, y, z
+        self._moved = 0.0  # since the last contact
+        self._clear_after = -math.inf  # no tare before this (a contact's end + guard)
+
+    def observe(self, t: float, y: float, z: float, state: int) -> None:
+        """Every raw sample, with the detector's state before it."""
+        self._last5.append(z)
+        level = sorted(self._last5)[len(self._last5) // 2]
+        if state == HELD:  # never unloaded for acquire_s: the zero is that low
+            since, lowest, low_y = self._held or (t, level, y)
+            self._held = (since, level, y) if level < lowest else (since, lowest, low_y)
+            if t - since >= self.cfg.acquire_s:
+                _, self.z, self.y = self._held
+                self._held = None
+            return
+        self._held = None
+        unloaded = state == UNLOADED and z - self.z < self.cfg.off_threshold_n
+        if unloaded and level < self.z - self.cfg.off_threshold_n:
+            self.z = level  # clearly lower: the plate was unloaded below the zero
+        if unloaded and t > self._clear_after:
+            self._pending.append((t, y, z))
+        while self._pending and self._pending[0][0] <= t - self.cfg.tare_guard_s:
+            self._follow(*self._pending.popleft())
+
+    def _follow(self, _t: float, y: float, z: float) -> None:
+        alpha = self.dt / self.cfg.tare_time_constant_s
+        room = self.cfg.max_tare_step_n - abs(self._moved)
+        step = max(min(alpha * (z - self.z), room), -room)
+        self.z += step
+        self._moved += step
+        self.y += alpha * (y - self.y)
+
+    def contact_started(self) -> None:
+        self._pending.clear()  # too near this contact's start to be unloaded ground truth
+
+    def contact_ended(self, t: float) -> None:
+        self._moved = 0.0
+        self._clear_after = t + self.cfg.tare_guard_s
+
+
+class ForceContactDetector:
+    """Streaming contact detection on one force stream: samples in, contacts out."""
+
+    def __init__(self, name: str, sample_rate_hz: float, config: ForceDetectorConfig) -> None:
+        self.name = name
+        self.cfg = config
+        self.dt = 1.0 / sample_rate_hz
+        self.zero = _Zero(self.dt, config)
+        self._state = HELD  # a contact starts from an unloaded sample
+        self.broken_contacts = 0  # cut by lost samples
+        self._prev_z = 0.0
+        self._ic_s = 0.0
+        self._to_s = 0.0
+        self._acc = [0.0, 0.0, 0.0, 0.0]  # peak, vertical, braking, propulsive
+        self.glitches = 0  # contacts too short to be a foot
+        self.long_contacts = 0  # too long: standing or walking
+
+    @property
+    def tare_z(self) -> float:
+        return self.zero.z
+
+    def feed(self, time_s: np.ndarray, fy: np.ndarray | None, fz: np.ndarray) -> list[ForceContact]:
+        """Feed consecutive samples (any number); return the contacts they confirm."""
+        has_h = fy is not None
+        ys = fy.tolist() if has_h else [0.0] * len(fz)
+        out = []
+        for t, y, z in zip(time_s.tolist(), ys, fz.tolist(), strict=True):
+            contact = self._sample(t, y, z, has_h)
+            if contact is not None:
+                out.append(contact)
+        return out
+
+    def _sample(self, t: float, fy: float, fz: float, has_h: bool) -> ForceContact | None:
+        cfg, zero = self.cfg, self.zero
+        zero.observe(t, fy, fz, self._state)
+        z = fz - zero.z
+        y = fy - zero.y
+        prev_z, self._prev_z = self._prev_z, z
+        state = self._state
+        if state == UNLOADED:
+            if z >= cfg.on_threshold_n:
+                self._state, self._ic_s = LOADED, t - self._to_zero(z, z - prev_z)
+                self._acc = [0.0, 0.0, 0.0, 0.0]
+                self._accumulate(y, z)
+                zero.contact_started()
+        elif state == LOADED:
+            if z < cfg.off_threshold_n:
+                # The end. A rise straight after it (a toe brushing the next plate)
+                # must pass the on threshold again and is then a contact of its own,
+                # too short to count: hysteresis, not a bridge, handles noise.
+                self._state = UNLOADED
+                self._to_s = t - self.dt + self._to_zero(prev_z, prev_z - z)
+                zero.contact_ended(t)
+                return self._contact(t, has_h)
+            if t - self._ic_s > cfg.max_contact_s:
+                self._state = HELD  # standing or walking: wait until it is unloaded
+                self.long_contacts += 1
+            else:
+                self._accumulate(y, z)
+        elif z < cfg.off_threshold_n:  # HELD
+            self._state = UNLOADED
+            zero.contact_ended(t)
+        return None
+
+    def lost(self) -> None:
+        """Samples are missing: a contact across the gap cannot be measured, and one
+        may have begun in it. Wait for an unloaded sample before the next."""
+        if self._state == LOADED:
+            self.broken_contacts += 1
+        self._state = HELD
+
+    def _to_zero(self, z: float, step: float) -> float:
+        """How long the force, changing by `step` a sample, takes to go from 0 to z.
+
+        The edges of a contact are found to a fraction of a sample by following
+        the edge's slope back (or on) to zero force, within one sample.
+        """
+        if step <= 0.0:
+            return self.dt
+        return min(z / step, 1.0) * self.dt
+
+    def _accumulate(self, y: float, z: float) -> None:
+        a = self._acc
+        if z > a[0]:
+            a[0] = z
+        a[1] += z * self.dt
+        if y < 0:
+            a[2] += y * self.dt
+        else:
+            a[3] += y * self.dt
+
+    def _contact(self, t: float, has_h: bool) -> ForceContact | None:
+        if self._to_s - self._ic_s < self.cfg.min_contact_s:
+            self.glitches += 1
+            return None
+        peak, vertical, braking, propulsive = self._acc
+        return ForceContact(
+            self.name,
+            self._ic_s,
+            self._to_s,
+            t,
+            peak,
+            vertical,
+            braking if has_h else 0.0,
+            propulsive if has_h else 0.0,
+            has_h,
+        )
