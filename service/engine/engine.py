@@ -359,6 +359,9 @@ class Engine:
         if not self._latest or self._t0 is None:
             return math.inf
         newest = self._newest
+        if self._floor_all >= newest - self.cfg.stale_s:  # none missing: the floors say it
+            floor = self._floor
+            return min([floor[r] for r in roles if r in floor], default=math.inf)
         # Streams lag each other by up to a block: only further behind is a stream missing.
         # A declared stream that has sent nothing yet counts from the first sample seen.
         stale = max(self.cfg.stale_s, 2.0 * self._block_s)

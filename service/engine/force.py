@@ -97,9 +97,15 @@ class _Zero:
         self.moved = 0.0  # since the last contact
         self.clear_after = -math.inf  # no tare before this (a contact's end + guard)
 
-    def levels(self, z: np.ndarray) -> np.ndarray:
+    def levels(self, z: np.ndarray) -> list[float]:
         """The median of each raw sample and the four before it (fewer at the very
         start): the level that can drop the zero, robust to a noise spike."""
+        if len(z) <= 32:  # a live block: cheaper one by one than through numpy
+            last5, out = self.last5, []
+            for v in z.tolist():
+                last5.append(v)
+                out.append(sorted(last5)[len(last5) // 2])
+            return out
         head = np.array(self.last5, dtype=float)
         both = np.concatenate((head, z))
         self.last5.extend(z[-5:].tolist())
@@ -112,7 +118,7 @@ class _Zero:
         if len(z) > warm:
             windows = np.lib.stride_tricks.sliding_window_view(both, 5)
             out[warm:] = np.sort(windows, axis=1)[-(len(z) - warm) :, 2]
-        return out
+        return out.tolist()
 
 
 class ForceContactDetector:
@@ -147,7 +153,7 @@ class ForceContactDetector:
         if not n:
             return []
         zero, cfg, dt = self.zero, self.cfg, self.dt
-        levels = zero.levels(fz).tolist()
+        levels = zero.levels(fz)
         ts, zs = time_s.tolist(), fz.tolist()
         ys = fy.tolist() if has_h else [0.0] * n
         on, off = cfg.on_threshold_n, cfg.off_threshold_n

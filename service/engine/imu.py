@@ -95,8 +95,8 @@ def _central(t: np.ndarray, v: np.ndarray, h: int) -> np.ndarray:
 
 class _Derivatives:
     """gy median-of-3, its slope and jerk by central differences over ±h samples,
-    for a block at a time, carrying each stage's last samples over to the next
-    block: the same numbers, sample for sample, whatever the blocks.
+    for a block at a time: each block is computed with the last 4h+2 raw samples
+    before it, so the numbers are the same, sample for sample, whatever the blocks.
 
     Each output sample comes with `now`, the newest raw sample's time when it is
     complete: the median sample one raw sample later, the derivatives' 2h+1
@@ -108,30 +108,27 @@ class _Derivatives:
         self.reset()
 
     def reset(self) -> None:
-        empty = np.empty(0)
-        self._raw = (empty, empty)  # (t, gy): the last 2
-        self._fast = (empty, empty, empty)  # (t, gy, now): the last 2h
-        self._slope = (empty, empty, empty, empty)  # (t, gy, slope, now): the last 2h
+        self._t = self._g = np.empty(0)  # the last 4h+2 raw samples
 
     def push(self, t: np.ndarray, g: np.ndarray):
         """(fast: t, gy, now), (slow: t, gy, slope, jerk, now) for the new samples."""
-        h = self.h
-        rt, rg = (np.concatenate(p) for p in zip(self._raw, (t, g), strict=True))
-        self._raw = (rt[-2:], rg[-2:])
-        empty = np.empty(0)
-        fast = (rt[1:-1], _median3(rg[:-2], rg[1:-1], rg[2:]), rt[2:]) if len(rt) >= 3 else None
-        if fast is None:
+        h, seen = self.h, len(self._t)
+        rt, rg = np.concatenate((self._t, t)), np.concatenate((self._g, g))
+        keep = 4 * h + 2
+        self._t, self._g = rt[-keep:], rg[-keep:]
+        if len(rt) < 3:
+            empty = np.empty(0)
             return (empty,) * 3, (empty,) * 5
-        ft, fg, fnow = (np.concatenate(p) for p in zip(self._fast, fast, strict=True))
-        self._fast = (ft[-2 * h :], fg[-2 * h :], fnow[-2 * h :])
-        if len(ft) < 2 * h + 1:
+        ft, fg = rt[1:-1], _median3(rg[:-2], rg[1:-1], rg[2:])
+        new = max(0, seen - 2)  # the median samples not given before
+        fast = (ft[new:], fg[new:], rt[2 + new :])
+        if len(ft) < 4 * h + 1:
+            empty = np.empty(0)
             return fast, (empty,) * 5
-        slope = (ft[h:-h], fg[h:-h], _central(ft, fg, h), fnow[2 * h :])
-        st, sg, ss, snow = (np.concatenate(p) for p in zip(self._slope, slope, strict=True))
-        self._slope = (st[-2 * h :], sg[-2 * h :], ss[-2 * h :], snow[-2 * h :])
-        if len(st) < 2 * h + 1:
-            return fast, (empty,) * 5
-        return fast, (st[h:-h], sg[h:-h], ss[h:-h], _central(st, ss, h), snow[2 * h :])
+        slope = _central(ft, fg, h)
+        st = ft[h:-h]
+        slow = (st[h:-h], fg[2 * h : -2 * h], slope[h:-h], _central(st, slope, h), rt[keep:])
+        return fast, slow
 
 
 class _SwingPeaks:

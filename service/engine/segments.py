@@ -66,21 +66,24 @@ class SegmentTracker:
         n = len(rows) // self.decimate * self.decimate
         groups = rows[:n].reshape(-1, self.decimate, 7).mean(axis=1)
         self._carry = rows[n:]
+        if not len(groups):
+            return
         update = self.ahrs.update_no_magnetometer
         gravity = self.ahrs.get_gravity
-        for g in groups:
-            update(g[1:4], g[4:7])
-            gx, _, gz = gravity()
-            self.angle_t.append(float(g[0]))
-            self.angle_deg.append(math.degrees(math.atan2(gx, -gz)))
+        down = []
+        for gyro_g, accel_g in zip(groups[:, 1:4], groups[:, 4:7], strict=True):
+            update(gyro_g, accel_g)
+            down.append(gravity())
+        self.angle_t += groups[:, 0].tolist()
+        # math.atan2, not numpy's: numpy's vectorised arctan2 is ~1e-7 off (not an ulp).
+        atan2, degrees = math.atan2, math.degrees
+        self.angle_deg += [degrees(atan2(gx, -gz)) for gx, _, gz in down]
 
     def prune(self, before_s: float) -> None:
         """Forget what came before this time (the engine no longer needs it)."""
         self._run_filter()
         old = before_s
-        cut = 0
-        while cut < len(self.angle_t) and self.angle_t[cut] < old:
-            cut += 1
+        cut = bisect.bisect_left(self.angle_t, old)
         if cut:
             del self.angle_t[:cut]
             del self.angle_deg[:cut]
@@ -97,7 +100,13 @@ class SegmentTracker:
         k = bisect.bisect_left(self.angle_t, t)
         if k and self.angle_t[k] - self.angle_t[k - 1] > GAP_PERIODS / AHRS_RATE_HZ:
             return None
-        return float(np.interp(t, self.angle_t, self.angle_deg))
+        # Between the two outputs around t (np.interp's arithmetic, without making
+        # arrays of the whole history for one number).
+        if self.angle_t[k] == t:
+            return self.angle_deg[k]
+        t0, t1 = self.angle_t[k - 1], self.angle_t[k]
+        a0, a1 = self.angle_deg[k - 1], self.angle_deg[k]
+        return (a1 - a0) / (t1 - t0) * (t - t0) + a0
 
     def rate_rms(self, start_s: float, end_s: float) -> float | None:
         """RMS of the sagittal rate between the times, robust to spikes: taken after a
