@@ -29,7 +29,7 @@ from pathlib import Path
 from firmware_bridge.simulator import Athlete, simulate_session, write_simulation
 from firmware_bridge.simulator.truth import read_truth
 from service import recordings
-from service.engine import AthleteInfo, Baseline, Engine
+from service.engine import AthleteInfo, Baseline, Engine, settled
 
 NAME = "verdict"
 SCENARIOS = {"aligned": None, "late-swing": "swing", "weak-push": "push", "unstable-torso": "torso"}
@@ -53,7 +53,7 @@ def steps_of(scenario: str, athlete: Athlete, seed: int, baseline: Baseline | No
     engine = Engine(AthleteInfo(athlete.body_mass_kg, athlete.height_m), baseline=baseline)
     for b in blocks:
         engine.expect(b.device_id, b.stream)
-    events = [e for b in blocks for e in engine.feed(b)] + engine.finish()
+    events = settled([e for b in blocks for e in engine.feed(b)] + engine.finish())
     steps = [e for e in events if e["type"] == "step"]
     for s in steps:
         near = [t for t in truth if abs(t["ic_time_s"] - s["ic_time_s"]) < 0.02]

@@ -865,7 +865,7 @@ def replay_events(
     from pathlib import Path
 
     from service import recordings
-    from service.engine import Engine, EngineConfig
+    from service.engine import Engine, EngineConfig, settled
 
     fmt = fmt or recordings.detect_format(Path(path))
     if sprints_only is None:
@@ -878,7 +878,7 @@ def replay_events(
         engine.expect(block.device_id, block.stream)
     for block in blocks:
         events += engine.feed(block)
-    events += engine.finish()
+    events = settled(events + engine.finish())
     return [e for e in events if e["type"] == "step"] + [e for e in events if e["type"] == "rep"]
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import update
-from sqlalchemy.sql.dml import Update
+from sqlalchemy import delete, update
+from sqlalchemy.sql.dml import Delete, Update
 
 from firmware_bridge.codec import Channel, SensorKind
 from firmware_bridge.device import DeviceEvent, SampleBlock
@@ -309,7 +309,9 @@ class Live:
                     "sample": block.first_sample + len(block) - 1,
                 }
             self.hub.publish(msg)
-            self._pending.rows.append(_row(sid, e))
+            row = _row(sid, e)
+            if row is not None:
+                self._pending.rows.append(row)
             self._cue(e, msg)
         if events:
             self._wake.set()
@@ -318,12 +320,15 @@ class Live:
         """The athlete's cue for this step or rep, if the policy gives one; MQTT events."""
         maker, row = self.cue_maker, self.session_row
         cue = None
-        if maker is not None:
-            cue = maker.on_step(e) if e["type"] == "step" else maker.on_rep(e)
+        # A provisional step (service/engine/reps.py) may yet be retracted: no cue.
+        if maker is not None and e["type"] == "step" and not e.get("provisional"):
+            cue = maker.on_step(e)
+        elif maker is not None and e["type"] == "rep":
+            cue = maker.on_rep(e)
         mqtt = self.mqtt
         athlete = row.athlete_id
         if mqtt is not None:
-            kind = "steps" if e["type"] == "step" else "reps"
+            kind = "reps" if e["type"] == "rep" else "steps"
             mqtt.publish(
                 mqtt.topics[kind].format(athlete=athlete), msg, qos=0 if kind == "steps" else 1
             )
@@ -524,7 +529,7 @@ class Live:
                     for c, blob in zip(chunks, blobs, strict=True)
                 )
                 for r in rows:
-                    if isinstance(r, Update):
+                    if isinstance(r, Update | Delete):
                         await s.execute(r)
                     else:
                         s.add(r)
@@ -633,6 +638,8 @@ class Live:
 
 
 def _row(session_id: int, e: dict):
+    """What the database keeps of an event: a step row, a rep row, or the deletion
+    of retracted steps (applied in order with the rest); nothing for a confirmation."""
     if e["type"] == "step":
         return Step(
             session_id=session_id,
@@ -643,8 +650,12 @@ def _row(session_id: int, e: dict):
             limiter=e.get("limiter"),
             aligned=e.get("aligned"),
             source=e["source"],
-            data=e,
+            data={k: v for k, v in e.items() if k != "provisional"},
         )
+    if e["type"] == "steps_retracted":
+        return delete(Step).where(Step.session_id == session_id, Step.seq.in_(e["steps"]))
+    if e["type"] != "rep":
+        return None
     return Rep(
         session_id=session_id,
         number=e["rep"],

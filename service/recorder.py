@@ -26,7 +26,7 @@ from firmware_bridge.codec import (
 )
 from firmware_bridge.device import SampleBlock
 
-from .engine import AthleteInfo, Baseline, Engine, EngineConfig
+from .engine import AthleteInfo, Baseline, Engine, EngineConfig, settled
 from .hub import clean
 from .store import rawcodec
 
@@ -210,13 +210,16 @@ class Recording:
         return self._number(self.engine.finish()), self.chunker.flush()
 
     def _number(self, events: list[dict]) -> list[dict]:
+        """The engine's events, cleaned for JSON, counted as the session keeps them
+        (a retracted step is not kept: service/engine/reps.py)."""
         out = []
         for e in events:
             e = clean(e)
             if e["type"] == "step":
                 self.steps += 1
-                e["n"] = self.steps
-            else:
+            elif e["type"] == "steps_retracted":
+                self.steps -= len(e["steps"])
+            elif e["type"] == "rep":
                 self.reps += 1
             out.append(e)
         return out
@@ -253,8 +256,9 @@ class Rescore:
             self.events += rec._number(rec.engine.feed(block))
 
     def finish(self) -> list[dict]:
+        """The steps and reps the session keeps (retracted steps left out)."""
         self.events += self.rec._number(self.rec.engine.finish())
-        return self.events
+        return settled(self.events)
 
 
 def rescore(

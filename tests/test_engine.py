@@ -14,7 +14,7 @@ from firmware_bridge.device import SampleBlock
 from firmware_bridge.simulator import simulate_session
 from firmware_bridge.virtual import force_plate_stream
 from service.cli import replay_events
-from service.engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine
+from service.engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine, settled
 from tests.helpers import SHARED_DATA, needs_data
 
 DORN = SHARED_DATA / "dorn2012"
@@ -39,7 +39,7 @@ def run(blocks, athlete=None):
     events = []
     for b in blocks:
         events += engine.feed(b)
-    return events + engine.finish()
+    return settled(events + engine.finish())
 
 
 @pytest.fixture(scope="module")

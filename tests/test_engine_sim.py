@@ -8,7 +8,7 @@ from bench.engine import _rechunk
 from firmware_bridge.simulator import simulate_session, write_simulation
 from firmware_bridge.simulator.truth import read_truth
 from service import recordings
-from service.engine import AthleteInfo, Baseline, Engine
+from service.engine import AthleteInfo, Baseline, Engine, settled
 
 ATHLETE = AthleteInfo(75.0, 1.80)
 
@@ -27,7 +27,7 @@ def run(blocks, baseline=None):
     events = []
     for b in blocks:
         events += engine.feed(b)
-    events += engine.finish()
+    events = settled(events + engine.finish())
     return [e for e in events if e["type"] == "step"], [e for e in events if e["type"] == "rep"]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from firmware_bridge.simulator import recorded, sensor
 from service import recordings
-from service.engine import AthleteInfo, Engine, EngineConfig
+from service.engine import AthleteInfo, Engine, EngineConfig, settled
 from tests.helpers import SHARED_DATA, needs_data
 
 pytestmark = needs_data
@@ -27,7 +27,7 @@ def replay(capture) -> list[dict]:
     engine = Engine(AthleteInfo(MASS_KG, 1.80), EngineConfig(sprints_only=False))
     for b in blocks:
         engine.expect(b.device_id, b.stream)
-    events = [e for b in blocks for e in engine.feed(b)] + engine.finish()
+    events = settled([e for b in blocks for e in engine.feed(b)] + engine.finish())
     return [e for e in events if e["type"] == "step"]
 
 
@@ -200,7 +200,7 @@ def test_a_real_sprint_on_imus_alone_is_a_rep_and_a_jog_is_not(tmp_path_factory)
         engine = Engine(AthleteInfo(MASS_KG, 1.80))  # sprints only, as live
         for b in blocks:
             engine.expect(b.device_id, b.stream)
-        events = [e for b in blocks for e in engine.feed(b)] + engine.finish()
+        events = settled([e for b in blocks for e in engine.feed(b)] + engine.finish())
         reps = [e for e in events if e["type"] == "rep"]
         steps = [e for e in events if e["type"] == "step"]
         assert len(reps) == reps_wanted, trial

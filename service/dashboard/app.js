@@ -113,8 +113,12 @@ function handle(msg) {
     case "status": renderStatus(msg); break;
     case "step": onStep(msg); break;
     case "rep": onRep(msg); break;
+    case "steps_confirmed": onConfirmed(msg.steps); break;
+    case "steps_retracted": onRetracted(msg.steps); break;
     case "trace": onTrace(msg); break;
-    case "session": loadAthletes(); renderSession(msg.event === "started" ? msg : null); break;
+    case "session":
+      if (msg.event === "started") state.kept = 0;
+      loadAthletes(); renderSession(msg.event === "started" ? msg : null); break;
     case "cue": $("last-cue").textContent = msg.text; break;
     case "lost": state.lost += msg.count; banner(`The screen fell behind: ${state.lost} messages skipped`); break;
     default: break;
@@ -141,6 +145,7 @@ function setLight(kind, text, sub) {
 
 function onStep(s) {
   state.steps = s.n;
+  state.kept = (state.kept ?? 0) + 1;
   if (s.aligned) setLight("aligned", "ALIGNED", `step ${s.n}`);
   else if (s.limiter) setLight(s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`);
   for (const link of ["push", "swing", "torso"]) {
@@ -152,7 +157,7 @@ function onStep(s) {
   $("n-flight").textContent = fmt(s.flight_time_s, 0, 1000);
   $("n-freq").textContent = fmt(s.step_frequency_hz, 2);
   $("n-speed").textContent = fmt(s.velocity_m_s, 1);
-  $("n-steps").textContent = s.n;
+  $("n-steps").textContent = state.kept;
   $("n-rep").textContent = `rep ${s.rep ?? "–"}`;
   state.recent.push(s);
   if (state.recent.length > ASYM_STEPS) state.recent.shift();
@@ -163,6 +168,9 @@ function onStep(s) {
   const l = mean("left"), r = mean("right");
   $("n-asym").textContent = l && r ? fmt((l - r) / ((l + r) / 2) * 100, 1) : "–";
   const row = document.createElement("tr");
+  row.dataset.n = s.n;
+  // Provisional: the first steps of what may be a sprint, or slowing down at its end.
+  if (s.provisional) row.classList.add("provisional");
   for (const v of [s.n, s.foot ?? "–", fmt(s.contact_time_s, 0, 1000), fmt(s.flight_time_s, 0, 1000),
     fmt(s.system_score, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]) {
     const td = document.createElement("td");
@@ -172,6 +180,24 @@ function onStep(s) {
   const body = $("steps").tBodies[0];
   body.prepend(row);
   while (body.rows.length > STEP_ROWS) body.deleteRow(-1);
+}
+
+function stepRows(numbers) {
+  const want = new Set(numbers.map(String));
+  return [...$("steps").tBodies[0].rows].filter((row) => want.has(row.dataset.n));
+}
+
+function onConfirmed(numbers) {
+  for (const row of stepRows(numbers)) row.classList.remove("provisional");
+}
+
+function onRetracted(numbers) {
+  // Not part of a sprint (jogging, or slowing down after it): gone from the session.
+  for (const row of stepRows(numbers)) row.remove();
+  const gone = new Set(numbers);
+  state.recent = state.recent.filter((x) => !gone.has(x.n));
+  state.kept = Math.max(0, (state.kept ?? 0) - numbers.length);
+  $("n-steps").textContent = state.kept;
 }
 
 function onRep(r) {

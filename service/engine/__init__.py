@@ -3,6 +3,7 @@
 from .engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine, EngineConfig
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .profile import SprintProfile, sprint_profile, sprint_window
+from .reps import settled
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Scorer",
     "ScoringConfig",
     "SprintProfile",
+    "settled",
     "sprint_profile",
     "sprint_window",
 ]

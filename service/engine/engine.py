@@ -36,6 +36,7 @@ from .profile import (
     sprint_profile,
     sprint_window,
 )
+from .reps import RepGate
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
 from .segments import AHRS_RATE_HZ, SegmentTracker
 
@@ -80,6 +81,7 @@ EXTRA_STEP_KEYS = (
     "imu_to_error_s",
     "imu_ic_correction_s",
     "imu_to_correction_s",
+    "n",
 )
 PROFILE_KEYS = ("mss_m_s", "tau_s", "f0_n", "v0_m_s", "pmax_w", "rf_max", "drf")
 FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
@@ -143,9 +145,6 @@ class _Candidate:
     imu: ShankContact | None = None
 
 
-IDLE, ARMED, CANDIDATE, ACTIVE = "idle", "armed", "candidate", "active"
-
-
 class Engine:
     def __init__(
         self,
@@ -174,14 +173,8 @@ class Engine:
         self._drag_k = (
             0.5 * air_density() * frontal_area_m2(athlete.body_mass_kg, athlete.height_m) * 0.9
         )
-        # reps
-        self._state = ARMED
-        self._held: list[dict] = []
-        self._rep: dict | None = None
-        self._reps = 0
+        self.reps = RepGate(self.cfg, self.scorer, self._profile)
         self._last_step_s = -math.inf
-        self._min_contact = math.inf
-        self._fast_speed_s: float | None = None
         self._feeds_since_prune = 0
         self._t0: float | None = None  # the first sample time seen
         # Stretches an event stream lost (sequence gaps: a busy host, a pulled cable):
@@ -255,8 +248,7 @@ class Engine:
     def finish(self) -> list[dict]:
         """End of the data: finish every pending step and the rep under way."""
         events = self._advance(final=True)
-        events += self._end_rep(self._last_step_s) if self._state == ACTIVE else []
-        return events
+        return events + self.reps.stop(self._last_step_s)
 
     def _route(self, key: tuple, block: SampleBlock) -> tuple[str, Callable]:
         """This stream's role and the function that takes its blocks (made once per
@@ -316,10 +308,10 @@ class Engine:
             t, v = t[ok], v[ok]
         self._speed_t.append(t)
         self._speed_v.append(v)
-        if self._fast_speed_s is None:
+        if self.reps.fast_speed_s is None:
             fast = t[v > self.cfg.rep_speed_m_s]
             if len(fast):
-                self._fast_speed_s = float(fast[0])
+                self.reps.fast_speed_s = float(fast[0])
                 return True
         return False
 
@@ -337,7 +329,7 @@ class Engine:
             keep = max(keep, min(c.ic_s for c in self._cands) - 2.0)
         elif self._prev:
             keep = max(keep, self._prev["ic_time_s"] - 2.0)
-        rep_start = self._rep["start_s"] if self._rep else self._fast_speed_s
+        rep_start = self.reps.start_s
         speed_keep = min(keep, rep_start - 2.0) if rep_start is not None else keep
         for peaks in self._swings.values():
             while peaks and peaks[0].time_s < keep:
@@ -597,77 +589,10 @@ class Engine:
     # --- reps -----------------------------------------------------------------------------------
 
     def _on_step(self, step: dict) -> list[dict]:
-        gap = step["ic_time_s"] - self._last_step_s
         quiet_s = step["ic_time_s"] - self._quiet_from(self._last_step_s, step["ic_time_s"])
+        still_since = self._last_step_s if quiet_s >= self.cfg.still_s else None
         self._last_step_s = step["to_time_s"]
-        events: list[dict] = []
-        if quiet_s >= self.cfg.still_s:
-            if self._state == ACTIVE:
-                events += self._end_rep(step["ic_time_s"] - gap)
-            self._state, self._held = ARMED, []
-        if self._state == ARMED:
-            self._state, self._held = CANDIDATE, []
-        if self._state == CANDIDATE:
-            self._held.append(step)
-            short = sum(1 for s in self._held if s["contact_time_s"] <= self.cfg.rep_contact_s)
-            sprinting = (
-                not self.cfg.sprints_only
-                or short >= self.cfg.rep_short_contacts
-                or (
-                    self._fast_speed_s is not None
-                    and self._fast_speed_s >= self._held[0]["ic_time_s"] - 1
-                )
-            )
-            if sprinting:
-                events += self._start_rep()
-            elif len(self._held) >= self.cfg.rep_confirm_steps:
-                self._state, self._held = IDLE, []  # jogging, not a sprint
-            return events
-        if self._state == ACTIVE:
-            rf = step["ratio_of_force"]
-            braking = rf is not None and rf < self.cfg.rep_braking_rf and self.cfg.sprints_only
-            slow = (
-                step["contact_time_s"] > self.cfg.rep_end_ratio * self._min_contact
-                and self.cfg.sprints_only
-            )
-            if braking or slow:
-                # Slowing down: hold the step; if the sprint is over, it was not part of it.
-                self._held.append(step)
-                if len(self._held) >= (
-                    self.cfg.rep_braking_steps if braking else self.cfg.rep_end_steps
-                ):
-                    events += self._end_rep(self._held[0]["ic_time_s"])
-                    self._held = []
-            else:
-                held, self._held = self._held, []
-                for s in [*held, step]:
-                    events += self._emit(s)
-        return events
-
-    def _start_rep(self) -> list[dict]:
-        self._reps += 1
-        self._state, self._min_contact = ACTIVE, math.inf
-        self._rep = {"rep": self._reps, "start_s": self._held[0]["ic_time_s"], "steps": []}
-        self.scorer.reset()
-        held, self._held = self._held, []
-        events = []
-        for step in held:
-            events += self._emit(step)
-        return events
-
-    def _emit(self, step: dict) -> list[dict]:
-        step["rep"] = self._rep["rep"]
-        step.update(
-            self.scorer.score(
-                step["ratio_of_force"],
-                step["velocity_m_s"],
-                step["swing_lag"],
-                step["trunk_pitch_rate_rms_deg_s"],
-            )
-        )
-        self._min_contact = min(self._min_contact, step["contact_time_s"])
-        self._rep["steps"].append(step)
-        return [step]
+        return self.reps.on_step(step, still_since)
 
     def _check_stillness(self, now: float) -> list[dict]:
         events = []
@@ -675,56 +600,23 @@ class Engine:
         last = max([self._last_step_s, *(c.to_s for c in self._cands)])
         seen = now - self.cfg.contact_span_s  # no contact before this can still be reported
         if seen - self._quiet_from(last, seen) >= self.cfg.still_s:
-            if self._state == ACTIVE:
-                events += self._end_rep(self._last_step_s)
-            if self._state in (IDLE, CANDIDATE):
-                self._state, self._held = ARMED, []
-        if self._state != ACTIVE and self._fast_speed_s is not None and not self._has("events"):
+            events += self.reps.stop(self._last_step_s)
+        fast_s = self.reps.fast_speed_s
+        if not self.reps.active and fast_s is not None and not self._has("events"):
             # A speed sensor alone: the rep is the sprint it saw.
-            events += self._speed_only_rep(now)
+            events += self._speed_only_rep(fast_s, now)
         return events
 
-    def _speed_only_rep(self, now: float) -> list[dict]:
+    def _speed_only_rep(self, fast_s: float, now: float) -> list[dict]:
         t = np.concatenate(self._speed_t)
         v = np.concatenate(self._speed_v)
-        after = t >= self._fast_speed_s
+        after = t >= fast_s
         peak = float(v[after].max())
         slow = after & (v < 0.6 * peak) & (t > t[after][np.argmax(v[after])])
         if not slow.any() and now != math.inf:
             return []
         end = float(t[slow][0]) if slow.any() else float(t[-1])
-        self._reps += 1
-        self._rep = {"rep": self._reps, "start_s": self._fast_speed_s, "steps": []}
-        self._fast_speed_s = None
-        return self._close(end)
-
-    def _end_rep(self, end_s: float) -> list[dict]:
-        self._state = IDLE
-        return self._close(end_s)
-
-    def _close(self, end_s: float) -> list[dict]:
-        rep, self._rep = self._rep, None
-        steps = rep["steps"]
-        line = {
-            "type": "rep",
-            "rep": rep["rep"],
-            "start_s": rep["start_s"],
-            "end_s": end_s,
-            "steps": len(steps),
-        }
-        contacts = [s["contact_time_s"] for s in steps]
-        line["min_contact_time_s"] = min(contacts) if contacts else None
-        aligned = sum(1 for s in steps if s["aligned"])
-        line["aligned_steps"] = aligned
-        limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
-        # The most frequent; on a tie the first to limit (a set's order would vary by process).
-        line["main_limiter"] = (
-            max(dict.fromkeys(limiters), key=limiters.count) if limiters else None
-        )
-        line.update(self._profile(rep["start_s"], end_s))
-        line["model_version"] = MODEL_VERSION
-        self._fast_speed_s = None
-        return [line]
+        return self.reps.speed_only(fast_s, end)
 
     def _profile(self, start_s: float, end_s: float) -> dict:
         if not self._speed_t:

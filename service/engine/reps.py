@@ -1,0 +1,206 @@
+"""Reps: which steps are a sprint. Every step is reported the moment it is measured.
+
+A session has standing, walking, jogging and sprints; a rep is a sprint. Whether
+the first steps after standing are a sprint is known only a step or two later
+(two short contacts, or the speed sensor past rep_speed_m_s), and whether a
+slow step at the end is the sprint ending only a few steps later. Those steps
+are not held back for it (the coach and the athlete want them at once): they
+are reported as **provisional** members of the rep they would belong to, and
+later either
+
+- confirmed, `{"type": "steps_confirmed", "rep": k, "steps": [n, ...]}`, or
+- retracted, `{"type": "steps_retracted", "steps": [n, ...], "reason": ...}`:
+  "not a sprint" (the candidate turned out to be jogging, or the athlete stood
+  still again) or "after the sprint" (the slowing down once the sprint ended).
+
+A retracted step is not stored and is in no export; `settled()` turns a list of
+events into what a session keeps. Scores are computed as each step comes, in
+order, exactly as when steps were held (a rep's scorer starts at its first
+candidate step), so the settled steps are those the engine gave before
+2026-12-02, numbered with gaps where steps were retracted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .scoring import MODEL_VERSION, Scorer
+
+IDLE, ARMED, CANDIDATE, ACTIVE = "idle", "armed", "candidate", "active"
+NOT_A_SPRINT, AFTER_THE_SPRINT = "not a sprint", "after the sprint"
+
+
+def settled(events: list[dict]) -> list[dict]:
+    """What a session keeps of the engine's events: steps not retracted (without the
+    live `provisional` flag) and reps, in order."""
+    gone = {n for e in events if e["type"] == "steps_retracted" for n in e["steps"]}
+    out = []
+    for e in events:
+        if e["type"] == "step":
+            if e["n"] not in gone:
+                out.append({k: v for k, v in e.items() if k != "provisional"})
+        elif e["type"] not in ("steps_confirmed", "steps_retracted"):
+            out.append(e)
+    return out
+
+
+class RepGate:
+    """Steps in (measured, in time order), step and rep events out."""
+
+    def __init__(self, cfg: Any, scorer: Scorer, profile: Callable[[float, float], dict]) -> None:
+        self.cfg = cfg  # the EngineConfig: its rep_* fields and sprints_only
+        self.scorer = scorer
+        self._profile = profile  # (start_s, end_s) -> the rep's sprint profile fields
+        self.state = ARMED
+        self._pending: list[dict] = []  # provisional steps: candidates, or slowing down
+        self._rep: dict | None = None
+        self.reps = 0
+        self._steps = 0  # steps reported: their `n`
+        self._min_contact = math.inf
+        self.fast_speed_s: float | None = None  # the speed sensor first past rep_speed_m_s
+
+    @property
+    def active(self) -> bool:
+        return self.state == ACTIVE
+
+    @property
+    def start_s(self) -> float | None:
+        """Where the rep under way (or the sprint a speed sensor saw) began."""
+        return self._rep["start_s"] if self._rep else self.fast_speed_s
+
+    def on_step(self, step: dict, still_since_s: float | None) -> list[dict]:
+        """A measured step; `still_since_s`: the athlete was still (or unseen) from
+        then until this step, long enough for it to be a new start (else None)."""
+        cfg = self.cfg
+        events: list[dict] = []
+        if still_since_s is not None:
+            events += self.stop(still_since_s)
+        if self.state == ARMED:
+            self.state, self._pending = CANDIDATE, []
+            self.scorer.reset()  # a rep's scores start at its first step
+        if self.state == CANDIDATE:
+            self._pending.append(step)
+            short = sum(1 for s in self._pending if s["contact_time_s"] <= cfg.rep_contact_s)
+            first_s, to_s = self._pending[0]["ic_time_s"], step["to_time_s"]
+            fast_s = self.fast_speed_s  # counted only up to this step's TO: the data it waited for
+            sprinting = (
+                not cfg.sprints_only
+                or short >= cfg.rep_short_contacts
+                or (fast_s is not None and first_s - 1 <= fast_s <= to_s)
+            )
+            if sprinting:
+                events += self._report(step, provisional=False, rep=self.reps + 1)
+                events += self._start(step)
+            else:
+                events += self._report(step, provisional=True, rep=self.reps + 1)
+                if len(self._pending) >= cfg.rep_confirm_steps:
+                    events += self._retract(NOT_A_SPRINT)  # jogging, not a sprint
+                    self.state = IDLE
+            return events
+        if self.state == ACTIVE:
+            rf = step["ratio_of_force"]
+            braking = rf is not None and rf < cfg.rep_braking_rf and cfg.sprints_only
+            slow = step["contact_time_s"] > cfg.rep_end_ratio * self._min_contact
+            if braking or (slow and cfg.sprints_only):
+                # Slowing down: provisional; if the sprint is over, it was not part of it.
+                self._pending.append(step)
+                events += self._report(step, provisional=True, rep=self._rep["rep"])
+                if len(self._pending) >= (cfg.rep_braking_steps if braking else cfg.rep_end_steps):
+                    end_s = self._pending[0]["ic_time_s"]
+                    events += self._retract(AFTER_THE_SPRINT)
+                    events += self._end(end_s)
+            else:
+                events += self._report(step, provisional=False, rep=self._rep["rep"])
+                events += self._confirm(step)
+                self._join(step)
+        return events
+
+    def stop(self, end_s: float) -> list[dict]:
+        """The athlete is still (or the data ended): a rep under way ends at end_s;
+        provisional steps were not part of a sprint."""
+        events: list[dict] = []
+        if self.state == ACTIVE:
+            events += self._retract(AFTER_THE_SPRINT)
+            events += self._end(end_s)
+        elif self._pending:
+            events += self._retract(NOT_A_SPRINT)
+        if self.state in (IDLE, CANDIDATE):
+            self.state = ARMED
+        return events
+
+    def speed_only(self, start_s: float, end_s: float) -> list[dict]:
+        """A rep seen by a speed sensor alone (no step stream)."""
+        self.reps += 1
+        self._rep = {"rep": self.reps, "start_s": start_s, "steps": []}
+        return self._close(end_s)
+
+    # --- inside ---------------------------------------------------------------------------
+
+    def _report(self, step: dict, provisional: bool, rep: int) -> list[dict]:
+        self._steps += 1
+        step["n"], step["rep"] = self._steps, rep
+        step.update(
+            self.scorer.score(
+                step["ratio_of_force"],
+                step["velocity_m_s"],
+                step["swing_lag"],
+                step["trunk_pitch_rate_rms_deg_s"],
+            )
+        )
+        return [{**step, "provisional": True} if provisional else step]
+
+    def _join(self, step: dict) -> None:
+        self._min_contact = min(self._min_contact, step["contact_time_s"])
+        self._rep["steps"].append(step)
+
+    def _start(self, step: dict) -> list[dict]:
+        """The candidate steps, up to this one, are a sprint: a rep from the first."""
+        self.reps += 1
+        self.state, self._min_contact = ACTIVE, math.inf
+        self._rep = {"rep": self.reps, "start_s": self._pending[0]["ic_time_s"], "steps": []}
+        return self._confirm(step)
+
+    def _confirm(self, step: dict) -> list[dict]:
+        """The provisional steps are the rep's (and `step`, reported as such)."""
+        pending, self._pending = self._pending, []
+        for s in pending:
+            self._join(s)
+        earlier = [s["n"] for s in pending if s is not step]
+        if not earlier:
+            return []
+        return [{"type": "steps_confirmed", "rep": self._rep["rep"], "steps": earlier}]
+
+    def _retract(self, reason: str) -> list[dict]:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        return [{"type": "steps_retracted", "steps": [s["n"] for s in pending], "reason": reason}]
+
+    def _end(self, end_s: float) -> list[dict]:
+        self.state = IDLE
+        return self._close(end_s)
+
+    def _close(self, end_s: float) -> list[dict]:
+        rep, self._rep = self._rep, None
+        steps = rep["steps"]
+        line = {
+            "type": "rep",
+            "rep": rep["rep"],
+            "start_s": rep["start_s"],
+            "end_s": end_s,
+            "steps": len(steps),
+        }
+        contacts = [s["contact_time_s"] for s in steps]
+        line["min_contact_time_s"] = min(contacts) if contacts else None
+        line["aligned_steps"] = sum(1 for s in steps if s["aligned"])
+        limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
+        # The most frequent; on a tie the first to limit (a set's order would vary by process).
+        line["main_limiter"] = (
+            max(dict.fromkeys(limiters), key=limiters.count) if limiters else None
+        )
+        line.update(self._profile(rep["start_s"], end_s))
+        line["model_version"] = MODEL_VERSION
+        self.fast_speed_s = None
+        return [line]
