@@ -201,6 +201,10 @@ async def _run(phase_s: float) -> dict:
     }
 
 
+def _other(r: dict) -> float:
+    return r["service_cpu_share_of_one_core"] - sum(r["service_cpu_split_s"].values())
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -307,6 +311,7 @@ def report(r: dict) -> str:
             + (
                 "; by part: "
                 + ", ".join(f"{k} {100 * v:.1f} %" for k, v in r["service_cpu_split_s"].items())
+                + f", other {100 * _other(r):.1f} % (event loop, socket I/O, HTTP, database)"
                 if r["service_cpu_split_s"]
                 else ""
             ),

@@ -130,6 +130,12 @@ class Counters:
     events: int = 0
     device_events: dict[str, int] = field(default_factory=dict)
     engine_s: float = 0.0  # time spent in the engine, all blocks
+    # CPU seconds of the service by part (bench service reports them as shares of a core)
+    cpu_s: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("blocks", "trace", "engine", "fan-out", "storage"), 0.0
+        )
+    )
     engine_lag_s: float = 0.0  # newest sample's age when its block was done, last block
     commits: int = 0
     commit_errors: int = 0
@@ -250,6 +256,13 @@ class Live:
     # --- samples ---------------------------------------------------------------------------
 
     def on_block(self, block: SampleBlock) -> None:
+        t0 = time.thread_time()
+        try:
+            self._on_block(block)
+        finally:
+            self.counters.cpu_s["blocks"] += time.thread_time() - t0
+
+    def _on_block(self, block: SampleBlock) -> None:
         c = self.counters
         c.blocks += 1
         c.samples += len(block)
@@ -258,7 +271,9 @@ class Live:
         if self.overloaded:  # shed first: the live plot (docs/api.md, "Overload")
             c.trace_blocks_shed += 1
         else:
+            t0 = time.thread_time()
             self.trace.add(block)
+            c.cpu_s["trace"] += time.thread_time() - t0
         if self.recording is None:
             return
         for b in self.merge.push(block):
@@ -266,9 +281,10 @@ class Live:
 
     def _record(self, block: SampleBlock) -> None:
         c = self.counters
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         events, chunks = self.recording.add(block)
         c.engine_s += time.perf_counter() - t0
+        c.cpu_s["engine"] += time.thread_time() - cpu0
         if chunks:
             self._pending.chunks.extend(chunks)
             self._wake.set()
@@ -298,6 +314,15 @@ class Live:
             log.warning("caught up with the sensors: live trace back")
 
     def _emit(self, events: list[dict], block: SampleBlock | None) -> None:
+        if not events:
+            return
+        t0 = time.thread_time()
+        try:
+            self._publish(events, block)
+        finally:
+            self.counters.cpu_s["fan-out"] += time.thread_time() - t0
+
+    def _publish(self, events: list[dict], block: SampleBlock | None) -> None:
         sid = self.session_row.id
         for e in events:
             self.counters.events += 1
@@ -511,7 +536,7 @@ class Live:
         if not (streams or chunks or rows):
             return True
         try:
-            blobs = await asyncio.to_thread(lambda: [c.encode() for c in chunks])
+            blobs = await asyncio.to_thread(self._encode, chunks)
             async with self.store.session() as s, s.begin():
                 s.add_all(
                     SessionStream(
@@ -551,6 +576,13 @@ class Live:
         self.counters.bytes_stored += sum(len(b) for b in blobs)
         self.last_commit_s = time.monotonic()
         return True
+
+    def _encode(self, chunks: list[Chunk]) -> list[bytes]:
+        """In a worker thread: the chunks compressed (its CPU counted as storage's)."""
+        t0 = time.thread_time()
+        blobs = [c.encode() for c in chunks]
+        self.counters.cpu_s["storage"] += time.thread_time() - t0
+        return blobs
 
     def _drop_excess(self) -> None:
         """Beyond the memory cap the oldest chunks go: counted, and marked in the

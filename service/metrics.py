@@ -6,6 +6,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from firmware_bridge.host import HostProtocol
+
 from . import httpguard
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -79,6 +81,19 @@ class LiveCollector(Collector):
         yield CounterMetricFamily(
             "stridesync_engine_busy_seconds", "time spent in the engine", value=c.engine_s
         )
+        cpu = CounterMetricFamily(
+            "stridesync_cpu_seconds",
+            "CPU seconds by part: decode (frames to sample blocks, clock mapping), engine,"
+            " trace (live plot binning), fan-out (messages made and queued for websockets and"
+            " MQTT; the sockets' own sending is not counted), storage (chunk encoding; the"
+            " database's own work is not counted)",
+            labels=["part"],
+        )
+        parts = dict(c.cpu_s)
+        parts["decode"] = max(HostProtocol.cpu_s_total - parts.pop("blocks"), 0.0)
+        for part, seconds in parts.items():
+            cpu.add_metric([part], seconds)
+        yield cpu
         yield GaugeMetricFamily(
             "stridesync_engine_lag_seconds",
             "age of the newest sample when the engine finished its block",

@@ -140,7 +140,10 @@ def test_a_starved_service_sheds_degrades_catches_up_and_loses_nothing(tmp_path)
     # No step of walking back (-1.4 m/s); the first step from standing reads ~0 m/s,
     # give or take the speed sensor's noise (0.03 m/s).
     assert all(s["velocity_m_s"] is None or s["velocity_m_s"] > -0.1 for s in steps)
-    assert [s["n"] for s in steps] == list(range(1, len(steps) + 1))
+    # Numbered in order; a retracted step (jogging, slowing down) leaves a gap in n.
+    numbers = [s["n"] for s in steps]
+    assert numbers == sorted(set(numbers)) and numbers[0] >= 1
+    assert {s["rep"] for s in steps} == {r["rep"] for r in reps}
     ics = [s["ic_time_s"] for s in steps]
     assert ics == sorted(ics)
     assert all(s["to_time_s"] < b for s, b in zip(steps, ics[1:], strict=False))  # no overlap

@@ -85,7 +85,8 @@ async def test_full_disk_keeps_the_session_and_loses_nothing(tmp_path):
                 assert first == nxt[(dev, stream)], (dev, stream)
             nxt[(dev, stream)] = first + n
         assert len(nxt) == 8 and live.counters.chunks_dropped == 0
-        assert sorted(steps) == list(range(1, len(steps) + 1))
+        # Each once; a retracted step (not part of a sprint) leaves a gap in the numbers.
+        assert sorted(steps) == sorted(set(steps)) and min(steps) >= 1
         assert len(steps) >= 20 and len(steps) <= n_steps
     finally:
         sim.close()
