@@ -14,6 +14,7 @@ import pytest
 from bench.engine import _session
 from service.engine.force import ForceContactDetector, ForceDetectorConfig
 from service.engine.imu import ShankDetectorConfig, ShankEventDetector
+from service.engine.segments import SegmentTracker
 from tests.reference import force_per_sample, shank_per_sample
 
 BLOCKS = (1, 7, 10, 64, 1000, 10**9)  # samples a block; 10**9: the whole stream at once
@@ -107,3 +108,56 @@ def test_vectorised_detectors_give_the_per_sample_events_exactly(streams, kind):
                 assert got == want, (name, size)
             checked += 1
     assert checked >= 4 and events > 100
+
+
+def by_block_size(feed_stream, n: int) -> dict[int, object]:
+    """One detector's output for the same stream cut into each of BLOCKS: the shared
+    chunk-invariance check (a detector's output may not depend on the cut)."""
+    out = {}
+    for size in BLOCKS:
+        cuts = [(a, min(a + size, n)) for a in range(0, n, size)]
+        out[size] = feed_stream(cuts)
+    return out
+
+
+def test_the_thigh_and_trunk_filter_do_not_depend_on_the_cut(streams):
+    blocks, _ = _session("standard", 20.0, seed=3)
+    thigh = [b for b in blocks if b.device_name == "thigh-left"]
+    t = np.concatenate([b.time_s for b in thigh])
+    v = np.concatenate([b.values for b in thigh])
+
+    def feed(cuts):
+        tracker = SegmentTracker(1000.0)
+        for a, z in cuts:
+            tracker.feed(t[a:z], v[a:z, :3], v[a:z, 3:6])
+            if z % 997 < 20:  # angles asked for now and then, as steps come
+                tracker.angle_at(float(t[max(a - 50, 0)]))
+        return (
+            tracker.angle_at(float(t[len(t) // 2])),
+            tracker.rate_rms(5.0, 6.0),
+            (list(tracker.angle_t), list(tracker.angle_deg)),
+        )
+
+    runs = by_block_size(feed, len(t))
+    assert len(runs[10][2][0]) > 3000 and runs[10][0] is not None
+    assert all(r == runs[10] for r in runs.values())
+
+
+@pytest.mark.parametrize("kind", ["shank", "force"])
+def test_each_detector_alone_does_not_depend_on_the_cut(streams, kind):
+    busy = {"shank": "imu/", "force": "treadmill/"}[kind]  # a stream with many contacts
+    _, name, t, v = next(s for s in streams if s[0] == kind and s[1].startswith(busy))
+
+    def feed(cuts):
+        det = make(kind, False)
+        events = []
+        for a, z in cuts:
+            if kind == "shank":
+                events += det.feed(t[a:z], v[a:z])
+            else:
+                events += det.feed(t[a:z], None if v[0] is None else v[0][a:z], v[1][a:z])
+        return as_tuples(events)
+
+    runs = by_block_size(feed, len(t))
+    assert len(runs[10]) > 20, name
+    assert all(r == runs[10] for r in runs.values())

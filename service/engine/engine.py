@@ -30,6 +30,7 @@ from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .fusion import FusionConfig, ImuCorrection, PlateContacts
 from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
 from .profile import (
+    DRAG_COEFFICIENT,
     MAX_SPEED_M_S,
     air_density,
     frontal_area_m2,
@@ -38,7 +39,7 @@ from .profile import (
 )
 from .reps import RepGate
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
-from .segments import AHRS_RATE_HZ, SegmentTracker
+from .segments import SegmentConfig, SegmentTracker
 
 G = 9.81
 
@@ -105,10 +106,10 @@ class AthleteInfo:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    force: ForceDetectorConfig = field(default_factory=ForceDetectorConfig)
-    shank: ShankDetectorConfig = field(default_factory=ShankDetectorConfig)
-    scoring: ScoringConfig = field(default_factory=ScoringConfig)
-    fusion: FusionConfig = field(default_factory=FusionConfig)
+    force: ForceDetectorConfig = field(default_factory=ForceDetectorConfig)  # force.py
+    shank: ShankDetectorConfig = field(default_factory=ShankDetectorConfig)  # imu.py
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)  # scoring.py
+    fusion: FusionConfig = field(default_factory=FusionConfig)  # fusion.py
     max_step_s: float = 1.0  # a longer gap between contacts: not one run of steps
     match_s: float = 0.04  # force and IMU contacts this close are the same contact
     swing_wait_s: float = 0.010  # the other leg's swing peak must be in by TO + this
@@ -134,6 +135,27 @@ class EngineConfig:
     # A session has standing, jogging and walking between reps: report only the sprints.
     # A lab trial is one pass: report every running contact.
     sprints_only: bool = True
+    segments: SegmentConfig = field(default_factory=SegmentConfig)  # thigh and trunk AHRS
+    # The speed at IC and at TO: the mean of the speed sensor over this long before it
+    # (two samples at 100 Hz: the within-step ripple is in phase at both ends).
+    speed_window_s: float = 0.02
+    # RF from the speed sensor: the step's vertical impulse is body weight times the
+    # previous step's time if that was a plausible sprint step (this range, s), ...
+    rf_step_range_s: tuple[float, float] = (0.1, 0.6)
+    # ... else this many contact times (a sprint's step is about two contacts).
+    rf_contacts_per_step: float = 2.0
+    # The drag on the runner: 0.5 rho A Cd v^2 with this Cd (as in the profile's fit).
+    drag_coefficient: float = DRAG_COEFFICIENT
+    # The sprint profile is fitted on the speed from this long before a rep's first
+    # contact (the start, before any step is seen) to this long after its end.
+    profile_lead_s: float = 2.0
+    profile_tail_s: float = 0.5  # (see profile_lead_s)
+    # A rep seen by a speed sensor alone ends when the speed falls below this share of
+    # its peak, after the peak (the athlete slowing down).
+    speed_only_end: float = 0.6
+    # History kept before the oldest contact still to finish (or the last step): a
+    # step's context (thigh, trunk, speed) reaches this far back.
+    context_keep_s: float = 2.0
 
 
 @dataclass
@@ -171,7 +193,10 @@ class Engine:
         self._prev: dict | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}
         self._drag_k = (
-            0.5 * air_density() * frontal_area_m2(athlete.body_mass_kg, athlete.height_m) * 0.9
+            0.5
+            * air_density()
+            * frontal_area_m2(athlete.body_mass_kg, athlete.height_m)
+            * self.cfg.drag_coefficient
         )
         self.reps = RepGate(self.cfg, self.scorer, self._profile)
         self._last_step_s = -math.inf
@@ -271,7 +296,7 @@ class Engine:
             )
             self._shank[key] = det
             return "events", lambda b: self._on_shank(det, b)
-        tracker = SegmentTracker(stream.sample_rate_hz)
+        tracker = SegmentTracker(stream.sample_rate_hz, self.cfg.segments)
         if stream.placement in THIGH_OF:
             self._thigh[THIGH_OF[stream.placement]] = tracker
             role = "thigh-" + THIGH_OF[stream.placement]
@@ -326,11 +351,12 @@ class Engine:
             return  # no samples yet: nothing to forget
         keep = newest - max(self.cfg.history_cap_s, 4.0 * self._block_s)
         if self._cands:
-            keep = max(keep, min(c.ic_s for c in self._cands) - 2.0)
+            keep = max(keep, min(c.ic_s for c in self._cands) - self.cfg.context_keep_s)
         elif self._prev:
-            keep = max(keep, self._prev["ic_time_s"] - 2.0)
+            keep = max(keep, self._prev["ic_time_s"] - self.cfg.context_keep_s)
         rep_start = self.reps.start_s
-        speed_keep = min(keep, rep_start - 2.0) if rep_start is not None else keep
+        lead = self.cfg.profile_lead_s
+        speed_keep = min(keep, rep_start - lead) if rep_start is not None else keep
         for peaks in self._swings.values():
             while peaks and peaks[0].time_s < keep:
                 peaks.pop(0)
@@ -437,7 +463,8 @@ class Engine:
         if not final and (
             self._watermark(("trunk", "speed")) < to
             # a thigh angle at TO needs the AHRS output just after it
-            or self._watermark(("thigh-left", "thigh-right")) < to + 2.0 / AHRS_RATE_HZ
+            or self._watermark(("thigh-left", "thigh-right"))
+            < to + 2.0 / self.cfg.segments.ahrs_rate_hz
         ):
             return None
         for c in same:
@@ -570,16 +597,18 @@ class Engine:
         v = np.concatenate(self._speed_v)
         # Windows end where the step's wait for its context ends (TO): no sample
         # beyond it may count, or block sizes would change the result.
-        at_ic = (t > c.ic_s - 0.02) & (t <= c.ic_s)
-        at_to = (t > c.to_s - 0.02) & (t <= c.to_s)
+        window = self.cfg.speed_window_s
+        at_ic = (t > c.ic_s - window) & (t <= c.ic_s)
+        at_to = (t > c.to_s - window) & (t <= c.to_s)
         if not at_ic.any() or not at_to.any():
             return None, None
         v_ic, v_to = float(v[at_ic].mean()), float(v[at_to].mean())
         contact = c.to_s - c.ic_s
+        lo, hi = self.cfg.rf_step_range_s
         step_s = (
             c.ic_s - prev["ic_time_s"]
-            if prev and 0.1 < c.ic_s - prev["ic_time_s"] < 0.6
-            else 2 * contact
+            if prev and lo < c.ic_s - prev["ic_time_s"] < hi
+            else self.cfg.rf_contacts_per_step * contact
         )
         m = self.athlete.body_mass_kg
         horizontal = m * (v_to - v_ic) + self._drag_k * v_ic**2 * contact
@@ -612,7 +641,7 @@ class Engine:
         v = np.concatenate(self._speed_v)
         after = t >= fast_s
         peak = float(v[after].max())
-        slow = after & (v < 0.6 * peak) & (t > t[after][np.argmax(v[after])])
+        slow = after & (v < self.cfg.speed_only_end * peak) & (t > t[after][np.argmax(v[after])])
         if not slow.any() and now != math.inf:
             return []
         end = float(t[slow][0]) if slow.any() else float(t[-1])
@@ -623,7 +652,7 @@ class Engine:
             return dict.fromkeys(PROFILE_KEYS)
         t = np.concatenate(self._speed_t)
         v = np.concatenate(self._speed_v)
-        inside = (t >= start_s - 2.0) & (t <= end_s + 0.5)
+        inside = (t >= start_s - self.cfg.profile_lead_s) & (t <= end_s + self.cfg.profile_tail_s)
         t, v = t[inside], v[inside]
         if len(t) < 10:
             return dict.fromkeys(PROFILE_KEYS)

@@ -46,14 +46,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ForceDetectorConfig:
-    on_threshold_n: float = 20.0
-    off_threshold_n: float = 10.0
-    min_contact_s: float = 0.030
-    max_contact_s: float = 1.0
-    tare_time_constant_s: float = 0.5
-    acquire_s: float = 0.5
-    tare_guard_s: float = 0.05
-    max_tare_step_n: float = 1.0
+    """Why each value: the module's notes."""
+
+    on_threshold_n: float = 20.0  # a contact starts at or above this (Morin et al. 2011)
+    off_threshold_n: float = 10.0  # and ends below this (hysteresis)
+    min_contact_s: float = 0.030  # shorter: a glitch (a foot brushing an edge, a tug)
+    max_contact_s: float = 1.0  # longer: standing or walking
+    tare_time_constant_s: float = 0.5  # the zero follows unloaded drift this slowly
+    acquire_s: float = 0.5  # never unloaded this long: the lowest reading is the zero
+    tare_guard_s: float = 0.05  # the zero follows only samples this far from a contact
+    max_tare_step_n: float = 1.0  # and moves at most this far between two contacts
 
     def __post_init__(self) -> None:
         if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:

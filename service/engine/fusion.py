@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FusionConfig:
-    learn_steps: int = 15
-    learn_min: int = 3
-    max_correction_s: float = 0.015
+    learn_steps: int = 15  # the IMU's timing error: the median of this many latest ...
+    learn_min: int = 3  # ... once there are this many (fewer: no correction yet)
+    max_correction_s: float = 0.015  # further off than this: a sensor wrong, not off
 
 
 class ImuCorrection:

@@ -43,8 +43,8 @@ import numpy as np
 class ShankDetectorConfig:
     swing_min_deg_s: float = 200.0  # a swing peak lower than this is not running
     rise: float = 0.15  # a minimum is confirmed when the signal rose this share of the peak
-    min_contact_s: float = 0.06
-    max_contact_s: float = 0.45
+    min_contact_s: float = 0.06  # toe-off looked for from this long after IC
+    max_contact_s: float = 0.45  # no toe-off by then: walking or standing, dropped
     peak_drop: float = 0.02  # a swing peak is confirmed when the signal fell this share
     # Derivatives by central differences over ±window_s: short enough to keep a
     # foot strike's knee sharp (the shank's rate turns within a few ms), long

@@ -34,6 +34,7 @@ G = 9.81
 # No human runs faster (the fastest 10 m splits ever timed are ~12.4 m/s): a speed
 # sample beyond it is a sensor glitch, never a sprint (the engine drops it).
 MAX_SPEED_M_S = 15.0
+DRAG_COEFFICIENT = 0.9  # Cd of a runner upright (Samozino et al. 2016)
 
 
 def air_density(pressure_torr: float = 760.0, temperature_c: float = 20.0) -> float:
@@ -90,7 +91,7 @@ def force_velocity(
     t = np.arange(0.0, max(t_end - t0, 1.0), 0.01)
     v = mss * (1.0 - np.exp(-t / tau))
     a = mss / tau * np.exp(-t / tau)
-    k = 0.5 * air_density() * frontal_area_m2(body_mass_kg, height_m) * 0.9
+    k = 0.5 * air_density() * frontal_area_m2(body_mass_kg, height_m) * DRAG_COEFFICIENT
     f_h = body_mass_kg * a + k * v**2
     slope, f0 = np.polyfit(v, f_h, 1)
     v0 = -f0 / slope

@@ -143,15 +143,15 @@ class ScoringConfig:
     # the RF-velocity line is furthest from any real start) get scores but no verdict,
     # and do not weigh on the smoothing.
     warmup_steps: int = 3
-    softmin_temperature: float = 0.05
+    softmin_temperature: float = 0.05  # the system score's soft minimum: how soft
     # In band: a smoothed score above 1 - band_z x its smoothed step-to-step SD (the
     # athlete's own, Baseline.*_sd), kept between floor_min and floor_max: a link is
     # named only when it falls further than the athlete's normal variation does
     # (z 2.33: one step in a hundred by chance, for normal scores).
     band_z: float = 2.33
-    floor_min: float = 0.55
-    floor_max: float = 0.85
-    limiter_hysteresis: float = 0.08
+    floor_min: float = 0.55  # the band's floor never below this ...
+    floor_max: float = 0.85  # ... nor above this
+    limiter_hysteresis: float = 0.08  # a new limiter must be this much lower: no flicker
 
 
 def clip(x: float) -> float:

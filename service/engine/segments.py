@@ -12,31 +12,52 @@ from __future__ import annotations
 
 import bisect
 import math
+from dataclasses import dataclass
 
 import imufusion
 import numpy as np
 from scipy.ndimage import median_filter
 
 G = 9.80665
-AHRS_RATE_HZ = 200.0
-ROBUST_SAMPLES = 5
-GAP_PERIODS = 3  # filter outputs further apart than this many periods: a gap
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    # The AHRS runs on the samples averaged to this rate: a sprinter's thigh turns at
+    # up to ~15 Hz of bandwidth, and each update is a call into Fusion (the cost).
+    ahrs_rate_hz: float = 200.0
+    # Fusion's gain: how strongly the accelerometer's gravity corrects the gyro's
+    # integration (x-io's recommended 0.5).
+    gain: float = 0.5
+    gyroscope_range_deg_s: float = 2000.0  # the IMU's range: a saturated gyro is not trusted
+    # Accelerations this far (degrees) from gravity's direction do not correct the
+    # angle: a foot strike's shock is not the segment tilting.
+    acceleration_rejection_deg: float = 10.0
+    rejection_timeout_s: float = 5.0  # rejected this long, Fusion trusts gravity again
+    gap_periods: int = 3  # filter outputs further apart than this many periods: a gap
+    # The trunk's rate RMS is taken after a running median this long (samples): a one-
+    # or two-sample spike, a glitch or a knock on the sensor, is not the trunk rocking.
+    robust_samples: int = 5
+
+
+AHRS_RATE_HZ = SegmentConfig.ahrs_rate_hz
 
 
 class SegmentTracker:
     """One IMU on a thigh or the trunk: a short history of angle and angular velocity."""
 
-    def __init__(self, sample_rate_hz: float) -> None:
-        self.decimate = max(1, round(sample_rate_hz / AHRS_RATE_HZ))
+    def __init__(self, sample_rate_hz: float, config: SegmentConfig | None = None) -> None:
+        self.cfg = cfg = config or SegmentConfig()
+        self.decimate = max(1, round(sample_rate_hz / cfg.ahrs_rate_hz))
         rate = sample_rate_hz / self.decimate
         settings = imufusion.AhrsSettings(
             sample_rate=rate,
             convention=imufusion.CONVENTION_NWU,
-            gain=0.5,
-            gyroscope_range=2000.0,
-            acceleration_rejection=10.0,
+            gain=cfg.gain,
+            gyroscope_range=cfg.gyroscope_range_deg_s,
+            acceleration_rejection=cfg.acceleration_rejection_deg,
             magnetic_rejection=0.0,
-            rejection_timeout=int(5 * rate),
+            rejection_timeout=int(cfg.rejection_timeout_s * rate),
         )
         self.ahrs = imufusion.Ahrs().set_settings(settings).set_sample_period(1.0 / rate)
         self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
@@ -98,7 +119,10 @@ class SegmentTracker:
         if not self.angle_t or not (self.angle_t[0] <= t <= self.angle_t[-1]):
             return None
         k = bisect.bisect_left(self.angle_t, t)
-        if k and self.angle_t[k] - self.angle_t[k - 1] > GAP_PERIODS / AHRS_RATE_HZ:
+        if (
+            k
+            and self.angle_t[k] - self.angle_t[k - 1] > self.cfg.gap_periods / self.cfg.ahrs_rate_hz
+        ):
             return None
         # Between the two outputs around t (np.interp's arithmetic, without making
         # arrays of the whole history for one number).
@@ -110,16 +134,15 @@ class SegmentTracker:
 
     def rate_rms(self, start_s: float, end_s: float) -> float | None:
         """RMS of the sagittal rate between the times, robust to spikes: taken after a
-        running median of ROBUST_SAMPLES (a one- or two-sample spike, a glitch or a
-        knock on the sensor, is not the trunk rocking; a plain RMS would let one
-        2000 deg/s sample outweigh a whole stance)."""
+        running median of `robust_samples` (a plain RMS would let one 2000 deg/s
+        sample outweigh a whole stance)."""
         self._run_filter()
         if not self.rate_t:
             return None
         t = np.concatenate(self.rate_t)
         w = np.concatenate(self.rate_deg_s)
         inside = (t >= start_s) & (t <= end_s)
-        if inside.sum() < ROBUST_SAMPLES:
+        if inside.sum() < self.cfg.robust_samples:
             return None
-        steady = median_filter(w[inside], size=ROBUST_SAMPLES, mode="nearest")
+        steady = median_filter(w[inside], size=self.cfg.robust_samples, mode="nearest")
         return float(np.sqrt(np.mean(steady**2)))
