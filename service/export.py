@@ -24,7 +24,7 @@ from .store import Mark, RawChunk, Rep, Session, SessionStream, Step, Store, raw
 
 PAGE = 1000
 RAW_PAGE = 40
-STEP_COLUMNS = ("n", *STEP_KEYS[1:], *(k for k in EXTRA_STEP_KEYS if k != "n"))
+STEP_COLUMNS = ("n", *(k for k in (*STEP_KEYS[1:], *EXTRA_STEP_KEYS) if k != "n"))
 REP_COLUMNS = (
     "rep",
     "start_s",

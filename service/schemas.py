@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+from .engine.events import REP_FIELDS, STEP_FIELDS
 
 
 def _printable(v: str) -> str:
@@ -144,52 +146,29 @@ class RescoreIn(_In):
     model_version: Annotated[str, Field(min_length=1, max_length=16)]
 
 
-class StepOut(BaseModel):
-    """One step: the keys of `stridesync replay` plus `n` (its number in the session)."""
-
-    model_config = ConfigDict(extra="allow")
-    type: Literal["step"]
-    n: int
-    rep: int | None
-    foot: Literal["left", "right"] | None
-    ic_time_s: float
-    to_time_s: float
-    contact_time_s: float | None
-    flight_time_s: float | None
-    step_time_s: float | None
-    step_frequency_hz: float | None
-    peak_vertical_force_bw: float | None
-    braking_impulse_ns: float | None
-    propulsive_impulse_ns: float | None
-    net_horizontal_impulse_ns: float | None
-    ratio_of_force: float | None
-    push_score: float | None
-    swing_score: float | None
-    torso_score: float | None
-    system_score: float | None
-    limiter: str | None
-    aligned: bool | None
-    source: Literal["force", "imu", "fused"]
-    model_version: str
+def _event_model(name: str, doc: str, fields) -> type[BaseModel]:
+    """A response schema from the one definition of an event (service/engine/events.py):
+    every field with its type, unit and meaning in the OpenAPI document."""
+    spec = {
+        f.name: (
+            f.type | None if f.optional else f.type,
+            Field(None if f.optional else ..., description=f.description),
+        )
+        for f in fields
+    }
+    return create_model(name, __doc__=doc, __config__=ConfigDict(extra="allow"), **spec)
 
 
-class RepOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["rep"]
-    rep: int
-    start_s: float | None
-    end_s: float | None
-    steps: int
-    aligned_steps: int | None = None
-    main_limiter: str | None = None
-    mss_m_s: float | None = None
-    tau_s: float | None = None
-    f0_n: float | None = None
-    v0_m_s: float | None = None
-    pmax_w: float | None = None
-    rf_max: float | None = None
-    drf: float | None = None
-    model_version: str
+StepOut = _event_model(
+    "StepOut",
+    "One step (docs/scoring.md): every field of `stridesync replay`, and `n`.",
+    STEP_FIELDS,
+)
+RepOut = _event_model(
+    "RepOut",
+    "One rep: its steps' summary and its sprint profile (docs/scoring.md).",
+    REP_FIELDS,
+)
 
 
 class RescoreOut(BaseModel):

@@ -87,6 +87,24 @@ def test_step_lines_have_exactly_the_documented_keys(treadmill):
     assert step["push_score"] is None and step["foot"] is None  # not measured from force alone
 
 
+def test_events_carry_exactly_the_fields_of_their_one_definition(treadmill):
+    from service import schemas
+    from service.engine.events import REP_KEYS, STEP_FIELDS
+
+    _, t, values = treadmill
+    events = run(force_blocks(t, values, 64))
+    reps = [e for e in events if e["type"] == "rep"]
+    assert reps and all(tuple(r) == REP_KEYS for r in reps)
+    step = next(e for e in events if e["type"] == "step")
+    assert set(step) == {f.name for f in STEP_FIELDS}
+    # The API's schema is the same definition, each field with its unit.
+    props = schemas.StepOut.model_json_schema()["properties"]
+    assert list(props) == [f.name for f in STEP_FIELDS]
+    assert props["braking_impulse_ns"]["description"].endswith("[N s]")
+    schemas.StepOut.model_validate(step)
+    schemas.RepOut.model_validate(reps[0])
+
+
 def test_bad_samples_never_crash_and_a_dead_channel_gives_no_steps(treadmill):
     _, t, values = treadmill
     broken = values.copy()

@@ -26,6 +26,7 @@ import numpy as np
 from firmware_bridge.codec import Channel, Placement, SensorKind, StreamInfo
 from firmware_bridge.device import SampleBlock
 
+from .events import EXTRA_STEP_KEYS, PROFILE_KEYS, STEP_KEYS
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .fusion import FusionConfig, ImuCorrection, PlateContacts
 from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
@@ -43,48 +44,6 @@ from .segments import SegmentConfig, SegmentTracker
 
 G = 9.81
 
-STEP_KEYS = (
-    "type",
-    "foot",
-    "ic_time_s",
-    "to_time_s",
-    "contact_time_s",
-    "flight_time_s",
-    "step_time_s",
-    "step_frequency_hz",
-    "peak_vertical_force_bw",
-    "braking_impulse_ns",
-    "propulsive_impulse_ns",
-    "net_horizontal_impulse_ns",
-    "ratio_of_force",
-    "push_score",
-    "swing_score",
-    "torso_score",
-    "system_score",
-    "limiter",
-    "aligned",
-    "source",
-    "model_version",
-)
-EXTRA_STEP_KEYS = (
-    "rep",
-    "mean_vertical_force_bw",
-    "swing_time_s",
-    "peak_swing_deg_s",
-    "swing_lag",
-    "thigh_separation_ic_deg",
-    "thigh_separation_to_deg",
-    "trunk_pitch_deg",
-    "trunk_pitch_rate_rms_deg_s",
-    "velocity_m_s",
-    "step_length_m",
-    "imu_ic_error_s",
-    "imu_to_error_s",
-    "imu_ic_correction_s",
-    "imu_to_correction_s",
-    "n",
-)
-PROFILE_KEYS = ("mss_m_s", "tau_s", "f0_n", "v0_m_s", "pmax_w", "rf_max", "drf")
 FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
 THIGH_OF = {Placement.THIGH_LEFT: "left", Placement.THIGH_RIGHT: "right"}
 OTHER = {"left": "right", "right": "left"}
