@@ -26,23 +26,15 @@ import numpy as np
 from firmware_bridge.codec import Channel, Placement, SensorKind, StreamInfo
 from firmware_bridge.device import SampleBlock
 
-from .events import EXTRA_STEP_KEYS, PROFILE_KEYS, STEP_KEYS
+from .events import EXTRA_STEP_KEYS, STEP_KEYS
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .fusion import FusionConfig, ImuCorrection, PlateContacts
 from .imu import ShankContact, ShankDetectorConfig, ShankEventDetector, SwingPeak
-from .profile import (
-    DRAG_COEFFICIENT,
-    MAX_SPEED_M_S,
-    air_density,
-    frontal_area_m2,
-    sprint_profile,
-    sprint_window,
-)
+from .profile import DRAG_COEFFICIENT, G
 from .reps import RepGate
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
 from .segments import SegmentConfig, SegmentTracker
-
-G = 9.81
+from .speed import SpeedTrack
 
 FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
 THIGH_OF = {Placement.THIGH_LEFT: "left", Placement.THIGH_RIGHT: "right"}
@@ -143,21 +135,13 @@ class Engine:
         self._latest: dict[tuple, tuple[str, float]] = {}  # stream -> (role, newest time)
         self._cands: list[_Candidate] = []
         self._swings: dict[str, list[SwingPeak]] = {"left": [], "right": []}
-        self._speed_t: list[np.ndarray] = []
-        self.speed_rejected = 0  # speed samples beyond MAX_SPEED_M_S
-        self._speed_v: list[np.ndarray] = []
+        self.speed = SpeedTrack(self.cfg, athlete.body_mass_kg, athlete.height_m)
         self._imu_timing = ImuCorrection(self.cfg.fusion)
         self._plated = PlateContacts(self.cfg.match_s)
         self.late_imu_contacts = 0  # shank reports of contacts the plates had measured
         self._prev: dict | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}
-        self._drag_k = (
-            0.5
-            * air_density()
-            * frontal_area_m2(athlete.body_mass_kg, athlete.height_m)
-            * self.cfg.drag_coefficient
-        )
-        self.reps = RepGate(self.cfg, self.scorer, self._profile)
+        self.reps = RepGate(self.cfg, self.scorer, self.speed.profile)
         self._last_step_s = -math.inf
         self._feeds_since_prune = 0
         self._t0: float | None = None  # the first sample time seen
@@ -285,18 +269,10 @@ class Engine:
         return bool(events)
 
     def _on_speed(self, t: np.ndarray, v: np.ndarray) -> bool:
-        # Physically impossible speeds (a glitch, a saturated reading) are dropped.
-        ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
-        if not ok.all():
-            self.speed_rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
-            t, v = t[ok], v[ok]
-        self._speed_t.append(t)
-        self._speed_v.append(v)
-        if self.reps.fast_speed_s is None:
-            fast = t[v > self.cfg.rep_speed_m_s]
-            if len(fast):
-                self.reps.fast_speed_s = float(fast[0])
-                return True
+        fast_s = self.speed.feed(t, v)
+        if fast_s is not None and self.reps.fast_speed_s is None:
+            self.reps.fast_speed_s = fast_s
+            return True
         return False
 
     def _prune(self) -> None:
@@ -323,11 +299,7 @@ class Engine:
         for tracker in (*self._thigh.values(), self._trunk):
             if tracker is not None:
                 tracker.prune(keep)
-        while len(self._speed_t) > 1 and (
-            not self._speed_t[0].size or self._speed_t[0][-1] < speed_keep
-        ):
-            self._speed_t.pop(0)
-            self._speed_v.pop(0)
+        self.speed.prune(speed_keep)
 
     # --- watermarks ------------------------------------------------------------------------------
 
@@ -510,7 +482,9 @@ class Engine:
             # The trunk's z axis points down it: leaning forward tilts it back.
             step["trunk_pitch_deg"] = -angle if angle is not None else None
             step["trunk_pitch_rate_rms_deg_s"] = self._trunk.rate_rms(c.ic_s, c.to_s)
-        velocity, speed_rf = self._speed_at(c, prev)
+        velocity, speed_rf = self.speed.at_contact(
+            c.ic_s, c.to_s, prev["ic_time_s"] if prev else None
+        )
         step["velocity_m_s"] = velocity
         if velocity is not None and step_s:
             step["step_length_m"] = velocity * step_s
@@ -542,38 +516,6 @@ class Engine:
             if a is not None and b is not None:
                 step[key] = a - b
 
-    def _speed_at(self, c: _Candidate, prev: dict | None) -> tuple[float | None, float | None]:
-        """Velocity at IC, and this contact's ratio of force, from the speed sensor.
-
-        The velocity gained from IC to TO (both at the same phase of the
-        within-step ripple) is the contact's net horizontal impulse less drag;
-        over a step whose vertical impulse is body weight times the step time
-        (the previous step's, the next flight being still to come), that is RF.
-        """
-        if not self._speed_t:
-            return None, None
-        t = np.concatenate(self._speed_t)
-        v = np.concatenate(self._speed_v)
-        # Windows end where the step's wait for its context ends (TO): no sample
-        # beyond it may count, or block sizes would change the result.
-        window = self.cfg.speed_window_s
-        at_ic = (t > c.ic_s - window) & (t <= c.ic_s)
-        at_to = (t > c.to_s - window) & (t <= c.to_s)
-        if not at_ic.any() or not at_to.any():
-            return None, None
-        v_ic, v_to = float(v[at_ic].mean()), float(v[at_to].mean())
-        contact = c.to_s - c.ic_s
-        lo, hi = self.cfg.rf_step_range_s
-        step_s = (
-            c.ic_s - prev["ic_time_s"]
-            if prev and lo < c.ic_s - prev["ic_time_s"] < hi
-            else self.cfg.rf_contacts_per_step * contact
-        )
-        m = self.athlete.body_mass_kg
-        horizontal = m * (v_to - v_ic) + self._drag_k * v_ic**2 * contact
-        vertical = m * G * step_s
-        return v_ic, float(horizontal / math.hypot(horizontal, vertical))
-
     # --- reps -----------------------------------------------------------------------------------
 
     def _on_step(self, step: dict) -> list[dict]:
@@ -596,31 +538,8 @@ class Engine:
         return events
 
     def _speed_only_rep(self, fast_s: float, now: float) -> list[dict]:
-        t = np.concatenate(self._speed_t)
-        v = np.concatenate(self._speed_v)
-        after = t >= fast_s
-        peak = float(v[after].max())
-        slow = after & (v < self.cfg.speed_only_end * peak) & (t > t[after][np.argmax(v[after])])
-        if not slow.any() and now != math.inf:
-            return []
-        end = float(t[slow][0]) if slow.any() else float(t[-1])
-        return self.reps.speed_only(fast_s, end)
-
-    def _profile(self, start_s: float, end_s: float) -> dict:
-        if not self._speed_t:
-            return dict.fromkeys(PROFILE_KEYS)
-        t = np.concatenate(self._speed_t)
-        v = np.concatenate(self._speed_v)
-        inside = (t >= start_s - self.cfg.profile_lead_s) & (t <= end_s + self.cfg.profile_tail_s)
-        t, v = t[inside], v[inside]
-        if len(t) < 10:
-            return dict.fromkeys(PROFILE_KEYS)
-        w = sprint_window(t, v)
-        profile = sprint_profile(t[w], v[w], self.athlete.body_mass_kg, self.athlete.height_m)
-        if profile is None:
-            return dict.fromkeys(PROFILE_KEYS)
-        p = profile.as_dict()
-        return {k: p[k] for k in PROFILE_KEYS}
+        end = self.speed.sprint_end(fast_s, final=now == math.inf)
+        return [] if end is None else self.reps.speed_only(fast_s, end)
 
 
 def _role(stream: StreamInfo) -> str:

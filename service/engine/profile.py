@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-G = 9.81
+G = 9.81  # m/s^2 at a track: the engine's one gravity (as the sprint-profile papers)
 # No human runs faster (the fastest 10 m splits ever timed are ~12.4 m/s): a speed
 # sample beyond it is a sensor glitch, never a sprint (the engine drops it).
 MAX_SPEED_M_S = 15.0

@@ -22,7 +22,6 @@ import math
 from dataclasses import asdict, dataclass
 
 MODEL_VERSION = "0.4"
-G = 9.81
 LINKS = ("push", "swing", "torso")
 
 

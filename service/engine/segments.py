@@ -18,7 +18,7 @@ import imufusion
 import numpy as np
 from scipy.ndimage import median_filter
 
-G = 9.80665
+G_UNIT = 9.80665  # m/s^2 in one g: the accelerometer's unit, by definition
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class SegmentTracker:
         good = np.isfinite(gyro).all(axis=1) & np.isfinite(accel).all(axis=1)
         self.rate_t.append(t[good])
         self.rate_deg_s.append(gyro[good, 1])
-        rows = np.column_stack([t[good], gyro[good], accel[good] / G])
+        rows = np.column_stack([t[good], gyro[good], accel[good] / G_UNIT])
         if len(self._carry):
             rows = np.vstack([self._carry, rows])
         n = len(rows) // self.decimate * self.decimate

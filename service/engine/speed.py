@@ -1,0 +1,110 @@
+"""The speed sensor's part of a step and a rep: velocity at contact, the ratio of
+force from the speed gained over a contact, the sprint profile, and the end of a
+rep a speed sensor saw alone. Arrays in, numbers out."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .events import PROFILE_KEYS
+from .profile import MAX_SPEED_M_S, G, air_density, frontal_area_m2, sprint_profile, sprint_window
+
+
+class SpeedTrack:
+    """The speed samples a step or a rep may still need (`cfg`: the EngineConfig)."""
+
+    def __init__(self, cfg: Any, body_mass_kg: float, height_m: float) -> None:
+        self.cfg = cfg
+        self.mass_kg, self.height_m = body_mass_kg, height_m
+        self.drag_k = (
+            0.5 * air_density() * frontal_area_m2(body_mass_kg, height_m) * cfg.drag_coefficient
+        )
+        self._t: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self.rejected = 0  # samples beyond MAX_SPEED_M_S
+
+    def __bool__(self) -> bool:
+        return bool(self._t)
+
+    def feed(self, t: np.ndarray, v: np.ndarray) -> float | None:
+        """A block; returns the first time in it above rep_speed_m_s, if any."""
+        # Physically impossible speeds (a glitch, a saturated reading) are dropped.
+        ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
+        if not ok.all():
+            self.rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
+            t, v = t[ok], v[ok]
+        self._t.append(t)
+        self._v.append(v)
+        fast = t[v > self.cfg.rep_speed_m_s]
+        return float(fast[0]) if len(fast) else None
+
+    def prune(self, keep_s: float) -> None:
+        while len(self._t) > 1 and (not self._t[0].size or self._t[0][-1] < keep_s):
+            self._t.pop(0)
+            self._v.pop(0)
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self._t), np.concatenate(self._v)
+
+    def at_contact(
+        self, ic_s: float, to_s: float, prev_ic_s: float | None
+    ) -> tuple[float | None, float | None]:
+        """Velocity at IC, and this contact's ratio of force.
+
+        The velocity gained from IC to TO (both at the same phase of the
+        within-step ripple) is the contact's net horizontal impulse less drag;
+        over a step whose vertical impulse is body weight times the step time
+        (the previous step's, the next flight being still to come), that is RF.
+        """
+        if not self._t:
+            return None, None
+        t, v = self._all()
+        # Windows end where the step's wait for its context ends (TO): no sample
+        # beyond it may count, or block sizes would change the result.
+        window = self.cfg.speed_window_s
+        at_ic = (t > ic_s - window) & (t <= ic_s)
+        at_to = (t > to_s - window) & (t <= to_s)
+        if not at_ic.any() or not at_to.any():
+            return None, None
+        v_ic, v_to = float(v[at_ic].mean()), float(v[at_to].mean())
+        contact = to_s - ic_s
+        lo, hi = self.cfg.rf_step_range_s
+        step_s = (
+            ic_s - prev_ic_s
+            if prev_ic_s is not None and lo < ic_s - prev_ic_s < hi
+            else self.cfg.rf_contacts_per_step * contact
+        )
+        m = self.mass_kg
+        horizontal = m * (v_to - v_ic) + self.drag_k * v_ic**2 * contact
+        vertical = m * G * step_s
+        return v_ic, float(horizontal / math.hypot(horizontal, vertical))
+
+    def sprint_end(self, fast_s: float, final: bool) -> float | None:
+        """A speed-only rep's end: the speed below speed_only_end of its peak after the
+        peak (or the data's end when final); None while it may still come."""
+        t, v = self._all()
+        after = t >= fast_s
+        peak = float(v[after].max())
+        slow = after & (v < self.cfg.speed_only_end * peak) & (t > t[after][np.argmax(v[after])])
+        if not slow.any() and not final:
+            return None
+        return float(t[slow][0]) if slow.any() else float(t[-1])
+
+    def profile(self, start_s: float, end_s: float) -> dict:
+        """The rep's sprint profile (profile.py), or nulls."""
+        if not self._t:
+            return dict.fromkeys(PROFILE_KEYS)
+        t, v = self._all()
+        inside = (t >= start_s - self.cfg.profile_lead_s) & (t <= end_s + self.cfg.profile_tail_s)
+        t, v = t[inside], v[inside]
+        if len(t) < 10:
+            return dict.fromkeys(PROFILE_KEYS)
+        w = sprint_window(t, v)
+        profile = sprint_profile(t[w], v[w], self.mass_kg, self.height_m)
+        if profile is None:
+            return dict.fromkeys(PROFILE_KEYS)
+        p = profile.as_dict()
+        return {k: p[k] for k in PROFILE_KEYS}
