@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from .engine import EXTRA_STEP_KEYS, STEP_KEYS
-from .engine.engine import PROFILE_KEYS
+from .engine.events import PROFILE_KEYS
 from .recorder import stream_from_json
 from .store import Mark, RawChunk, Rep, Session, SessionStream, Step, Store, rawcodec
 
