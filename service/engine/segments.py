@@ -91,14 +91,19 @@ class SegmentTracker:
             return
         update = self.ahrs.update_no_magnetometer
         gravity = self.ahrs.get_gravity
-        down = []
-        for gyro_g, accel_g in zip(groups[:, 1:4], groups[:, 4:7], strict=True):
-            update(gyro_g, accel_g)
-            down.append(gravity())
+        gyro_g = np.ascontiguousarray(groups[:, 1:4])
+        accel_g = np.ascontiguousarray(groups[:, 4:7])
+        down = np.empty((len(groups), 3))
+        for k in range(len(groups)):  # Fusion takes one sample a call
+            update(gyro_g[k], accel_g[k])
+            down[k] = gravity()
         self.angle_t += groups[:, 0].tolist()
         # math.atan2, not numpy's: numpy's vectorised arctan2 is ~1e-7 off (not an ulp).
         atan2, degrees = math.atan2, math.degrees
-        self.angle_deg += [degrees(atan2(gx, -gz)) for gx, _, gz in down]
+        self.angle_deg += [
+            degrees(atan2(gx, -gz))
+            for gx, gz in zip(down[:, 0].tolist(), down[:, 2].tolist(), strict=True)
+        ]
 
     def prune(self, before_s: float) -> None:
         """Forget what came before this time (the engine no longer needs it)."""
