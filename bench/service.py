@@ -160,6 +160,12 @@ async def _run(phase_s: float) -> dict:
             recorded_s = time.monotonic() - started
             await http.post(f"/api/sessions/{s['id']}/stop")
             detail = (await http.get(f"/api/sessions/{s['id']}")).json()
+            kept = {
+                step["n"]
+                for step in (
+                    await http.get(f"/api/sessions/{s['id']}/steps", params={"limit": 10000})
+                ).json()
+            }
             metrics = (await http.get("/metrics")).text
     finally:
         proc.terminate()
@@ -187,7 +193,8 @@ async def _run(phase_s: float) -> dict:
         "clients": 5,
         "recorded_s": round(recorded_s, 1),
         "steps": detail["steps"],
-        "steps_received": len(steps_seen),
+        "steps_received": len(steps_seen & kept),  # of the steps the session kept
+        "provisional_steps_retracted": len(steps_seen - kept),
         "latency_5_readers": distribution(latencies(started, split)),
         "latency_5_readers_and_1_stalled": distribution(latencies(split, time.monotonic())),
         "stalled_client_dropped_messages": int(dropped),
@@ -300,7 +307,8 @@ def report(r: dict) -> str:
             line("5 readers", r["latency_5_readers"]),
             line("5 readers + 1 stalled", r["latency_5_readers_and_1_stalled"]),
             f"  the stalled client lost {r['stalled_client_dropped_messages']} messages;"
-            f" readers got {r['steps_received']} of {r['steps']} steps",
+            f" readers got {r['steps_received']} of the {r['steps']} steps kept (and"
+            f" {r['provisional_steps_retracted']} provisional steps later retracted)",
             f"storage, standard rig: {r['raw_mb_per_hour']:.0f} MB/h of compressed raw samples"
             f" ({r['raw_samples_per_hour'] / 1e6:.1f} M samples/h);"
             f" database grows {r['database_mb_per_hour']:.0f} MB/h",
