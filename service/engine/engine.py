@@ -529,7 +529,13 @@ class Engine:
         # A contact still being finished is movement too.
         last = max([self._last_step_s, *(c.to_s for c in self._cands)])
         seen = now - self.cfg.contact_span_s  # no contact before this can still be reported
-        if seen - self._quiet_from(last, seen) >= self.cfg.still_s:
+        # (quiet_from is never before `last`: a step this recent settles it at once; and
+        # stillness changes nothing once the gate is armed with nothing pending)
+        if (
+            not self.reps.armed
+            and seen - last >= self.cfg.still_s
+            and seen - self._quiet_from(last, seen) >= self.cfg.still_s
+        ):
             events += self.reps.stop(self._last_step_s)
         fast_s = self.reps.fast_speed_s
         if not self.reps.active and fast_s is not None and not self._has("events"):
@@ -569,6 +575,8 @@ def _force_columns(stream: StreamInfo) -> tuple[int | None, int]:
 def _force_channels(block: SampleBlock, fy_column: int | None, fz_column: int):
     fz = block.values[:, fz_column]
     fy = block.values[:, fy_column] if fy_column is not None else None
+    if math.isfinite(fz.sum() + (fy.sum() if fy is not None else 0.0)):
+        return block.time_s, fy, fz  # (a sum is finite only if every term is: forces are small)
     good = np.isfinite(fz) & (np.isfinite(fy) if fy is not None else True)
     if not np.all(good):  # a dead or saturated channel: the bad samples carry no force
         fz = np.where(good, fz, 0.0)

@@ -181,8 +181,13 @@ class ForceContactDetector:
                         pending.append((t, fy_, fz_))
                 while pending and pending[0][0] <= t - guard:
                     _, py, pz = pending.popleft()
-                    room = max_step - abs(moved)
-                    step = max(min(alpha * (pz - z0), room), -room)
+                    # step = alpha (z - zero), within +-room (as max(min(..)), without calls)
+                    room = max_step - (moved if moved >= 0.0 else -moved)
+                    step = alpha * (pz - z0)
+                    if step > room:
+                        step = room
+                    if step < -room:
+                        step = -room
                     z0 += step
                     moved += step
                     y0 += alpha * (py - y0)

@@ -111,24 +111,29 @@ class _Derivatives:
         self._t = self._g = np.empty(0)  # the last 4h+2 raw samples
 
     def push(self, t: np.ndarray, g: np.ndarray):
-        """(fast: t, gy, now), (slow: t, gy, slope, jerk, now) for the new samples."""
+        """(fast: t, gy, now) for the new samples, and a function giving their (slow:
+        t, gy, slope, jerk, now)."""
         h, seen = self.h, len(self._t)
         rt, rg = np.concatenate((self._t, t)), np.concatenate((self._g, g))
         keep = 4 * h + 2
         self._t, self._g = rt[-keep:], rg[-keep:]
         if len(rt) < 3:
             empty = np.empty(0)
-            return (empty,) * 3, (empty,) * 5
+            return (empty,) * 3, lambda: (empty,) * 5
         ft, fg = rt[1:-1], _median3(rg[:-2], rg[1:-1], rg[2:])
         new = max(0, seen - 2)  # the median samples not given before
         fast = (ft[new:], fg[new:], rt[2 + new :])
+        return fast, lambda: self._slow(rt, ft, fg)
+
+    def _slow(self, rt: np.ndarray, ft: np.ndarray, fg: np.ndarray):
+        """The derivatives' samples of the block just pushed (asked for only when the
+        detector needs them: nothing carries over but the raw tail)."""
+        h = self.h
         if len(ft) < 4 * h + 1:
-            empty = np.empty(0)
-            return fast, (empty,) * 5
+            return (np.empty(0),) * 5
         slope = _central(ft, fg, h)
         st = ft[h:-h]
-        slow = (st[h:-h], fg[2 * h : -2 * h], slope[h:-h], _central(st, slope, h), rt[keep:])
-        return fast, slow
+        return st[h:-h], fg[2 * h : -2 * h], slope[h:-h], _central(st, slope, h), rt[4 * h + 2 :]
 
 
 class _SwingPeaks:
@@ -224,7 +229,9 @@ class ShankEventDetector:
         if peaks:
             self.last_swing = peaks[-1]
             self._peaks.extend(peaks)
-        contacts = self._run(*slow)
+        # Waiting for a swing peak that has not come: the derivatives are not needed.
+        idle = self._state == SEEK_SWING and not self._peaks
+        contacts = [] if idle else self._run(*slow())
         if not (peaks and contacts):
             return [*peaks, *contacts]
         return sorted([*peaks, *contacts], key=lambda e: e.confirmed_s)  # stable: peaks first

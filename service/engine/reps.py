@@ -66,6 +66,11 @@ class RepGate:
         return self.state == ACTIVE
 
     @property
+    def armed(self) -> bool:
+        """Waiting for a first step, nothing provisional: stillness changes nothing."""
+        return self.state == ARMED and not self._pending
+
+    @property
     def start_s(self) -> float | None:
         """Where the rep under way (or the sprint a speed sensor saw) began."""
         return self._rep["start_s"] if self._rep else self.fast_speed_s
