@@ -99,29 +99,6 @@ class _Zero:
         self.moved = 0.0  # since the last contact
         self.clear_after = -math.inf  # no tare before this (a contact's end + guard)
 
-    def levels(self, z: np.ndarray) -> list[float]:
-        """The median of each raw sample and the four before it (fewer at the very
-        start): the level that can drop the zero, robust to a noise spike."""
-        if len(z) <= 32:  # a live block: cheaper one by one than through numpy
-            last5, out = self.last5, []
-            for v in z.tolist():
-                last5.append(v)
-                out.append(sorted(last5)[len(last5) // 2])
-            return out
-        head = np.array(self.last5, dtype=float)
-        both = np.concatenate((head, z))
-        self.last5.extend(z[-5:].tolist())
-        out = np.empty(len(z))
-        k0 = len(head)
-        warm = max(0, min(4 - k0, len(z)))  # samples before the window is full
-        for k in range(warm):
-            window = sorted(both[: k0 + k + 1].tolist())
-            out[k] = window[len(window) // 2]
-        if len(z) > warm:
-            windows = np.lib.stride_tricks.sliding_window_view(both, 5)
-            out[warm:] = np.sort(windows, axis=1)[-(len(z) - warm) :, 2]
-        return out.tolist()
-
 
 class ForceContactDetector:
     """Streaming contact detection on one force stream: samples in, contacts out."""
@@ -149,13 +126,13 @@ class ForceContactDetector:
 
         One loop over the samples with the state in locals: the zero's follow is a
         recursion, sample by sample, whose every step decides the next threshold
-        crossing, so it is not vectorised; the 5-sample median is."""
+        crossing, so it is not vectorised (nor is the 5-sample median it rarely needs)."""
         has_h = fy is not None
         n = len(fz)
         if not n:
             return []
         zero, cfg, dt = self.zero, self.cfg, self.dt
-        levels = zero.levels(fz)
+        last5 = zero.last5  # the raw readings: their median can drop the zero
         ts, zs = time_s.tolist(), fz.tolist()
         ys = fy.tolist() if has_h else [0.0] * n
         on, off = cfg.on_threshold_n, cfg.off_threshold_n
@@ -164,9 +141,11 @@ class ForceContactDetector:
         pending, held = zero.pending, zero.held
         z0, y0, moved, clear_after = zero.z, zero.y, zero.moved, zero.clear_after
         state, prev_z, out = self._state, self._prev_z, []
-        for t, fy_, fz_, level in zip(ts, ys, zs, levels, strict=True):
+        for t, fy_, fz_ in zip(ts, ys, zs, strict=True):
             # The zero (see _Zero), with the state before this sample.
+            last5.append(fz_)
             if state == HELD:  # never unloaded for acquire_s: the zero is that low
+                level = sorted(last5)[len(last5) // 2]
                 since, lowest, low_y = held or (t, level, fy_)
                 held = (since, level, fy_) if level < lowest else (since, lowest, low_y)
                 if t - since >= acquire:
@@ -175,8 +154,12 @@ class ForceContactDetector:
             else:
                 held = None
                 if state == UNLOADED and fz_ - z0 < off:  # unloaded
-                    if level < z0 - off:
-                        z0 = level  # clearly lower: the plate was unloaded below the zero
+                    # The median of the last 5 (robust to a spike) clearly lower: the plate
+                    # was unloaded below the zero. (Its minimum first: cheaper, and rare.)
+                    if min(last5) < z0 - off:
+                        level = sorted(last5)[len(last5) // 2]
+                        if level < z0 - off:
+                            z0 = level
                     if t > clear_after:
                         pending.append((t, fy_, fz_))
                 while pending and pending[0][0] <= t - guard:
