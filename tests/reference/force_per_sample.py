@@ -1,39 +1,4 @@
-"""Foot contacts from a force signal, as the samples arrive.
-
-One detector per force stream (a plate, a treadmill, or a runway of plates
-already summed on one clock). Vertical force above `on_threshold_n` starts a
-contact; below `off_threshold_n` ends it (hysteresis: noise near one threshold
-cannot toggle it). Defaults, and why:
-
-- on at 20 N: the usual threshold of sprint force-plate studies (e.g. Morin
-  et al. 2011), above the plates' noise (1-2 N) and drift between tares;
-- off at 10 N: the force falls through 20 -> 10 N in well under a millisecond
-  at the end of a sprint contact, so contact times stay within a sample of a
-  plain 20 N threshold, while a noisy plate cannot end a contact twice;
-- contacts shorter than 30 ms are glitches (a foot brushing a plate's edge,
-  a cable tug), longer than 1 s are standing or walking: neither is a step;
-- the zero (auto-tare): a plate's unloaded reading drifts, and a treadmill's
-  can sit tens of newtons up (its belt, its frame). The zero starts at the
-  plate's own tare (0 N); a stream that has not been unloaded for `acquire_s`
-  (a runner is in the air at least every half second) takes the lowest reading
-  of that time as its zero; the zero drops at once to any clearly lower
-  unloaded level (a 5-sample median, so that noise does not drag it down) and
-  follows (time constant 0.5 s: drift is slower) only unloaded samples at least
-  `tare_guard_s` clear of any contact on both sides, by at most
-  `max_tare_step_n` between two contacts: the thresholds around a contact stay
-  where they were (a zero that crept while the force hung at 10-13 N at toe-off
-  would move the toe-off by many ms);
-- a stream that starts (or comes back after lost samples) loaded is in the
-  middle of a contact, whose start it never saw: it is not a step; the first
-  contact starts from an unloaded sample.
-
-The first sample at or above the on threshold starts a contact, the first
-below the off threshold ends and confirms it (the contact is emitted with that
-sample). IC and TO are then placed to a fraction of a sample by following the
-edge's slope to zero force, within one sample of those samples: a threshold is
-crossed ~0.5 ms after the true foot strike at sprint loading rates.
-Impulses use the stream's nominal sample period.
-"""
+"""service/engine/force.py, per sample, frozen (see __init__.py)."""
 
 from __future__ import annotations
 

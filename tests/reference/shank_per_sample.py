@@ -1,34 +1,4 @@
-"""Foot contacts from a shank gyroscope, as the samples arrive.
-
-The sagittal angular velocity of a shank (gy of the segment frame in
-docs/protocol.md: + when the foot swings forward) has one large positive peak
-in mid-swing; then the leg retracts (gy < 0) and the foot lands.
-
-- **Initial contact** is where the retraction suddenly speeds up: the ground
-  stops the foot while the knee travels on at the body's speed, so the shank's
-  backward rotation accelerates at once. On a gyro that is a knee in gy, a
-  sharp minimum of the angular jerk (d²gy/dt²) between the start of the
-  retraction (gy crossing zero) and the stance's first minimum: the first such
-  minimum at least half as deep as the deepest (the skin's ringing after the
-  strike can be as sharp), taken where it begins, at half its depth on the way
-  in. The plain minimum after the swing peak (Aminian et al. 2002, walking;
-  Schmidt et al. 2016, sprint) comes 20-30 ms into stance in real running
-  (docs/validation.md).
-- **Toe-off** is where the shank, released from the ground, starts its fast
-  backward swing: after the late-stance plateau of gy (the shank nearly still
-  over the forefoot), the steepest fall of gy. The minimum of that fall (the
-  usual gyro toe-off) is the early-swing rotation, 20-100 ms after toe-off
-  (the known late bias of shank-gyro toe-off in running: Kiernan et al. 2023).
-
-Derivatives are central differences over ±4 ms on a 3-sample median of gy, so
-that a one-sample spike is not an event. The stance's first minimum is
-confirmed once gy has risen from it by `rise` of the swing peak; toe-off once
-the fall has eased to `eased` of its steepest, or has not steepened for 15 ms
-(a jogger's fall eases slowly). A contact whose toe-off is not
-found within `max_contact_s` is dropped (walking, standing). After lost
-samples the detector waits until the signal is out of any swing, so that the
-next swing is seen whole.
-"""
+"""service/engine/imu.py, per sample, frozen (see __init__.py)."""
 
 from __future__ import annotations
 
