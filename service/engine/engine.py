@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -227,7 +228,7 @@ class Engine:
             det = ForceContactDetector(name, stream.sample_rate_hz, self.cfg.force)
             self._force[key] = det
             channels = _force_columns(stream)
-            return "events", lambda b: self._on_force(det, channels, b)
+            return "events", partial(self._on_force, det, channels)
         if stream.kind == SensorKind.SPEED:
             column = _column(stream, Channel.VELOCITY)
             return "speed", lambda b: self._on_speed(b.time_s, b.values[:, column])
@@ -238,7 +239,7 @@ class Engine:
                 FOOT_OF[stream.placement], self.cfg.shank, stream.sample_rate_hz
             )
             self._shank[key] = det
-            return "events", lambda b: self._on_shank(det, b)
+            return "events", partial(self._on_shank, det)
         tracker = SegmentTracker(stream.sample_rate_hz, self.cfg.segments)
         if stream.placement in THIGH_OF:
             self._thigh[THIGH_OF[stream.placement]] = tracker
@@ -247,7 +248,7 @@ class Engine:
             self._trunk, role = tracker, "trunk"
         else:
             return "other", lambda b: False
-        return role, lambda b: tracker.feed(b.time_s, b.values[:, :3], b.values[:, 3:6]) or False
+        return role, tracker.feed_block
 
     def _on_force(self, det: ForceContactDetector, channels, block: SampleBlock) -> bool:
         if block.lost_before:

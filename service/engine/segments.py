@@ -69,14 +69,20 @@ class SegmentTracker:
 
     def feed(self, time_s: np.ndarray, gyro_deg_s: np.ndarray, accel_m_s2: np.ndarray) -> None:
         """Queue samples; the filter runs when an angle is asked for (cheaper in bulk)."""
-        self._pending.append((time_s, gyro_deg_s, accel_m_s2))
+        self._pending.append((time_s, np.column_stack((gyro_deg_s, accel_m_s2))))
+
+    def feed_block(self, block) -> bool:
+        """A block of an IMU stream (gyro x, y, z, then accel x, y, z): queued as it is.
+        False: nothing for the engine to finish."""
+        self._pending.append((block.time_s, block.values))
+        return False
 
     def _run_filter(self) -> None:
         if not self._pending:
             return
         t = np.concatenate([p[0] for p in self._pending])
-        gyro = np.concatenate([p[1] for p in self._pending])
-        accel = np.concatenate([p[2] for p in self._pending])
+        values = np.concatenate([p[1] for p in self._pending])
+        gyro, accel = values[:, :3], values[:, 3:6]
         self._pending = []
         good = np.isfinite(gyro).all(axis=1) & np.isfinite(accel).all(axis=1)
         self.rate_t.append(t[good])
