@@ -36,6 +36,7 @@ from .reps import RepGate
 from .scoring import MODEL_VERSION, Baseline, Scorer, ScoringConfig
 from .segments import SegmentConfig, SegmentTracker
 from .speed import SpeedTrack
+from .streams import Watermarks
 
 FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
 THIGH_OF = {Placement.THIGH_LEFT: "left", Placement.THIGH_RIGHT: "right"}
@@ -133,7 +134,7 @@ class Engine:
         self._shank: dict[tuple, ShankEventDetector] = {}
         self._thigh: dict[str, SegmentTracker] = {}
         self._trunk: SegmentTracker | None = None
-        self._latest: dict[tuple, tuple[str, float]] = {}  # stream -> (role, newest time)
+        self._wm = Watermarks(self.cfg.stale_s, self.cfg.contact_span_s)
         self._cands: list[_Candidate] = []
         self._swings: dict[str, list[SwingPeak]] = {"left": [], "right": []}
         self.speed = SpeedTrack(self.cfg, athlete.body_mass_kg, athlete.height_m)
@@ -145,31 +146,20 @@ class Engine:
         self.reps = RepGate(self.cfg, self.scorer, self.speed.profile)
         self._last_step_s = -math.inf
         self._feeds_since_prune = 0
-        self._t0: float | None = None  # the first sample time seen
-        # Stretches an event stream lost (sequence gaps: a busy host, a pulled cable):
-        # no step seen there says nothing about the athlete standing still.
-        self._gaps: list[tuple[float, float]] = []
         self._routes: dict[tuple, tuple[str, Callable]] = {}
-        self._newest = -math.inf  # the newest sample time of any stream
-        self._floor: dict[str, float] = {}  # per role, the stream furthest behind (at _advance)
-        self._floor_all = -math.inf
-        self._gone: set[tuple] = set()  # streams of devices unplugged, until they send again
-        self._block_s = 0.0  # the longest block seen: how far streams may lag each other
 
     # --- input ------------------------------------------------------------------------------
 
     def expect(self, device_id: int, stream: StreamInfo) -> None:
         """Declare a stream before its samples come (the bridge knows the rig from the
         devices' hellos; a replay from its recording), so that steps wait for it."""
-        key = (device_id, stream.stream_id)
-        if key not in self._latest:
-            self._latest[key] = (_role(stream), -math.inf)
+        self._wm.expect((device_id, stream.stream_id), _role(stream))
 
     def pause(self, device_id: int) -> list[dict]:
         """The device went away (its cable pulled): its streams are not waited for until
         they send again. Its silence counts as lost samples, as in the stored session."""
-        self._gone |= {k for k in self._latest if k[0] == device_id}
-        return self._advance() if self._t0 is not None else []
+        self._wm.pause(device_id)
+        return self._advance() if self._wm.t0 is not None else []
 
     def feed(self, block: SampleBlock) -> list[dict]:
         """One block of samples; returns the events it completes, in time order."""
@@ -181,31 +171,20 @@ class Engine:
             route = self._routes[key] = self._route(key, block)
         role, take = route
         news = take(block)
-        start, end = float(block.time_s[0]), float(block.time_s[-1])
-        if self._t0 is None:
-            self._t0 = start
-            news = True
-        span = end - start + 1.0 / block.stream.sample_rate_hz
-        if span > self._block_s:
-            self._block_s = span
-        before = self._latest.get(key, (role, -math.inf))[1]
-        self._latest[key] = (role, end)
-        if end > self._newest:
-            self._newest = end
-        if key in self._gone:
-            self._gone.discard(key)
-            news = True
-        if block.lost_before and role == "events":
-            lost_s = (block.lost_before + 1) / block.stream.sample_rate_hz
-            self._gaps.append((start - lost_s, start + self.cfg.contact_span_s))
-            news = True
+        end = float(block.time_s[-1])
+        before, changed = self._wm.note(
+            key,
+            role,
+            float(block.time_s[0]),
+            end,
+            block.stream.sample_rate_hz,
+            block.lost_before,
+        )
         # Nothing can be finished or end unless a contact waits or the athlete may be still;
         # and no watermark moved unless this stream was the last of its role (or one
         # may have gone stale). Results never depend on this: only when they come.
         if (not self._cands and end - self._last_step_s < self.cfg.still_s) or (
-            not news
-            and before > self._floor.get(role, math.inf)
-            and self._newest - self._floor_all <= self.cfg.stale_s
+            not (news or changed) and self._wm.still_behind(role, before)
         ):
             self._feeds_since_prune += 1
             if self._feeds_since_prune >= 1000:  # standing for long: keep memory flat
@@ -282,10 +261,10 @@ class Engine:
         Driven by what is finished, not by the newest sample: a step waiting
         for a slower stream still finds its context, however the samples came.
         """
-        newest = max((t for _, t in self._latest.values()), default=-math.inf)
+        newest = self._wm.newest
         if not math.isfinite(newest):
             return  # no samples yet: nothing to forget
-        keep = newest - max(self.cfg.history_cap_s, 4.0 * self._block_s)
+        keep = newest - max(self.cfg.history_cap_s, 4.0 * self._wm.block_s)
         if self._cands:
             keep = max(keep, min(c.ic_s for c in self._cands) - self.cfg.context_keep_s)
         elif self._prev:
@@ -296,64 +275,25 @@ class Engine:
         for peaks in self._swings.values():
             while peaks and peaks[0].time_s < keep:
                 peaks.pop(0)
-        self._gaps = [g for g in self._gaps if g[1] >= keep - self.cfg.still_s]
+        self._wm.prune(keep, self.cfg.still_s)
         for tracker in (*self._thigh.values(), self._trunk):
             if tracker is not None:
                 tracker.prune(keep)
         self.speed.prune(speed_keep)
 
-    # --- watermarks ------------------------------------------------------------------------------
-
-    def _watermark(self, roles: tuple[str, ...]) -> float:
-        """How far every live stream of these roles has got (inf when there is none)."""
-        if not self._latest or self._t0 is None:
-            return math.inf
-        newest = self._newest
-        if self._floor_all >= newest - self.cfg.stale_s:  # none missing: the floors say it
-            floor = self._floor
-            return min([floor[r] for r in roles if r in floor], default=math.inf)
-        # Streams lag each other by up to a block: only further behind is a stream missing.
-        # A declared stream that has sent nothing yet counts from the first sample seen.
-        stale = max(self.cfg.stale_s, 2.0 * self._block_s)
-        times = [
-            max(t, self._t0)
-            for key, (role, t) in self._latest.items()
-            if role in roles and key not in self._gone
-        ]
-        live = [t for t in times if t >= newest - stale]
-        return min(live) if live else math.inf
-
-    def _quiet_from(self, since_s: float, until_s: float) -> float:
-        """Where an observed stretch without steps, ending at `until_s`, begins: at
-        `since_s`, or after the last data gap of an event stream within it."""
-        ends = [b for a, b in self._gaps if a < until_s and b > since_s]
-        # An event stream silent since before `until_s` (behind by stale_s, or gone) may
-        # have missed contacts: a gap from its last sample, as its lost samples will show
-        # when it comes back; silent for stale_s, the rig goes on without it.
-        silent = [t + self.cfg.stale_s for r, t in self._latest.values() if r == "events"]
-        ends += [b for b in silent if -math.inf < b - self.cfg.stale_s < until_s and b > since_s]
-        return max([since_s, *ends])
-
-    def _has(self, role: str) -> bool:
-        return any(r == role for r, _ in self._latest.values())
-
     # --- steps ---------------------------------------------------------------------------
 
     def _advance(self, final: bool = False) -> list[dict]:
-        floor: dict[str, float] = {}
-        for key, (role, t) in self._latest.items():
-            if key not in self._gone and t < floor.get(role, math.inf):
-                floor[role] = t
-        self._floor, self._floor_all = floor, min(floor.values(), default=-math.inf)
+        self._wm.settle()
         events: list[dict] = []
         inf = math.inf
-        w_events = inf if final else self._watermark(("events",))
+        w_events = inf if final else self._wm.of(("events",))
         while True:
             ready = self._next_ready(w_events, final)
             if ready is None:
                 break
             events += self._on_step(self._measure(ready))
-        now = inf if final else self._watermark(("events", "speed"))
+        now = inf if final else self._wm.of(("events", "speed"))
         events += self._check_stillness(now)
         self._feeds_since_prune += 1
         if final or self._feeds_since_prune >= 50:  # memory hygiene; results do not depend on it
@@ -393,9 +333,9 @@ class Engine:
             return None
         # The thighs, trunk and speed are needed up to TO.
         if not final and (
-            self._watermark(("trunk", "speed")) < to
+            self._wm.of(("trunk", "speed")) < to
             # a thigh angle at TO needs the AHRS output just after it
-            or self._watermark(("thigh-left", "thigh-right"))
+            or self._wm.of(("thigh-left", "thigh-right"))
             < to + 2.0 / self.cfg.segments.ahrs_rate_hz
         ):
             return None
@@ -428,7 +368,7 @@ class Engine:
             prev
             and prev["to_time_s"] < c.ic_s
             and c.ic_s - prev["ic_time_s"] <= self.cfg.max_step_s
-            and self._quiet_from(prev["to_time_s"], c.ic_s) == prev["to_time_s"]  # none lost
+            and self._wm.quiet_from(prev["to_time_s"], c.ic_s) == prev["to_time_s"]  # none lost
             and not (imu and prev["foot"] == imu.foot)  # a step goes from one foot to the other
         ):
             step_s = c.ic_s - prev["ic_time_s"]
@@ -466,7 +406,7 @@ class Engine:
             if (
                 before is not None
                 and 0 < c.ic_s - before < self.cfg.max_step_s
-                and self._quiet_from(before, c.ic_s) == before
+                and self._wm.quiet_from(before, c.ic_s) == before
             ):
                 step["swing_time_s"] = c.ic_s - self._prev_to[foot]
             if f is not None:
@@ -520,7 +460,7 @@ class Engine:
     # --- reps -----------------------------------------------------------------------------------
 
     def _on_step(self, step: dict) -> list[dict]:
-        quiet_s = step["ic_time_s"] - self._quiet_from(self._last_step_s, step["ic_time_s"])
+        quiet_s = step["ic_time_s"] - self._wm.quiet_from(self._last_step_s, step["ic_time_s"])
         still_since = self._last_step_s if quiet_s >= self.cfg.still_s else None
         self._last_step_s = step["to_time_s"]
         return self.reps.on_step(step, still_since)
@@ -535,11 +475,11 @@ class Engine:
         if (
             not self.reps.armed
             and seen - last >= self.cfg.still_s
-            and seen - self._quiet_from(last, seen) >= self.cfg.still_s
+            and seen - self._wm.quiet_from(last, seen) >= self.cfg.still_s
         ):
             events += self.reps.stop(self._last_step_s)
         fast_s = self.reps.fast_speed_s
-        if not self.reps.active and fast_s is not None and not self._has("events"):
+        if not self.reps.active and fast_s is not None and not self._wm.has("events"):
             # A speed sensor alone: the rep is the sprint it saw.
             events += self._speed_only_rep(fast_s, now)
         return events
