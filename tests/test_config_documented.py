@@ -12,7 +12,7 @@ import tokenize
 
 import pytest
 
-from service.engine.engine import EngineConfig
+from service.engine.settings import EngineConfig
 from service.engine.force import ForceDetectorConfig
 from service.engine.fusion import FusionConfig
 from service.engine.imu import ShankDetectorConfig
