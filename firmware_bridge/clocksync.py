@@ -194,6 +194,12 @@ class ClockSync:
 
     def _add(self, t: float, clock: float, half_rtt: float) -> bool:
         aged_min = self._min_half_rtt + (t - self._min_rtt_at_s) * self.RTT_AGE_S_PER_S
+        if self._used and half_rtt < aged_min - self.ACCEPT_MARGIN_S:
+            # Far quicker than any reply in the fit (a host starved while it first
+            # learnt the clock, as after a replug under load): the bar now rejects
+            # every one of them, so the fit starts again from this one.
+            self.reset()
+            aged_min = math.inf
         if half_rtt <= aged_min:
             self._min_half_rtt, self._min_rtt_at_s = half_rtt, t
         elif half_rtt > aged_min + self.ACCEPT_MARGIN_S:
