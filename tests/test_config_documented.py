@@ -12,12 +12,12 @@ import tokenize
 
 import pytest
 
-from service.engine.settings import EngineConfig
 from service.engine.force import ForceDetectorConfig
 from service.engine.fusion import FusionConfig
 from service.engine.imu import ShankDetectorConfig
 from service.engine.scoring import ScoringConfig
 from service.engine.segments import SegmentConfig
+from service.engine.settings import EngineConfig
 
 CONFIGS = [
     EngineConfig,
