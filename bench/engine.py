@@ -105,7 +105,7 @@ def _recursions_ms_per_s(blocks, seconds: float) -> dict:
     for name in ("thigh-left", "thigh-right", "trunk"):
         tracker = SegmentTracker(1000.0)
         for b in (b for b in blocks if b.device_name == name):
-            tracker.feed(b.time_s, b.values[:, :3], b.values[:, 3:6])
+            tracker.feed(b.time_s, b.values)
         tracker.angle_at(seconds / 2)
     ahrs = time.process_time() - t0
     noise = np.random.default_rng(1).normal(0.0, 1.5, int(seconds * 1000)).tolist()

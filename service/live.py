@@ -338,8 +338,7 @@ class Live:
             if row is not None:
                 self._pending.rows.append(row)
             self._cue(e, msg)
-        if events:
-            self._wake.set()
+        self._wake.set()
 
     def _cue(self, e: dict, msg: dict) -> None:
         """The athlete's cue for this step or rep, if the policy gives one; MQTT events."""

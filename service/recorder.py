@@ -200,16 +200,16 @@ class Recording:
             if self.engine_errors == 1:
                 log.exception("session %d: the engine failed on a block", self.session_id)
             events = []
-        return self._number(events), chunks
+        return self._account(events), chunks
 
     def pause(self, device_id: int) -> list[dict]:
         """A device was unplugged: the engine does not wait for it (Engine.pause)."""
-        return self._number(self.engine.pause(device_id))
+        return self._account(self.engine.pause(device_id))
 
     def finish(self) -> tuple[list[dict], list[Chunk]]:
-        return self._number(self.engine.finish()), self.chunker.flush()
+        return self._account(self.engine.finish()), self.chunker.flush()
 
-    def _number(self, events: list[dict]) -> list[dict]:
+    def _account(self, events: list[dict]) -> list[dict]:
         """The engine's events, cleaned for JSON, counted as the session keeps them
         (a retracted step is not kept: service/engine/reps.py)."""
         out = []
@@ -253,11 +253,11 @@ class Rescore:
             time_s, values = rawcodec.decode(data, *stream.scales())
             block = SampleBlock(device_id, name, stream, first, time_s, values, lost)
             rec.samples += len(block)
-            self.events += rec._number(rec.engine.feed(block))
+            self.events += rec._account(rec.engine.feed(block))
 
     def finish(self) -> list[dict]:
         """The steps and reps the session keeps (retracted steps left out)."""
-        self.events += self.rec._number(self.rec.engine.finish())
+        self.events += self.rec._account(self.rec.engine.finish())
         return settled(self.events)
 
 

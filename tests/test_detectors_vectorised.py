@@ -129,7 +129,7 @@ def test_the_thigh_and_trunk_filter_do_not_depend_on_the_cut(streams):
     def feed(cuts):
         tracker = SegmentTracker(1000.0)
         for a, z in cuts:
-            tracker.feed(t[a:z], v[a:z, :3], v[a:z, 3:6])
+            tracker.feed(t[a:z], v[a:z, :6])
             if z % 997 < 20:  # angles asked for now and then, as steps come
                 tracker.angle_at(float(t[max(a - 50, 0)]))
         return (

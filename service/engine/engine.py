@@ -62,7 +62,6 @@ class Engine:
         self.athlete = athlete
         self.cfg = config or EngineConfig()
         self.scorer = Scorer(baseline, self.cfg.scoring)
-        self._force: dict[tuple, ForceContactDetector] = {}
         self._shank: dict[tuple, ShankEventDetector] = {}
         self._thigh: dict[str, SegmentTracker] = {}
         self._trunk: SegmentTracker | None = None
@@ -133,33 +132,28 @@ class Engine:
     def _route(self, key: tuple, block: SampleBlock) -> tuple[str, Callable]:
         """This stream's role and the function that takes its blocks (made once per
         stream): it returns True when the block brought something new to finish."""
-        stream = block.stream
+        stream, role = block.stream, _role(block.stream)
         if stream.kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
             name = f"{block.device_name}/{stream.stream_id}"
             det = ForceContactDetector(name, stream.sample_rate_hz, self.cfg.force)
-            self._force[key] = det
-            channels = _force_columns(stream)
-            return "events", partial(self._on_force, det, channels)
-        if stream.kind == SensorKind.SPEED:
+            return role, partial(self._on_force, det, _force_columns(stream))
+        if role == "speed":
             column = _column(stream, Channel.VELOCITY)
-            return "speed", lambda b: self._on_speed(b.time_s, b.values[:, column])
-        if stream.kind != SensorKind.IMU_6AXIS:
-            return "other", lambda b: False
-        if stream.placement in FOOT_OF:
+            return role, lambda b: self._on_speed(b.time_s, b.values[:, column])
+        if role == "events":  # a shank
             det = ShankEventDetector(
                 FOOT_OF[stream.placement], self.cfg.shank, stream.sample_rate_hz
             )
             self._shank[key] = det
-            return "events", partial(self._on_shank, det)
+            return role, partial(self._on_shank, det)
+        if role == "other":
+            return role, lambda b: False
         tracker = SegmentTracker(stream.sample_rate_hz, self.cfg.segments)
-        if stream.placement in THIGH_OF:
-            self._thigh[THIGH_OF[stream.placement]] = tracker
-            role = "thigh-" + THIGH_OF[stream.placement]
-        elif stream.placement == Placement.TRUNK:
-            self._trunk, role = tracker, "trunk"
+        if role == "trunk":
+            self._trunk = tracker
         else:
-            return "other", lambda b: False
-        return role, tracker.feed_block
+            self._thigh[role.removeprefix("thigh-")] = tracker
+        return role, lambda b: tracker.feed(b.time_s, b.values)
 
     def _on_force(self, det: ForceContactDetector, channels, block: SampleBlock) -> bool:
         if block.lost_before:

@@ -67,14 +67,11 @@ class SegmentTracker:
         self.rate_t: list[np.ndarray] = []  # gyro sagittal rate, every sample
         self.rate_deg_s: list[np.ndarray] = []
 
-    def feed(self, time_s: np.ndarray, gyro_deg_s: np.ndarray, accel_m_s2: np.ndarray) -> None:
-        """Queue samples; the filter runs when an angle is asked for (cheaper in bulk)."""
-        self._pending.append((time_s, np.column_stack((gyro_deg_s, accel_m_s2))))
-
-    def feed_block(self, block) -> bool:
-        """A block of an IMU stream (gyro x, y, z, then accel x, y, z): queued as it is.
+    def feed(self, time_s: np.ndarray, values: np.ndarray) -> bool:
+        """Queue samples (gyro x, y, z in deg/s, then accel x, y, z in m/s^2, as an IMU
+        stream's columns); the filter runs when an angle is asked for (cheaper in bulk).
         False: nothing for the engine to finish."""
-        self._pending.append((block.time_s, block.values))
+        self._pending.append((time_s, values))
         return False
 
     def _run_filter(self) -> None:
