@@ -74,7 +74,8 @@ class Engine:
         self.late_imu_contacts = 0  # shank reports of contacts the plates had measured
         self._prev: dict | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}
-        self.reps = RepGate(self.cfg, self.scorer, self.speed.profile)
+        self.reps = RepGate(self.cfg, self.scorer, self.speed)
+        self._speed_only_from = -math.inf  # a speed-only rig: where its next sprint may begin
         self._last_step_s = -math.inf
         self._feeds_since_prune = 0
         self._routes: dict[tuple, tuple[str, Callable]] = {}
@@ -175,11 +176,7 @@ class Engine:
         return bool(events)
 
     def _on_speed(self, t: np.ndarray, v: np.ndarray) -> bool:
-        fast_s = self.speed.feed(t, v)
-        if fast_s is not None and self.reps.fast_speed_s is None:
-            self.reps.fast_speed_s = fast_s
-            return True
-        return False
+        return self.speed.feed(t, v)  # a sprint may begin (a speed-only rig)
 
     def _prune(self) -> None:
         """Forget history no unfinished step or open rep can need, so memory stays flat.
@@ -196,6 +193,8 @@ class Engine:
         elif self._prev:
             keep = max(keep, self._prev["ic_time_s"] - self.cfg.context_keep_s)
         rep_start = self.reps.start_s
+        if rep_start is None and not self._wm.has("events"):  # a speed-only rig's sprint
+            rep_start = self._speed_only_from if math.isfinite(self._speed_only_from) else None
         lead = self.cfg.profile_lead_s
         speed_keep = min(keep, rep_start - lead) if rep_start is not None else keep
         for peaks in self._swings.values():
@@ -407,15 +406,24 @@ class Engine:
             and seen - self._wm.quiet_from(last, seen) >= self.cfg.still_s
         ):
             events += self.reps.stop(self._last_step_s)
-        fast_s = self.reps.fast_speed_s
-        if not self.reps.active and fast_s is not None and not self._wm.has("events"):
-            # A speed sensor alone: the rep is the sprint it saw.
-            events += self._speed_only_rep(fast_s, now)
+        if self.speed and not self._wm.has("events"):
+            events += self._speed_only_rep(now)  # a speed sensor alone: its sprints
         return events
 
-    def _speed_only_rep(self, fast_s: float, now: float) -> list[dict]:
-        end = self.speed.sprint_end(fast_s, final=now == math.inf)
-        return [] if end is None else self.reps.speed_only(fast_s, end)
+    def _speed_only_rep(self, now: float) -> list[dict]:
+        """The rep is the sprint the speed sensor saw: from the first sample above
+        rep_speed_m_s (after the last such rep) to its end (SpeedTrack.sprint_end)."""
+        fast_s = self.speed.first_fast(self._speed_only_from, now)
+        if fast_s is None:  # nothing fast up to now: nothing before now is needed
+            if math.isfinite(now):
+                self._speed_only_from = now
+            return []
+        self._speed_only_from = fast_s
+        end = self.speed.sprint_end(fast_s, now)
+        if end is None:
+            return []
+        self._speed_only_from = math.nextafter(end, math.inf)
+        return self.reps.speed_only(fast_s, end)
 
 
 def _role(stream: StreamInfo) -> str:

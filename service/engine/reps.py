@@ -23,7 +23,6 @@ candidate step), so the settled steps are those the engine gave before
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from .scoring import MODEL_VERSION, Scorer
@@ -49,17 +48,18 @@ def settled(events: list[dict]) -> list[dict]:
 class RepGate:
     """Steps in (measured, in time order), step and rep events out."""
 
-    def __init__(self, cfg: Any, scorer: Scorer, profile: Callable[[float, float], dict]) -> None:
+    def __init__(self, cfg: Any, scorer: Scorer, speed: Any) -> None:
         self.cfg = cfg  # the EngineConfig: its rep_* fields and sprints_only
         self.scorer = scorer
-        self._profile = profile  # (start_s, end_s) -> the rep's sprint profile fields
+        # The SpeedTrack: first_fast(from_s, to_s) confirms a sprint by speed, and
+        # profile(start_s, end_s) gives a rep's sprint profile fields.
+        self._speed = speed
         self.state = ARMED
         self._pending: list[dict] = []  # provisional steps: candidates, or slowing down
         self._rep: dict | None = None
         self.reps = 0
         self._steps = 0  # steps reported: their `n`
         self._min_contact = math.inf
-        self.fast_speed_s: float | None = None  # the speed sensor first past rep_speed_m_s
 
     @property
     def active(self) -> bool:
@@ -72,8 +72,10 @@ class RepGate:
 
     @property
     def start_s(self) -> float | None:
-        """Where the rep under way (or the sprint a speed sensor saw) began."""
-        return self._rep["start_s"] if self._rep else self.fast_speed_s
+        """Where the rep under way (or the candidate for one) began."""
+        if self._rep is not None:
+            return self._rep["start_s"]
+        return self._pending[0]["ic_time_s"] if self._pending else None
 
     def on_step(self, step: dict, still_since_s: float | None) -> list[dict]:
         """A measured step; `still_since_s`: the athlete was still (or unseen) from
@@ -88,12 +90,12 @@ class RepGate:
         if self.state == CANDIDATE:
             self._pending.append(step)
             short = sum(1 for s in self._pending if s["contact_time_s"] <= cfg.rep_contact_s)
+            # The speed counts up to this step's TO: the data the step waited for.
             first_s, to_s = self._pending[0]["ic_time_s"], step["to_time_s"]
-            fast_s = self.fast_speed_s  # counted only up to this step's TO: the data it waited for
             sprinting = (
                 not cfg.sprints_only
                 or short >= cfg.rep_short_contacts
-                or (fast_s is not None and first_s - 1 <= fast_s <= to_s)
+                or self._speed.first_fast(first_s - cfg.rep_speed_lead_s, to_s) is not None
             )
             if sprinting:
                 events += self._report(step, provisional=False, rep=self.reps + 1)
@@ -205,7 +207,6 @@ class RepGate:
         line["main_limiter"] = (
             max(dict.fromkeys(limiters), key=limiters.count) if limiters else None
         )
-        line.update(self._profile(rep["start_s"], end_s))
+        line.update(self._speed.profile(rep["start_s"], end_s))
         line["model_version"] = MODEL_VERSION
-        self.fast_speed_s = None
         return [line]

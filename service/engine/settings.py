@@ -53,7 +53,8 @@ class EngineConfig:
     contact_span_s: float = 0.6
     rep_contact_s: float = 0.18  # contacts this short ...
     rep_short_contacts: int = 2  # ... this many of them confirm a sprint (one may be a hop) ...
-    rep_speed_m_s: float = 5.0  # ... as does this speed
+    rep_speed_m_s: float = 5.0  # ... as does this speed, reached from this long before
+    rep_speed_lead_s: float = 1.0  # the first step (a start: speed rises before it) to now
     rep_confirm_steps: int = 8  # within this many steps, or it was not a sprint
     rep_end_ratio: float = 1.6  # contacts this much longer than the rep's shortest ...
     rep_end_steps: int = 3  # ... this many in a row: the sprint is over

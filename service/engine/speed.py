@@ -29,17 +29,26 @@ class SpeedTrack:
     def __bool__(self) -> bool:
         return bool(self._t)
 
-    def feed(self, t: np.ndarray, v: np.ndarray) -> float | None:
-        """A block; returns the first time in it above rep_speed_m_s, if any."""
+    def feed(self, t: np.ndarray, v: np.ndarray) -> bool:
+        """A block (copied: a column view would keep the whole block alive); True when
+        some of it is above rep_speed_m_s."""
         # Physically impossible speeds (a glitch, a saturated reading) are dropped.
         ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
         if not ok.all():
             self.rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
             t, v = t[ok], v[ok]
-        self._t.append(t)
-        self._v.append(v)
-        fast = t[v > self.cfg.rep_speed_m_s]
-        return float(fast[0]) if len(fast) else None
+        self._t.append(np.array(t))
+        self._v.append(np.array(v))
+        return bool(np.any(v > self.cfg.rep_speed_m_s))
+
+    def first_fast(self, from_s: float, to_s: float) -> float | None:
+        """The first time in [from_s, to_s] the speed was above rep_speed_m_s, if any
+        (a function of the samples alone, however they came in blocks)."""
+        if not self._t:
+            return None
+        t, v = self._all()
+        fast = t[(v > self.cfg.rep_speed_m_s) & (t >= from_s) & (t <= to_s)]
+        return float(fast.min()) if fast.size else None
 
     def prune(self, keep_s: float) -> None:
         while len(self._t) > 1 and (not self._t[0].size or self._t[0][-1] < keep_s):
@@ -82,16 +91,18 @@ class SpeedTrack:
         vertical = m * G * step_s
         return v_ic, float(horizontal / math.hypot(horizontal, vertical))
 
-    def sprint_end(self, fast_s: float, final: bool) -> float | None:
-        """A speed-only rep's end: the speed below speed_only_end of its peak after the
-        peak (or the data's end when final); None while it may still come."""
+    def sprint_end(self, fast_s: float, until_s: float) -> float | None:
+        """A speed-only rep's end: the first sample below speed_only_end of the peak so
+        far, in the samples from fast_s up to until_s (inf: the data's end, which ends
+        it too); None while it may still come. (Of the peak so far, not of the data's
+        peak: the end never depends on how much data had come when it was asked.)"""
         t, v = self._all()
-        after = t >= fast_s
-        peak = float(v[after].max())
-        slow = after & (v < self.cfg.speed_only_end * peak) & (t > t[after][np.argmax(v[after])])
-        if not slow.any() and not final:
-            return None
-        return float(t[slow][0]) if slow.any() else float(t[-1])
+        after = (t >= fast_s) & (t <= until_s)
+        t, v = t[after], v[after]
+        slow = np.flatnonzero(v < self.cfg.speed_only_end * np.maximum.accumulate(v))
+        if slow.size:
+            return float(t[slow[0]])
+        return float(t[-1]) if until_s == math.inf and t.size else None
 
     def profile(self, start_s: float, end_s: float) -> dict:
         """The rep's sprint profile (profile.py), or nulls."""

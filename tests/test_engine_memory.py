@@ -1,0 +1,103 @@
+"""The engine keeps only the history a step or rep can still need.
+
+The 2-hour soak (bench service --soak) found the service's memory growing by
+~2 MB a minute once the simulated athlete's sprints had ended: the speed seen
+while slowing down after the last rep was kept as the start of a sprint that
+never came, so no speed sample was ever forgotten again (each one holding on
+to its whole decoded block).
+"""
+
+import gc
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.simulator import Simulation, write_simulation
+from firmware_bridge.simulator.athlete import Athlete, plan_session, scenario_reps
+from firmware_bridge.simulator.rigs import build_rig, plate_of_contact
+from service import recordings
+from service.engine import AthleteInfo, Engine, EngineConfig
+from service.engine.reps import RepGate
+from service.engine.scoring import Scorer
+from service.engine.speed import SpeedTrack
+
+ATHLETE = AthleteInfo(75.0, 1.80)
+
+
+def _sprints_then_standing(reps: int, seconds: float):
+    plan = plan_session(Athlete(), scenario_reps("aligned", reps), 11, seconds)
+    models = build_rig(plan, "standard", 11, True)
+    sim = Simulation(plan, "standard", "aligned", models, plate_of_contact(plan, "standard"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cap = Path(tmp) / "s.cap"
+        write_simulation(sim, cap)
+        return list(recordings.blocks(cap, "wire")), float(plan.steps.to_s[-1])
+
+
+def _traced_after(engine: Engine, blocks) -> int:
+    for b in blocks:
+        engine.feed(b)
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def test_memory_is_flat_while_standing_after_the_last_sprint():
+    blocks, last_step_s = _sprints_then_standing(reps=2, seconds=300.0)
+    engine = Engine(ATHLETE)
+    cap_s = engine.cfg.history_cap_s
+    # Past the history cap after the last step, everything older can have gone; and
+    # what was allocated before tracing began is gone after another cap.
+    traced_from_s = last_step_s + cap_s
+    first_s = traced_from_s + cap_s + 5.0
+    second_s = first_s + 60.0
+    assert second_s < 295.0, last_step_s
+    for b in blocks:
+        if b.time_s[-1] < traced_from_s:
+            engine.feed(b)
+    tracemalloc.start()
+    try:
+        window = [b for b in blocks if traced_from_s <= b.time_s[-1] < first_s]
+        first = _traced_after(engine, window)
+        second = _traced_after(engine, [b for b in blocks if first_s <= b.time_s[-1] < second_s])
+    finally:
+        tracemalloc.stop()
+    # A minute of the rig is ~10 MB of samples; what is kept may differ by a few blocks.
+    grew = second - first
+    assert abs(grew) < 100_000, f"{grew / 1e3:.0f} kB more kept after a minute of standing"
+    t = np.concatenate(engine.speed._t)
+    assert t[-1] - t[0] <= cap_s + engine.cfg.profile_lead_s + 1.0
+
+
+def _step(ic_s: float, contact_s: float = 0.2) -> dict:
+    return {
+        "type": "step",
+        "ic_time_s": ic_s,
+        "to_time_s": ic_s + contact_s,
+        "contact_time_s": contact_s,
+        "ratio_of_force": None,
+        "velocity_m_s": None,
+        "swing_lag": None,
+        "trunk_pitch_rate_rms_deg_s": None,
+    }
+
+
+def test_a_sprint_is_confirmed_by_speed_after_an_earlier_fast_stretch():
+    """Contacts too long to confirm a sprint by themselves (0.2 s > rep_contact_s); the
+    speed sensor passed rep_speed_m_s in a run without steps at 10-15 s, then again at
+    100 s: the steps from 100.5 s are a sprint (the earlier stretch is no evidence)."""
+    cfg = EngineConfig()
+    speed = SpeedTrack(cfg, ATHLETE.body_mass_kg, ATHLETE.height_m)
+    t = np.arange(0.0, 103.0, 0.01)
+    v = np.where(((t >= 10) & (t < 15)) | (t >= 100), 6.0, 1.0)
+    speed.feed(t, v)
+    gate = RepGate(cfg, Scorer(None, cfg.scoring), speed)
+    first = gate.on_step(_step(100.5), still_since_s=None)
+    assert [e["type"] for e in first] == ["step"]
+    assert first[0]["rep"] == 1 and "provisional" not in first[0]
+    assert gate.active and gate.start_s == 100.5
+    # And a candidate far from any fast speed stays provisional.
+    gate = RepGate(cfg, Scorer(None, cfg.scoring), speed)
+    (step,) = gate.on_step(_step(50.0), still_since_s=None)
+    assert step["provisional"] is True and not gate.active
