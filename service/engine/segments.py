@@ -94,12 +94,14 @@ class SegmentTracker:
             return
         update = self.ahrs.update_no_magnetometer
         gravity = self.ahrs.get_gravity
-        gyro_g = np.ascontiguousarray(groups[:, 1:4])
-        accel_g = np.ascontiguousarray(groups[:, 4:7])
-        down = np.empty((len(groups), 3))
-        for k in range(len(groups)):  # Fusion takes one sample a call
-            update(gyro_g[k], accel_g[k])
-            down[k] = gravity()
+        downs: list[np.ndarray] = []
+        keep = downs.append
+        # Fusion takes one sample a call (rows of contiguous copies: the cheapest to pass)
+        gyro_rows = list(np.ascontiguousarray(groups[:, 1:4]))
+        for gyro, accel in zip(gyro_rows, list(np.ascontiguousarray(groups[:, 4:7])), strict=True):
+            update(gyro, accel)
+            keep(gravity())
+        down = np.array(downs)
         self.angle_t += groups[:, 0].tolist()
         # math.atan2, not numpy's: numpy's vectorised arctan2 is ~1e-7 off (not an ulp).
         atan2, degrees = math.atan2, math.degrees
