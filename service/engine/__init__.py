@@ -1,6 +1,7 @@
 """The step engine: pure computation, sample blocks in, events out."""
 
-from .engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine, EngineConfig
+from .engine import AthleteInfo, Engine, EngineConfig
+from .events import EXTRA_STEP_KEYS, STEP_KEYS
 from .force import ForceContact, ForceContactDetector, ForceDetectorConfig
 from .profile import SprintProfile, sprint_profile, sprint_window
 from .reps import settled

@@ -8,18 +8,22 @@ has passed the time it needs (a watermark per stream), and a stream silent
 for `stale_s` of data time (or unplugged: `pause`) counts as missing rather
 than waited for, and as a gap of lost samples from its last.
 
-Per step: contact from force (plates win, docs/scoring.md) or from the shank
-gyros, flight, step time and frequency, peak vertical force, impulses, ratio
-of force (from force, or from the speed sensor), swing time and peak swing
-angular velocity, thigh separation, trunk pitch and its rate, velocity and
-step length; then the push, swing and torso scores (scoring.py).
+This module is the orchestrator: it routes each stream to its detector
+(force.py, imu.py) or context (segments.py, speed.py), fuses the contacts
+plates and shanks report into one candidate per contact, and decides when
+one can be finished (streams.py: the watermarks). The rooms:
+
+- measure.py: a step's numbers from its contact and the streams around it;
+- reps.py: which steps are a sprint (provisional until known) and each rep;
+- scoring.py: push, swing and torso against the athlete's baseline;
+- speed.py and profile.py: velocity, ratio of force and the sprint profile;
+- events.py: the one definition of a step and a rep.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -27,12 +31,11 @@ import numpy as np
 from firmware_bridge.codec import Channel, Placement, SensorKind, StreamInfo
 from firmware_bridge.device import SampleBlock
 
-from .events import EXTRA_STEP_KEYS, STEP_KEYS
-from .force import ForceContact, ForceContactDetector
-from .fusion import ImuCorrection, PlateContacts
-from .imu import ShankContact, ShankEventDetector, SwingPeak
+from .force import ForceContactDetector
+from .imu import ShankEventDetector, SwingPeak
+from .measure import Candidate, StepMeasurer
 from .reps import RepGate
-from .scoring import MODEL_VERSION, Baseline, Scorer
+from .scoring import Baseline, Scorer
 from .segments import SegmentTracker
 from .settings import AthleteInfo, EngineConfig
 from .speed import SpeedTrack
@@ -40,16 +43,6 @@ from .streams import Watermarks
 
 FOOT_OF = {Placement.SHANK_LEFT: "left", Placement.SHANK_RIGHT: "right"}
 THIGH_OF = {Placement.THIGH_LEFT: "left", Placement.THIGH_RIGHT: "right"}
-OTHER = {"left": "right", "right": "left"}
-
-
-@dataclass
-class _Candidate:
-    ic_s: float
-    to_s: float
-    ready_s: float  # confirmed at
-    force: ForceContact | None = None
-    imu: ShankContact | None = None
 
 
 class Engine:
@@ -63,17 +56,10 @@ class Engine:
         self.cfg = config or EngineConfig()
         self.scorer = Scorer(baseline, self.cfg.scoring)
         self._shank: dict[tuple, ShankEventDetector] = {}
-        self._thigh: dict[str, SegmentTracker] = {}
-        self._trunk: SegmentTracker | None = None
         self._wm = Watermarks(self.cfg.stale_s, self.cfg.contact_span_s)
-        self._cands: list[_Candidate] = []
-        self._swings: dict[str, list[SwingPeak]] = {"left": [], "right": []}
+        self._cands: list[Candidate] = []
         self.speed = SpeedTrack(self.cfg, athlete.body_mass_kg, athlete.height_m)
-        self._imu_timing = ImuCorrection(self.cfg.fusion)
-        self._plated = PlateContacts(self.cfg.match_s)
-        self.late_imu_contacts = 0  # shank reports of contacts the plates had measured
-        self._prev: dict | None = None  # the last step measured (emitted or not)
-        self._prev_to: dict[str, float] = {}
+        self.steps = StepMeasurer(athlete, self.cfg, self._wm, self.speed)
         self.reps = RepGate(self.cfg, self.scorer, self.speed)
         self._speed_only_from = -math.inf  # a speed-only rig: where its next sprint may begin
         self._last_step_s = -math.inf
@@ -146,14 +132,15 @@ class Engine:
                 FOOT_OF[stream.placement], self.cfg.shank, stream.sample_rate_hz
             )
             self._shank[key] = det
+            self.steps.feet.add(det.foot)
             return role, partial(self._on_shank, det)
         if role == "other":
             return role, lambda b: False
         tracker = SegmentTracker(stream.sample_rate_hz, self.cfg.segments)
         if role == "trunk":
-            self._trunk = tracker
+            self.steps.trunk = tracker
         else:
-            self._thigh[role.removeprefix("thigh-")] = tracker
+            self.steps.thighs[role.removeprefix("thigh-")] = tracker
         return role, lambda b: tracker.feed(b.time_s, b.values)
 
     def _on_force(self, det: ForceContactDetector, channels, block: SampleBlock) -> bool:
@@ -161,7 +148,7 @@ class Engine:
             det.lost()
         contacts = det.feed(*_force_channels(block, *channels))
         for c in contacts:
-            self._cands.append(_Candidate(c.ic_s, c.to_s, c.confirmed_s, force=c))
+            self._cands.append(Candidate(c.ic_s, c.to_s, c.confirmed_s, force=c))
         return bool(contacts)
 
     def _on_shank(self, det: ShankEventDetector, block: SampleBlock) -> bool:
@@ -170,9 +157,9 @@ class Engine:
         events = det.feed(block.time_s, block.values[:, 1])
         for e in events:
             if isinstance(e, SwingPeak):
-                self._swings[e.foot].append(e)
+                self.steps.swings[e.foot].append(e)
             else:
-                self._cands.append(_Candidate(e.ic_s, e.to_s, e.confirmed_s, imu=e))
+                self._cands.append(Candidate(e.ic_s, e.to_s, e.confirmed_s, imu=e))
         return bool(events)
 
     def _on_speed(self, t: np.ndarray, v: np.ndarray) -> bool:
@@ -190,20 +177,15 @@ class Engine:
         keep = newest - max(self.cfg.history_cap_s, 4.0 * self._wm.block_s)
         if self._cands:
             keep = max(keep, min(c.ic_s for c in self._cands) - self.cfg.context_keep_s)
-        elif self._prev:
-            keep = max(keep, self._prev["ic_time_s"] - self.cfg.context_keep_s)
+        elif self.steps.prev:
+            keep = max(keep, self.steps.prev["ic_time_s"] - self.cfg.context_keep_s)
         rep_start = self.reps.start_s
         if rep_start is None and not self._wm.has("events"):  # a speed-only rig's sprint
             rep_start = self._speed_only_from if math.isfinite(self._speed_only_from) else None
         lead = self.cfg.profile_lead_s
         speed_keep = min(keep, rep_start - lead) if rep_start is not None else keep
-        for peaks in self._swings.values():
-            while peaks and peaks[0].time_s < keep:
-                peaks.pop(0)
+        self.steps.prune(keep)
         self._wm.prune(keep, self.cfg.still_s)
-        for tracker in (*self._thigh.values(), self._trunk):
-            if tracker is not None:
-                tracker.prune(keep)
         self.speed.prune(speed_keep)
 
     # --- steps ---------------------------------------------------------------------------
@@ -217,7 +199,7 @@ class Engine:
             ready = self._next_ready(w_events, final)
             if ready is None:
                 break
-            events += self._on_step(self._measure(ready))
+            events += self._on_step(self.steps.measure(ready))
         now = inf if final else self._wm.of(("events", "speed"))
         events += self._check_stillness(now)
         self._feeds_since_prune += 1
@@ -226,10 +208,10 @@ class Engine:
             self._feeds_since_prune = 0
         return events
 
-    def _next_ready(self, w_events: float, final: bool) -> _Candidate | None:
+    def _next_ready(self, w_events: float, final: bool) -> Candidate | None:
         """The earliest contact whose sources are all in, fused when two saw it."""
         self._cands.sort(key=lambda c: c.ic_s)
-        while self._cands and self._late_imu(self._cands[0]):
+        while self._cands and self.steps.late_imu(self._cands[0]):
             self._cands.pop(0)
         if not self._cands:
             return None
@@ -266,121 +248,7 @@ class Engine:
             return None
         for c in same:
             self._cands.remove(c)
-        return _Candidate(ic, to, max(c.ready_s for c in same), force=force, imu=imu)
-
-    def _late_imu(self, c: _Candidate) -> bool:
-        """A shank's report of a contact the plates measured already: no step of its own
-        (docs/scoring.md, Fusion), but its timing error is learnt."""
-        plate = self._plated.find(c.ic_s) if c.imu is not None and c.force is None else None
-        if plate is None:
-            return False
-        self._imu_timing.observe(c.imu.foot, c.imu.ic_s - plate[0], c.imu.to_s - plate[1])
-        self.late_imu_contacts += 1
-        return True
-
-    def _measure(self, c: _Candidate) -> dict:
-        a, f, imu = self.athlete, c.force, c.imu
-        correction = self._imu_timing.correction(imu.foot) if imu and not f else None
-        if correction is not None:  # the timing learnt from the plates (fusion.py)
-            c = _Candidate(c.ic_s - correction[0], c.to_s - correction[1], c.ready_s, imu=imu)
-        if f is not None:
-            self._plated.add(f.ic_s, f.to_s)
-        step = dict.fromkeys(STEP_KEYS + EXTRA_STEP_KEYS)
-        contact = c.to_s - c.ic_s
-        prev = self._prev
-        step_s = flight_s = None
-        if (
-            prev
-            and prev["to_time_s"] < c.ic_s
-            and c.ic_s - prev["ic_time_s"] <= self.cfg.max_step_s
-            and self._wm.quiet_from(prev["to_time_s"], c.ic_s) == prev["to_time_s"]  # none lost
-            and not (imu and prev["foot"] == imu.foot)  # a step goes from one foot to the other
-        ):
-            step_s = c.ic_s - prev["ic_time_s"]
-            flight_s = c.ic_s - prev["to_time_s"]
-        foot = imu.foot if imu else None
-        step.update(
-            type="step",
-            foot=foot,
-            ic_time_s=c.ic_s,
-            to_time_s=c.to_s,
-            contact_time_s=contact,
-            flight_time_s=flight_s,
-            step_time_s=step_s,
-            step_frequency_hz=1.0 / step_s if step_s else None,
-            source="fused" if f and imu else ("force" if f else "imu"),
-            model_version=MODEL_VERSION,
-        )
-        if step_s:
-            step["mean_vertical_force_bw"] = step_s / contact
-        rf = None
-        if f is not None:
-            net = f.braking_impulse_ns + f.propulsive_impulse_ns
-            step["peak_vertical_force_bw"] = f.peak_vertical_n / a.weight_n
-            if f.has_horizontal:
-                step.update(
-                    braking_impulse_ns=f.braking_impulse_ns,
-                    propulsive_impulse_ns=f.propulsive_impulse_ns,
-                    net_horizontal_impulse_ns=net,
-                )
-                if f.vertical_impulse_ns > 0:
-                    rf = net / math.hypot(net, f.vertical_impulse_ns)
-        if imu is not None:
-            step["peak_swing_deg_s"] = imu.swing_peak_deg_s
-            before = self._prev_to.get(foot)
-            if (
-                before is not None
-                and 0 < c.ic_s - before < self.cfg.max_step_s
-                and self._wm.quiet_from(before, c.ic_s) == before
-            ):
-                step["swing_time_s"] = c.ic_s - self._prev_to[foot]
-            if f is not None:
-                step["imu_ic_error_s"] = imu.ic_s - f.ic_s
-                step["imu_to_error_s"] = imu.to_s - f.to_s
-                self._imu_timing.observe(foot, imu.ic_s - f.ic_s, imu.to_s - f.to_s)
-            elif correction is not None:
-                step["imu_ic_correction_s"], step["imu_to_correction_s"] = correction
-            step["swing_lag"] = self._swing_lag(foot, c.ic_s, c.to_s)
-            self._prev_to[foot] = c.to_s
-        self._thighs(step, foot, c)
-        if self._trunk is not None:
-            angle = self._trunk.angle_at((c.ic_s + c.to_s) / 2)
-            # The trunk's z axis points down it: leaning forward tilts it back.
-            step["trunk_pitch_deg"] = -angle if angle is not None else None
-            step["trunk_pitch_rate_rms_deg_s"] = self._trunk.rate_rms(c.ic_s, c.to_s)
-        velocity, speed_rf = self.speed.at_contact(
-            c.ic_s, c.to_s, prev["ic_time_s"] if prev else None
-        )
-        step["velocity_m_s"] = velocity
-        if velocity is not None and step_s:
-            step["step_length_m"] = velocity * step_s
-        step["ratio_of_force"] = rf if rf is not None else speed_rf
-        self._prev = step
-        return step
-
-    def _swing_lag(self, foot: str, ic: float, to: float) -> float | None:
-        """When the other leg's mid-swing peak came, after this IC, in contact times."""
-        other = OTHER[foot]
-        if not any(d.foot == other for d in self._shank.values()):
-            return None
-        contact = to - ic
-        peaks = [
-            p.time_s
-            for p in self._swings[other]
-            if ic - 0.5 * contact <= p.time_s <= to and p.confirmed_s <= to + self.cfg.swing_wait_s
-        ]
-        if not peaks:
-            return 1.0  # not there by toe-off: at least a whole contact late
-        return (peaks[-1] - ic) / contact
-
-    def _thighs(self, step: dict, foot: str | None, c: _Candidate) -> None:
-        if foot is None or set(self._thigh) != {"left", "right"}:
-            return
-        stance, swing = self._thigh[foot], self._thigh[OTHER[foot]]
-        for key, t in (("thigh_separation_ic_deg", c.ic_s), ("thigh_separation_to_deg", c.to_s)):
-            a, b = swing.angle_at(t), stance.angle_at(t)
-            if a is not None and b is not None:
-                step[key] = a - b
+        return Candidate(ic, to, max(c.ready_s for c in same), force=force, imu=imu)
 
     # --- reps -----------------------------------------------------------------------------------
 
