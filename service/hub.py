@@ -18,6 +18,7 @@ import json
 import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -31,7 +32,7 @@ def clean(obj: Any) -> Any:
     """JSON-safe: non-finite floats become null (JSON has no NaN)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):  # a dict, or an engine event (service/engine/events.py)
         return {k: clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [clean(v) for v in obj]

@@ -105,6 +105,36 @@ def test_events_carry_exactly_the_fields_of_their_one_definition(treadmill):
     schemas.RepOut.model_validate(reps[0])
 
 
+def test_the_engines_events_are_frozen_and_typed_by_the_definition(treadmill):
+    import dataclasses
+    import typing
+
+    from service.engine.events import REP_FIELDS, STEP_FIELDS, Rep, Step
+
+    _, t, values = treadmill
+    engine = Engine(AthleteInfo(75.0))
+    events = [e for b in force_blocks(t, values, 64) for e in engine.feed(b)] + engine.finish()
+    steps = [e for e in events if e["type"] == "step"]
+    reps = [e for e in events if e["type"] == "rep"]
+    assert steps and reps
+    assert all(isinstance(s, Step) for s in steps) and all(isinstance(r, Rep) for r in reps)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        steps[0].ic_time_s = 0.0
+    for event, fields in ((steps[-1], STEP_FIELDS), (reps[0], REP_FIELDS)):
+        for f in fields:  # each value of the type the definition gives (None when optional)
+            value = getattr(event, f.name)
+            if value is None:
+                assert f.optional, f.name
+            elif typing.get_origin(f.type) is typing.Literal:
+                assert value in typing.get_args(f.type), f.name
+            else:
+                assert isinstance(value, f.type), (f.name, value)
+    # Read as a mapping, an event is its JSON form: settled() gives plain dicts.
+    kept = settled(events)
+    assert all(type(e) is dict for e in kept)
+    assert kept[0] == {k: v for k, v in steps[0].items() if k != "provisional"}
+
+
 def test_bad_samples_never_crash_and_a_dead_channel_gives_no_steps(treadmill):
     _, t, values = treadmill
     broken = values.copy()

@@ -21,6 +21,7 @@ from firmware_bridge.simulator.athlete import Athlete, plan_session, scenario_re
 from firmware_bridge.simulator.rigs import build_rig, plate_of_contact
 from service import recordings
 from service.engine import AthleteInfo, Engine, EngineConfig
+from service.engine.events import Step
 from service.engine.reps import RepGate
 from service.engine.scoring import Scorer
 from service.engine.speed import SpeedTrack
@@ -76,17 +77,8 @@ def test_memory_is_flat_while_standing_after_the_last_sprint():
     assert t[-1] - t[0] <= cap_s + engine.cfg.profile_lead_s + 1.0
 
 
-def _step(ic_s: float, contact_s: float = 0.2) -> dict:
-    return {
-        "type": "step",
-        "ic_time_s": ic_s,
-        "to_time_s": ic_s + contact_s,
-        "contact_time_s": contact_s,
-        "ratio_of_force": None,
-        "velocity_m_s": None,
-        "swing_lag": None,
-        "trunk_pitch_rate_rms_deg_s": None,
-    }
+def _step(ic_s: float, contact_s: float = 0.2) -> Step:
+    return Step(type="step", ic_time_s=ic_s, to_time_s=ic_s + contact_s, contact_time_s=contact_s)
 
 
 def test_a_sprint_is_confirmed_by_speed_after_an_earlier_fast_stretch():

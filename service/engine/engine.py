@@ -23,7 +23,7 @@ one can be finished (streams.py: the watermarks). The rooms:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import numpy as np
@@ -31,6 +31,7 @@ import numpy as np
 from firmware_bridge.codec import Channel, Placement, SensorKind, StreamInfo
 from firmware_bridge.device import SampleBlock
 
+from .events import Step
 from .force import ForceContactDetector
 from .imu import ShankEventDetector, SwingPeak
 from .measure import Candidate, StepMeasurer
@@ -73,13 +74,13 @@ class Engine:
         devices' hellos; a replay from its recording), so that steps wait for it."""
         self._wm.expect((device_id, stream.stream_id), _role(stream))
 
-    def pause(self, device_id: int) -> list[dict]:
+    def pause(self, device_id: int) -> list[Mapping]:
         """The device went away (its cable pulled): its streams are not waited for until
         they send again. Its silence counts as lost samples, as in the stored session."""
         self._wm.pause(device_id)
         return self._advance() if self._wm.t0 is not None else []
 
-    def feed(self, block: SampleBlock) -> list[dict]:
+    def feed(self, block: SampleBlock) -> list[Mapping]:
         """One block of samples; returns the events it completes, in time order."""
         if len(block) == 0:
             return []
@@ -111,7 +112,7 @@ class Engine:
             return []
         return self._advance()
 
-    def finish(self) -> list[dict]:
+    def finish(self) -> list[Mapping]:
         """End of the data: finish every pending step and the rep under way."""
         events = self._advance(final=True)
         return events + self.reps.stop(self._last_step_s)
@@ -190,9 +191,9 @@ class Engine:
 
     # --- steps ---------------------------------------------------------------------------
 
-    def _advance(self, final: bool = False) -> list[dict]:
+    def _advance(self, final: bool = False) -> list[Mapping]:
         self._wm.settle()
-        events: list[dict] = []
+        events: list[Mapping] = []
         inf = math.inf
         w_events = inf if final else self._wm.of(("events",))
         while True:
@@ -252,13 +253,13 @@ class Engine:
 
     # --- reps -----------------------------------------------------------------------------------
 
-    def _on_step(self, step: dict) -> list[dict]:
+    def _on_step(self, step: Step) -> list[Mapping]:
         quiet_s = step["ic_time_s"] - self._wm.quiet_from(self._last_step_s, step["ic_time_s"])
         still_since = self._last_step_s if quiet_s >= self.cfg.still_s else None
         self._last_step_s = step["to_time_s"]
         return self.reps.on_step(step, still_since)
 
-    def _check_stillness(self, now: float) -> list[dict]:
+    def _check_stillness(self, now: float) -> list[Mapping]:
         events = []
         # A contact still being finished is movement too, and is measured first: a rep
         # ends on stillness only once every contact before it is a step (else how the
@@ -278,7 +279,7 @@ class Engine:
             events += self._speed_only_rep(now)  # a speed sensor alone: its sprints
         return events
 
-    def _speed_only_rep(self, now: float) -> list[dict]:
+    def _speed_only_rep(self, now: float) -> list[Mapping]:
         """The rep is the sprint the speed sensor saw: from the first sample above
         rep_speed_m_s (after the last such rep) to its end (SpeedTrack.sprint_end)."""
         fast_s = self.speed.first_fast(self._speed_only_from, now)

@@ -1,14 +1,19 @@
 """The one definition of a step and a rep: every field, its type, unit and meaning.
 
-The engine's step keys (STEP_KEYS, EXTRA_STEP_KEYS), the API's response
-schemas (service/schemas.py: descriptions and units in the OpenAPI document)
-and the export columns (service/export.py) all come from here; a test checks
-that the engine's events carry exactly these fields.
+The engine's events (the frozen dataclasses Step and Rep, made from the
+fields below), the API's response schemas (service/schemas.py: descriptions
+and units in the OpenAPI document) and the export columns (service/export.py)
+all come from here; a test checks that the engine's events carry exactly
+these fields.
+
+An event also reads as a mapping (`step["ic_time_s"]`, `dict(step)`), the form
+the service stores and sends as JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any, Literal
 
 Link = Literal["push", "swing", "torso"]
@@ -99,3 +104,82 @@ STEP_KEYS = tuple(f.name for f in STEP_FIELDS if f.core)
 EXTRA_STEP_KEYS = tuple(f.name for f in STEP_FIELDS if not f.core)
 PROFILE_KEYS = tuple(f.name for f in PROFILE_FIELDS)
 REP_KEYS = tuple(f.name for f in REP_FIELDS)
+
+
+class _Event(Mapping):
+    """A frozen event that reads as a read-only mapping of its keys."""
+
+    __slots__ = ()
+    KEYS: tuple[str, ...] = ()
+
+    def _keys(self) -> tuple[str, ...]:
+        return self.KEYS
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._keys():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
+class _StepKeys(_Event):
+    __slots__ = ()
+
+    def _keys(self) -> tuple[str, ...]:
+        # `provisional` is a live step's flag: there (true) until the rep is known.
+        return (*self.KEYS, "provisional") if self.provisional else self.KEYS
+
+
+def _event(name: str, fields: tuple[EventField, ...], base: type, doc: str, extra=()) -> type:
+    spec = [
+        (f.name, (f.type | None) if f.optional else f.type, field(default=None)) for f in fields
+    ]
+    cls = make_dataclass(
+        name,
+        [*spec, *extra],
+        bases=(base,),
+        frozen=True,
+        eq=False,  # equal to any mapping with the same items (Mapping.__eq__)
+        slots=True,
+        namespace={"KEYS": tuple(f.name for f in fields), "__doc__": doc},
+    )
+    cls.__module__ = __name__
+    return cls
+
+
+Step = _event(
+    "Step",
+    STEP_FIELDS,
+    _StepKeys,
+    "One step (STEP_FIELDS); `provisional` while its rep is not yet known (reps.py).",
+    extra=[("provisional", bool, field(default=False))],
+)
+Rep = _event("Rep", REP_FIELDS, _Event, "One rep (REP_FIELDS).")
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class StepsConfirmed(_Event):
+    """Provisional steps that are the rep's (reps.py)."""
+
+    rep: int
+    steps: tuple[int, ...]
+    type: str = "steps_confirmed"
+    KEYS = ("type", "rep", "steps")
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class StepsRetracted(_Event):
+    """Provisional steps that were not a sprint, or came after it (reps.py)."""
+
+    steps: tuple[int, ...]
+    reason: str
+    type: str = "steps_retracted"
+    KEYS = ("type", "steps", "reason")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .events import EXTRA_STEP_KEYS, STEP_KEYS
+from .events import EXTRA_STEP_KEYS, STEP_KEYS, Step
 from .force import ForceContact
 from .fusion import ImuCorrection, PlateContacts
 from .imu import ShankContact, SwingPeak
@@ -50,7 +50,7 @@ class StepMeasurer:
         self._imu_timing = ImuCorrection(cfg.fusion)
         self._plated = PlateContacts(cfg.match_s)
         self.late_imu_contacts = 0  # shank reports of contacts the plates had measured
-        self.prev: dict | None = None  # the last step measured (emitted or not)
+        self.prev: Step | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}  # each foot's last toe-off
 
     def late_imu(self, c: Candidate) -> bool:
@@ -63,8 +63,8 @@ class StepMeasurer:
         self.late_imu_contacts += 1
         return True
 
-    def measure(self, c: Candidate) -> dict:
-        """The step of this contact (its keys: events.py)."""
+    def measure(self, c: Candidate) -> Step:
+        """The step of this contact (events.py), not yet numbered or scored."""
         f, imu = c.force, c.imu
         correction = self._imu_timing.correction(imu.foot) if imu and not f else None
         if correction is not None:  # the timing learnt from the plates (fusion.py)
@@ -90,8 +90,8 @@ class StepMeasurer:
         if velocity is not None and step["step_time_s"]:
             step["step_length_m"] = velocity * step["step_time_s"]
         step["ratio_of_force"] = rf if rf is not None else speed_rf
-        self.prev = step
-        return step
+        self.prev = done = Step(**step)
+        return done
 
     def _timing(self, step: dict, c: Candidate) -> None:
         """Contact, and flight and step time from the previous contact when the two

@@ -23,17 +23,20 @@ candidate step), so the settled steps are those the engine gave before
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from .events import Rep, Step, StepsConfirmed, StepsRetracted
 from .scoring import MODEL_VERSION, Scorer
 
 IDLE, ARMED, CANDIDATE, ACTIVE = "idle", "armed", "candidate", "active"
 NOT_A_SPRINT, AFTER_THE_SPRINT = "not a sprint", "after the sprint"
 
 
-def settled(events: list[dict]) -> list[dict]:
-    """What a session keeps of the engine's events: steps not retracted (without the
-    live `provisional` flag) and reps, in order."""
+def settled(events: list[Mapping]) -> list[dict]:
+    """What a session keeps of the engine's events (or of their JSON form), as plain
+    dicts: steps not retracted (without the live `provisional` flag) and reps, in order."""
     gone = {n for e in events if e["type"] == "steps_retracted" for n in e["steps"]}
     out = []
     for e in events:
@@ -41,7 +44,7 @@ def settled(events: list[dict]) -> list[dict]:
             if e["n"] not in gone:
                 out.append({k: v for k, v in e.items() if k != "provisional"})
         elif e["type"] not in ("steps_confirmed", "steps_retracted"):
-            out.append(e)
+            out.append(dict(e))
     return out
 
 
@@ -55,7 +58,7 @@ class RepGate:
         # profile(start_s, end_s) gives a rep's sprint profile fields.
         self._speed = speed
         self.state = ARMED
-        self._pending: list[dict] = []  # provisional steps: candidates, or slowing down
+        self._pending: list[Step] = []  # provisional steps: candidates, or slowing down
         self._rep: dict | None = None
         self.reps = 0
         self._steps = 0  # steps reported: their `n`
@@ -77,11 +80,11 @@ class RepGate:
             return self._rep["start_s"]
         return self._pending[0]["ic_time_s"] if self._pending else None
 
-    def on_step(self, step: dict, still_since_s: float | None) -> list[dict]:
+    def on_step(self, step: Step, still_since_s: float | None) -> list[Mapping]:
         """A measured step; `still_since_s`: the athlete was still (or unseen) from
         then until this step, long enough for it to be a new start (else None)."""
         cfg = self.cfg
-        events: list[dict] = []
+        events: list[Mapping] = []
         if still_since_s is not None:
             events += self.stop(still_since_s)
         if self.state == ARMED:
@@ -97,14 +100,13 @@ class RepGate:
                 or short >= cfg.rep_short_contacts
                 or self._speed.first_fast(first_s - cfg.rep_speed_lead_s, to_s) is not None
             )
+            step = self._pending[-1] = self._report(step, not sprinting, self.reps + 1)
+            events.append(step)
             if sprinting:
-                events += self._report(step, provisional=False, rep=self.reps + 1)
                 events += self._start(step)
-            else:
-                events += self._report(step, provisional=True, rep=self.reps + 1)
-                if len(self._pending) >= cfg.rep_confirm_steps:
-                    events += self._retract(NOT_A_SPRINT)  # jogging, not a sprint
-                    self.state = IDLE
+            elif len(self._pending) >= cfg.rep_confirm_steps:
+                events += self._retract(NOT_A_SPRINT)  # jogging, not a sprint
+                self.state = IDLE
             return events
         if self.state == ACTIVE:
             rf = step["ratio_of_force"]
@@ -112,22 +114,24 @@ class RepGate:
             slow = step["contact_time_s"] > cfg.rep_end_ratio * self._min_contact
             if braking or (slow and cfg.sprints_only):
                 # Slowing down: provisional; if the sprint is over, it was not part of it.
+                step = self._report(step, True, self._rep["rep"])
                 self._pending.append(step)
-                events += self._report(step, provisional=True, rep=self._rep["rep"])
+                events.append(step)
                 if len(self._pending) >= (cfg.rep_braking_steps if braking else cfg.rep_end_steps):
                     end_s = self._pending[0]["ic_time_s"]
                     events += self._retract(AFTER_THE_SPRINT)
                     events += self._end(end_s)
             else:
-                events += self._report(step, provisional=False, rep=self._rep["rep"])
+                step = self._report(step, False, self._rep["rep"])
+                events.append(step)
                 events += self._confirm(step)
                 self._join(step)
         return events
 
-    def stop(self, end_s: float) -> list[dict]:
+    def stop(self, end_s: float) -> list[Mapping]:
         """The athlete is still (or the data ended): a rep under way ends at end_s;
         provisional steps were not part of a sprint."""
-        events: list[dict] = []
+        events: list[Mapping] = []
         if self.state == ACTIVE:
             events += self._retract(AFTER_THE_SPRINT)
             events += self._end(end_s)
@@ -137,7 +141,7 @@ class RepGate:
             self.state = ARMED
         return events
 
-    def speed_only(self, start_s: float, end_s: float) -> list[dict]:
+    def speed_only(self, start_s: float, end_s: float) -> list[Mapping]:
         """A rep seen by a speed sensor alone (no step stream)."""
         self.reps += 1
         self._rep = {"rep": self.reps, "start_s": start_s, "steps": []}
@@ -145,31 +149,29 @@ class RepGate:
 
     # --- inside ---------------------------------------------------------------------------
 
-    def _report(self, step: dict, provisional: bool, rep: int) -> list[dict]:
+    def _report(self, step: Step, provisional: bool, rep: int) -> Step:
+        """The step numbered and scored, as it is reported (and kept)."""
         self._steps += 1
-        step["n"], step["rep"] = self._steps, rep
-        step.update(
-            self.scorer.score(
-                step["ratio_of_force"],
-                step["velocity_m_s"],
-                step["swing_lag"],
-                step["trunk_pitch_rate_rms_deg_s"],
-            )
+        scores = self.scorer.score(
+            step["ratio_of_force"],
+            step["velocity_m_s"],
+            step["swing_lag"],
+            step["trunk_pitch_rate_rms_deg_s"],
         )
-        return [{**step, "provisional": True} if provisional else step]
+        return replace(step, n=self._steps, rep=rep, provisional=provisional, **scores)
 
-    def _join(self, step: dict) -> None:
+    def _join(self, step: Step) -> None:
         self._min_contact = min(self._min_contact, step["contact_time_s"])
         self._rep["steps"].append(step)
 
-    def _start(self, step: dict) -> list[dict]:
+    def _start(self, step: Step) -> list[Mapping]:
         """The candidate steps, up to this one, are a sprint: a rep from the first."""
         self.reps += 1
         self.state, self._min_contact = ACTIVE, math.inf
         self._rep = {"rep": self.reps, "start_s": self._pending[0]["ic_time_s"], "steps": []}
         return self._confirm(step)
 
-    def _confirm(self, step: dict) -> list[dict]:
+    def _confirm(self, step: Step) -> list[Mapping]:
         """The provisional steps are the rep's (and `step`, reported as such)."""
         pending, self._pending = self._pending, []
         for s in pending:
@@ -177,19 +179,19 @@ class RepGate:
         earlier = [s["n"] for s in pending if s is not step]
         if not earlier:
             return []
-        return [{"type": "steps_confirmed", "rep": self._rep["rep"], "steps": earlier}]
+        return [StepsConfirmed(self._rep["rep"], tuple(earlier))]
 
-    def _retract(self, reason: str) -> list[dict]:
+    def _retract(self, reason: str) -> list[Mapping]:
         pending, self._pending = self._pending, []
         if not pending:
             return []
-        return [{"type": "steps_retracted", "steps": [s["n"] for s in pending], "reason": reason}]
+        return [StepsRetracted(tuple(s["n"] for s in pending), reason)]
 
-    def _end(self, end_s: float) -> list[dict]:
+    def _end(self, end_s: float) -> list[Mapping]:
         self.state = IDLE
         return self._close(end_s)
 
-    def _close(self, end_s: float) -> list[dict]:
+    def _close(self, end_s: float) -> list[Mapping]:
         rep, self._rep = self._rep, None
         steps = rep["steps"]
         line = {
@@ -209,4 +211,4 @@ class RepGate:
         )
         line.update(self._speed.profile(rep["start_s"], end_s))
         line["model_version"] = MODEL_VERSION
-        return [line]
+        return [Rep(**line)]
