@@ -147,10 +147,16 @@ class SegmentTracker:
         running median of `robust_samples` (a plain RMS would let one 2000 deg/s
         sample outweigh a whole stance)."""
         self._run_filter()
-        if not self.rate_t:
+        # Only the blocks that reach into the contact (not the whole history).
+        parts = [
+            k
+            for k, block_t in enumerate(self.rate_t)
+            if block_t.size and block_t[0] <= end_s and block_t[-1] >= start_s
+        ]
+        if not parts:
             return None
-        t = np.concatenate(self.rate_t)
-        w = np.concatenate(self.rate_deg_s)
+        t = np.concatenate([self.rate_t[k] for k in parts])
+        w = np.concatenate([self.rate_deg_s[k] for k in parts])
         inside = (t >= start_s) & (t <= end_s)
         if inside.sum() < self.cfg.robust_samples:
             return None

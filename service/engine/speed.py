@@ -46,7 +46,7 @@ class SpeedTrack:
         (a function of the samples alone, however they came in blocks)."""
         if not self._t:
             return None
-        t, v = self._all()
+        t, v = self._all(from_s, to_s)
         fast = t[(v > self.cfg.rep_speed_m_s) & (t >= from_s) & (t <= to_s)]
         return float(fast.min()) if fast.size else None
 
@@ -55,8 +55,15 @@ class SpeedTrack:
             self._t.pop(0)
             self._v.pop(0)
 
-    def _all(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self._t), np.concatenate(self._v)
+    def _all(self, lo_s: float, hi_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The samples of the blocks that reach into [lo_s, hi_s] (callers still mask:
+        the same samples, in the same order, as from the whole history)."""
+        keep = [k for k, t in enumerate(self._t) if t.size and t[0] <= hi_s and t[-1] >= lo_s]
+        if not keep:
+            return np.empty(0), np.empty(0)
+        return np.concatenate([self._t[k] for k in keep]), np.concatenate(
+            [self._v[k] for k in keep]
+        )
 
     def at_contact(
         self, ic_s: float, to_s: float, prev_ic_s: float | None
@@ -70,10 +77,10 @@ class SpeedTrack:
         """
         if not self._t:
             return None, None
-        t, v = self._all()
+        window = self.cfg.speed_window_s
+        t, v = self._all(ic_s - window, to_s)
         # Windows end where the step's wait for its context ends (TO): no sample
         # beyond it may count, or block sizes would change the result.
-        window = self.cfg.speed_window_s
         at_ic = (t > ic_s - window) & (t <= ic_s)
         at_to = (t > to_s - window) & (t <= to_s)
         if not at_ic.any() or not at_to.any():
@@ -96,7 +103,7 @@ class SpeedTrack:
         far, in the samples from fast_s up to until_s (inf: the data's end, which ends
         it too); None while it may still come. (Of the peak so far, not of the data's
         peak: the end never depends on how much data had come when it was asked.)"""
-        t, v = self._all()
+        t, v = self._all(fast_s, until_s)
         after = (t >= fast_s) & (t <= until_s)
         t, v = t[after], v[after]
         slow = np.flatnonzero(v < self.cfg.speed_only_end * np.maximum.accumulate(v))
@@ -108,8 +115,9 @@ class SpeedTrack:
         """The rep's sprint profile (profile.py), or nulls."""
         if not self._t:
             return dict.fromkeys(PROFILE_KEYS)
-        t, v = self._all()
-        inside = (t >= start_s - self.cfg.profile_lead_s) & (t <= end_s + self.cfg.profile_tail_s)
+        lo, hi = start_s - self.cfg.profile_lead_s, end_s + self.cfg.profile_tail_s
+        t, v = self._all(lo, hi)
+        inside = (t >= lo) & (t <= hi)
         t, v = t[inside], v[inside]
         if len(t) < 10:
             return dict.fromkeys(PROFILE_KEYS)
