@@ -178,7 +178,9 @@ class StepMeasurer:
         for key, t in (("thigh_separation_ic_deg", c.ic_s), ("thigh_separation_to_deg", c.to_s)):
             a, b = swing.angle_at(t), stance.angle_at(t)
             if a is not None and b is not None:
-                step[key] = a - b
+                # An angle is in (-180, 180]: the difference of two near the wrap
+                # (a drifting filter's, or an IMU worn the other way up) is not 300 deg.
+                step[key] = (a - b + 180.0) % 360.0 - 180.0
 
     def prune(self, keep_s: float) -> None:
         """Forget swing peaks and angles before keep_s."""
