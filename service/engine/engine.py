@@ -57,6 +57,7 @@ class Engine:
         self.cfg = config or EngineConfig()
         self.scorer = Scorer(baseline, self.cfg.scoring)
         self._shank: dict[tuple, ShankEventDetector] = {}
+        self._reporters: dict[tuple, ShankEventDetector | ForceContactDetector] = {}
         self._wm = Watermarks(self.cfg.stale_s, self.cfg.contact_span_s)
         self._cands: list[Candidate] = []
         self.speed = SpeedTrack(self.cfg, athlete.body_mass_kg, athlete.height_m)
@@ -102,8 +103,12 @@ class Engine:
         # Nothing can be finished or end unless a contact waits or the athlete may be still;
         # and no watermark moved unless this stream was the last of its role (or one
         # may have gone stale). Results never depend on this: only when they come.
+        # (A contact seen by shanks alone waits on the event streams' detectors, which
+        # move with every block of theirs: those blocks are always looked at.)
         if (not self._cands and end - self._last_step_s < self.cfg.still_s) or (
-            not (news or changed) and self._wm.still_behind(role, before)
+            not (news or changed)
+            and self._wm.still_behind(role, before)
+            and not (role == "events" and self._cands)
         ):
             self._feeds_since_prune += 1
             if self._feeds_since_prune >= 1000:  # standing for long: keep memory flat
@@ -123,7 +128,9 @@ class Engine:
         stream, role = block.stream, _role(block.stream)
         if stream.kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
             name = f"{block.device_name}/{stream.stream_id}"
-            det = ForceContactDetector(name, stream.sample_rate_hz, self.cfg.force)
+            det = self._reporters[key] = ForceContactDetector(
+                name, stream.sample_rate_hz, self.cfg.force
+            )
             return role, partial(self._on_force, det, _force_columns(stream))
         if role == "speed":
             column = _column(stream, Channel.VELOCITY)
@@ -132,7 +139,7 @@ class Engine:
             det = ShankEventDetector(
                 FOOT_OF[stream.placement], self.cfg.shank, stream.sample_rate_hz
             )
-            self._shank[key] = det
+            self._shank[key] = self._reporters[key] = det
             self.steps.feet.add(det.foot)
             return role, partial(self._on_shank, det)
         if role == "other":
@@ -228,9 +235,12 @@ class Engine:
         if plated:
             horizon = max(plated) + (self.cfg.imu_wait_s if self._shank else 0.0)
             same = [c for c in same if c.force is not None or c.ready_s <= horizon]
-        else:
-            horizon = max(c.ready_s for c in same)
-        if not final and w_events < horizon:
+            if not final and w_events < horizon:
+                return None
+        elif not final and self._reports_from() <= first.ic_s + self.cfg.match_s:
+            # Seen by shanks alone: it waits until no event stream can still report a
+            # contact as early (another report of it, or an earlier one), each by its
+            # detector's state, not until every stream has passed its confirmation.
             return None
         force = next((c.force for c in same if c.force is not None), None)
         imu = next((c.imu for c in same if c.imu is not None), None)
@@ -250,6 +260,11 @@ class Engine:
         for c in same:
             self._cands.remove(c)
         return Candidate(ic, to, max(c.ready_s for c in same), force=force, imu=imu)
+
+    def _reports_from(self) -> float:
+        """The earliest IC an event stream may still report (streams.py, reports_from)."""
+        bounds = {key: det.reports_from_s() for key, det in self._reporters.items()}
+        return self._wm.reports_from(bounds)
 
     # --- reps -----------------------------------------------------------------------------------
 

@@ -111,11 +111,18 @@ class ForceContactDetector:
         self._state = HELD  # a contact starts from an unloaded sample
         self.broken_contacts = 0  # cut by lost samples
         self._prev_z = 0.0
+        self._last_t = -math.inf  # the last sample's time
         self._ic_s = 0.0
         self._to_s = 0.0
         self._acc = [0.0, 0.0, 0.0, 0.0]  # peak, vertical, braking, propulsive
         self.glitches = 0  # contacts too short to be a foot
         self.long_contacts = 0  # too long: standing or walking
+
+    def reports_from_s(self) -> float:
+        """No contact with an IC before this can still come from this stream: the one
+        under way began then; any other starts at a later sample, its IC placed at
+        most one sample before it."""
+        return self._ic_s if self._state == LOADED else self._last_t - self.dt
 
     @property
     def tare_z(self) -> float:
@@ -203,7 +210,7 @@ class ForceContactDetector:
                 moved, clear_after = 0.0, t + guard
             prev_z = z
         zero.z, zero.y, zero.moved, zero.clear_after, zero.held = z0, y0, moved, clear_after, held
-        self._state, self._prev_z = state, prev_z
+        self._state, self._prev_z, self._last_t = state, prev_z, ts[-1]
         return out
 
     def lost(self) -> None:

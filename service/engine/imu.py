@@ -109,6 +109,7 @@ class _Derivatives:
 
     def reset(self) -> None:
         self._t = self._g = np.empty(0)  # the last 4h+2 raw samples
+        self.covered_s = getattr(self, "covered_s", -math.inf)  # (kept across a reset)
 
     def push(self, t: np.ndarray, g: np.ndarray):
         """(fast: t, gy, now) for the new samples, and a function giving their (slow:
@@ -117,6 +118,8 @@ class _Derivatives:
         rt, rg = np.concatenate((self._t, t)), np.concatenate((self._g, g))
         keep = 4 * h + 2
         self._t, self._g = rt[-keep:], rg[-keep:]
+        if len(rt) >= 4 * h + 3:  # the derivatives reach this raw sample (_slow)
+            self.covered_s = float(rt[-2 * h - 2])
         if len(rt) < 3:
             empty = np.empty(0)
             return (empty,) * 3, lambda: (empty,) * 5
@@ -207,6 +210,15 @@ class ShankEventDetector:
         self.last_swing: SwingPeak | None = None
         self.dropped = 0
         self._now = 0.0
+
+    def reports_from_s(self) -> float:
+        """No contact with an IC before this can still come from this detector: a
+        contact under way began at its retraction's zero crossing (the IC is never
+        before it); any other will cross zero after every sample the derivatives have
+        reached, computed or skipped."""
+        if self._state in (SEEK_IC, PLATEAU, FALLING):
+            return self._zero_s
+        return self._d.covered_s
 
     def lost(self) -> None:
         """Samples are missing: start again from the next whole swing (its peak may

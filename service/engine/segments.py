@@ -2,7 +2,7 @@
 
 Orientation comes from x-io Technologies' Fusion AHRS (the `imufusion`
 package: a complementary filter with acceleration rejection, maintained, with
-aarch64 wheels), run at 100 Hz on the 1 kHz samples averaged in tens. The
+aarch64 wheels), run at 200 Hz on the 1 kHz samples averaged in fives. The
 sagittal angle of a segment is the tilt of its long (z, distal) axis from
 the vertical in the x-z plane, from the filter's gravity direction in the
 segment frame (docs/protocol.md): + when the distal end is forward.
@@ -24,11 +24,9 @@ G_UNIT = 9.80665  # m/s^2 in one g: the accelerometer's unit, by definition
 @dataclass(frozen=True)
 class SegmentConfig:
     # The AHRS runs on the samples averaged to this rate: a sprinter's thigh turns at
-    # up to ~15 Hz of bandwidth (100 Hz: over 6 times that), and each update is a
-    # call into Fusion, the engine's largest per-sample cost. At 200 Hz the trunk
-    # pitch differed by at most 0.9 deg (mean 0.2) on the simulated rigs and no score
-    # moved (2026-12-02).
-    ahrs_rate_hz: float = 100.0
+    # up to ~15 Hz of bandwidth, and each update is a call into Fusion (the cost). Not
+    # lower: a step waits for the output after its toe-off (100 Hz: +10 ms, p99).
+    ahrs_rate_hz: float = 200.0
     # Fusion's gain: how strongly the accelerometer's gravity corrects the gyro's
     # integration (x-io's recommended 0.5).
     gain: float = 0.5

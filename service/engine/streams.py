@@ -76,20 +76,30 @@ class Watermarks:
         """How far every live stream of these roles has got (inf when there is none)."""
         if not self.latest or self.t0 is None:
             return math.inf
-        newest = self.newest
-        if self.floor_all >= newest - self.stale_s:  # none missing: the floors say it
+        if self.floor_all >= self.newest - self.stale_s:  # none missing: the floors say it
             floor = self.floor
             return min([floor[r] for r in roles if r in floor], default=math.inf)
-        # Streams lag each other by up to a block: only further behind is a stream missing.
-        # A declared stream that has sent nothing yet counts from the first sample seen.
+        return min(self._live(roles).values(), default=math.inf)
+
+    def _live(self, roles: tuple[str, ...]) -> dict[tuple, float]:
+        """The streams of these roles waited for, and how far each has got. Streams lag
+        each other by up to a block: only further behind is one missing. A declared
+        stream that has sent nothing yet counts from the first sample seen."""
         stale = max(self.stale_s, 2.0 * self.block_s)
-        times = [
-            max(t, self.t0)
+        times = {
+            key: max(t, self.t0)
             for key, (role, t) in self.latest.items()
             if role in roles and key not in self.gone
-        ]
-        live = [t for t in times if t >= newest - stale]
-        return min(live) if live else math.inf
+        }
+        return {key: t for key, t in times.items() if t >= self.newest - stale}
+
+    def reports_from(self, bounds: dict[tuple, float]) -> float:
+        """The earliest IC any event stream waited for may still report: its detector's
+        bound (`bounds`), or its time where it has none."""
+        if not self.latest or self.t0 is None:
+            return math.inf
+        live = self._live(("events",))
+        return min((min(t, bounds.get(key, t)) for key, t in live.items()), default=math.inf)
 
     def quiet_from(self, since_s: float, until_s: float) -> float:
         """Where an observed stretch without steps, ending at `until_s`, begins: at
