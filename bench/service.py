@@ -107,7 +107,11 @@ async def _run(phase_s: float) -> dict:
     from firmware_bridge.simulator import simulate_session
     from firmware_bridge.virtual import PtyMcu
 
-    sim = simulate_session("aligned", 2 * phase_s + 30, seed=7, rig="standard")
+    # Sprinting from start to end (a rep takes about 20 s): a soak's second hour too.
+    duration_s = 2 * phase_s + 30
+    sim = simulate_session(
+        "aligned", duration_s, seed=7, rig="standard", n_reps=int(duration_s / 15)
+    )
     t0 = time.monotonic()
     writes: dict[tuple[str, int, int], float] = {}
 

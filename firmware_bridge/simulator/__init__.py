@@ -40,8 +40,12 @@ def simulate_session(
     athlete: Athlete | None = None,
     noise: bool = True,
     stand_s: float = 0.0,
+    n_reps: int = 100,
 ) -> Simulation:
-    plan = plan_session(athlete or Athlete(), scenario_reps(scenario), seed, duration_s, stand_s)
+    """A session of `scenario`: its first `n_reps` reps (about 20 s each), then
+    standing still to `duration_s`."""
+    reps = scenario_reps(scenario, n_reps)
+    plan = plan_session(athlete or Athlete(), reps, seed, duration_s, stand_s)
     models = build_rig(plan, rig, seed, noise)
     return Simulation(plan, rig, scenario, models, plate_of_contact(plan, rig))
 

@@ -64,7 +64,7 @@ class SegmentTracker:
         self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.angle_t: list[float] = []
-        self.angle_deg: list[float] = []
+        self._down: list[np.ndarray] = []  # the filter's gravity direction at angle_t
         self.rate_t: list[np.ndarray] = []  # gyro sagittal rate, every sample
         self.rate_deg_s: list[np.ndarray] = []
 
@@ -93,23 +93,25 @@ class SegmentTracker:
         self._carry = rows[n:]
         if not len(groups):
             return
-        update = self.ahrs.update_no_magnetometer
-        gravity = self.ahrs.get_gravity
-        downs: list[np.ndarray] = []
-        keep = downs.append
-        # Fusion takes one sample a call (rows of contiguous copies: the cheapest to pass)
+        update, gravity = self.ahrs.update_no_magnetometer, self.ahrs.get_gravity
+        # Fusion takes one sample a call (rows of contiguous copies: the cheapest to
+        # pass); the gravity direction is kept, its angle taken when asked (_angle).
         gyro_rows = list(np.ascontiguousarray(groups[:, 1:4]))
-        for gyro, accel in zip(gyro_rows, list(np.ascontiguousarray(groups[:, 4:7])), strict=True):
-            update(gyro, accel)
-            keep(gravity())
-        down = np.array(downs)
+        accel_rows = list(np.ascontiguousarray(groups[:, 4:7]))
+        self._down += [gravity() for _ in map(update, gyro_rows, accel_rows)]
         self.angle_t += groups[:, 0].tolist()
-        # math.atan2, not numpy's: numpy's vectorised arctan2 is ~1e-7 off (not an ulp).
-        atan2, degrees = math.atan2, math.degrees
-        self.angle_deg += [
-            degrees(atan2(gx, -gz))
-            for gx, gz in zip(down[:, 0].tolist(), down[:, 2].tolist(), strict=True)
-        ]
+
+    def _angle(self, k: int) -> float:
+        """The sagittal angle of output k: the long axis's tilt from the filter's
+        gravity direction (math.atan2: numpy's vectorised one is ~1e-7 off)."""
+        down = self._down[k]
+        return math.degrees(math.atan2(float(down[0]), -float(down[2])))
+
+    @property
+    def angle_deg(self) -> list[float]:
+        """Every output's angle (for tests; the engine asks angle_at)."""
+        self._run_filter()
+        return [self._angle(k) for k in range(len(self._down))]
 
     def prune(self, before_s: float) -> None:
         """Forget what came before this time (the engine no longer needs it)."""
@@ -118,7 +120,7 @@ class SegmentTracker:
         cut = bisect.bisect_left(self.angle_t, old)
         if cut:
             del self.angle_t[:cut]
-            del self.angle_deg[:cut]
+            del self._down[:cut]
         while len(self.rate_t) > 1 and (not self.rate_t[0].size or self.rate_t[0][-1] < old):
             self.rate_t.pop(0)
             self.rate_deg_s.pop(0)
@@ -138,9 +140,9 @@ class SegmentTracker:
         # Between the two outputs around t (np.interp's arithmetic, without making
         # arrays of the whole history for one number).
         if self.angle_t[k] == t:
-            return self.angle_deg[k]
+            return self._angle(k)
         t0, t1 = self.angle_t[k - 1], self.angle_t[k]
-        a0, a1 = self.angle_deg[k - 1], self.angle_deg[k]
+        a0, a1 = self._angle(k - 1), self._angle(k)
         return (a1 - a0) / (t1 - t0) * (t - t0) + a0
 
     def rate_rms(self, start_s: float, end_s: float) -> float | None:
