@@ -22,7 +22,9 @@ cannot toggle it). Defaults, and why:
   `tare_guard_s` clear of any contact on both sides, by at most
   `max_tare_step_n` between two contacts: the thresholds around a contact stay
   where they were (a zero that crept while the force hung at 10-13 N at toe-off
-  would move the toe-off by many ms);
+  would move the toe-off by many ms). It follows them by half-second windows,
+  each once all its samples are `tare_guard_s` old (force_zero.py): in steps
+  no longer than its time constant, and with numpy over a block between them;
 - a stream that starts (or comes back after lost samples) loaded is in the
   middle of a contact, whose start it never saw: it is not a step; the first
   contact starts from an unloaded sample.
@@ -38,10 +40,11 @@ Impulses use the stream's nominal sample period.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from .force_zero import Zero
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class ForceDetectorConfig:
     acquire_s: float = 0.5  # never unloaded this long: the lowest reading is the zero
     tare_guard_s: float = 0.05  # the zero follows only samples this far from a contact
     max_tare_step_n: float = 1.0  # and moves at most this far between two contacts
+    # The zero follows the mean of each window this long of unloaded samples, once all
+    # are tare_guard_s old (force_zero.py): as long as the follow's time constant.
+    tare_window_s: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:
@@ -84,20 +90,7 @@ class ForceContact:
 
 
 UNLOADED, LOADED, HELD = range(3)
-
-
-class _Zero:
-    """The stream's unloaded reading (see the module's notes): (fy, fz). Kept by
-    ForceContactDetector.feed, sample by sample."""
-
-    def __init__(self, dt: float, cfg: ForceDetectorConfig) -> None:
-        self.cfg, self.dt = cfg, dt
-        self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
-        self.last5: deque[float] = deque(maxlen=5)
-        self.held: tuple[float, float, float] | None = None  # since, lowest z, its y
-        self.pending: deque[tuple[float, float, float]] = deque()  # unloaded: t, y, z
-        self.moved = 0.0  # since the last contact
-        self.clear_after = -math.inf  # no tare before this (a contact's end + guard)
+NUMPY_FROM = 64  # samples in a block: fewer go one at a time (numpy's overhead)
 
 
 class ForceContactDetector:
@@ -107,7 +100,7 @@ class ForceContactDetector:
         self.name = name
         self.cfg = config
         self.dt = 1.0 / sample_rate_hz
-        self.zero = _Zero(self.dt, config)
+        self.zero = Zero(self.dt, config)
         self._state = HELD  # a contact starts from an unloaded sample
         self.broken_contacts = 0  # cut by lost samples
         self._prev_z = 0.0
@@ -129,88 +122,32 @@ class ForceContactDetector:
         return self.zero.z
 
     def feed(self, time_s: np.ndarray, fy: np.ndarray | None, fz: np.ndarray) -> list[ForceContact]:
-        """Feed consecutive samples (any number); return the contacts they confirm.
-
-        One loop over the samples with the state in locals: the zero's follow is a
-        recursion, sample by sample, whose every step decides the next threshold
-        crossing, so it is not vectorised (nor is the 5-sample median it rarely needs)."""
-        has_h = fy is not None
+        """Feed consecutive samples (any number, in time order); return the contacts
+        they confirm. A long block is looked at with numpy between two changes of
+        the zero (unloaded: until a contact starts, the zero may drop or a window
+        is due; loaded: until the contact ends); a short one, and a stream held
+        (waiting to see the plate unloaded), sample by sample. The same arithmetic
+        either way: the same contacts, to the bit, however the blocks come."""
         n = len(fz)
         if not n:
             return []
-        zero, cfg, dt = self.zero, self.cfg, self.dt
-        last5 = zero.last5  # the raw readings: their median can drop the zero
-        ts, zs = time_s.tolist(), fz.tolist()
-        ys = fy.tolist() if has_h else [0.0] * n
-        on, off = cfg.on_threshold_n, cfg.off_threshold_n
-        guard, acquire = cfg.tare_guard_s, cfg.acquire_s
-        alpha, max_step = dt / cfg.tare_time_constant_s, cfg.max_tare_step_n
-        pending, held = zero.pending, zero.held
-        z0, y0, moved, clear_after = zero.z, zero.y, zero.moved, zero.clear_after
-        state, prev_z, out = self._state, self._prev_z, []
-        for t, fy_, fz_ in zip(ts, ys, zs, strict=True):
-            # The zero (see _Zero), with the state before this sample.
-            last5.append(fz_)
-            if state == HELD:  # never unloaded for acquire_s: the zero is that low
-                level = sorted(last5)[len(last5) // 2]
-                since, lowest, low_y = held or (t, level, fy_)
-                held = (since, level, fy_) if level < lowest else (since, lowest, low_y)
-                if t - since >= acquire:
-                    _, z0, y0 = held
-                    held = None
+        has_h = fy is not None
+        t = np.asarray(time_s, dtype=np.float64)
+        y = np.asarray(fy, dtype=np.float64) if has_h else np.zeros(n)
+        z = np.asarray(fz, dtype=np.float64)
+        out: list[ForceContact] = []
+        self._last_t = float(t[-1])
+        if n < NUMPY_FROM:
+            self._samples(t.tolist(), y.tolist(), z.tolist(), has_h, out)
+            return out
+        i = 0
+        while i < n:
+            if self._state == UNLOADED:
+                i = self._unloaded(t, y, z, i)
+            elif self._state == LOADED:
+                i = self._loaded(t, y, z, i, has_h, out)
             else:
-                held = None
-                if state == UNLOADED and fz_ - z0 < off:  # unloaded
-                    # The median of the last 5 (robust to a spike) clearly lower: the plate
-                    # was unloaded below the zero. (Its minimum first: cheaper, and rare.)
-                    if min(last5) < z0 - off:
-                        level = sorted(last5)[len(last5) // 2]
-                        if level < z0 - off:
-                            z0 = level
-                    if t > clear_after:
-                        pending.append((t, fy_, fz_))
-                while pending and pending[0][0] <= t - guard:
-                    _, py, pz = pending.popleft()
-                    # step = alpha (z - zero), within +-room (as max(min(..)), without calls)
-                    room = max_step - (moved if moved >= 0.0 else -moved)
-                    step = alpha * (pz - z0)
-                    if step > room:
-                        step = room
-                    if step < -room:
-                        step = -room
-                    z0 += step
-                    moved += step
-                    y0 += alpha * (py - y0)
-            z = fz_ - z0
-            y = fy_ - y0
-            if state == UNLOADED:
-                if z >= on:
-                    state, self._ic_s = LOADED, t - self._to_zero(z, z - prev_z)
-                    self._acc = [0.0, 0.0, 0.0, 0.0]
-                    self._accumulate(y, z)
-                    pending.clear()  # too near this contact's start to be unloaded ground truth
-            elif state == LOADED:
-                if z < off:
-                    # The end. A rise straight after it (a toe brushing the next plate)
-                    # must pass the on threshold again and is then a contact of its own,
-                    # too short to count: hysteresis, not a bridge, handles noise.
-                    state = UNLOADED
-                    self._to_s = t - dt + self._to_zero(prev_z, prev_z - z)
-                    moved, clear_after = 0.0, t + guard
-                    contact = self._contact(t, has_h)
-                    if contact is not None:
-                        out.append(contact)
-                elif t - self._ic_s > cfg.max_contact_s:
-                    state = HELD  # standing or walking: wait until it is unloaded
-                    self.long_contacts += 1
-                else:
-                    self._accumulate(y, z)
-            elif z < off:  # HELD
-                state = UNLOADED
-                moved, clear_after = 0.0, t + guard
-            prev_z = z
-        zero.z, zero.y, zero.moved, zero.clear_after, zero.held = z0, y0, moved, clear_after, held
-        self._state, self._prev_z, self._last_t = state, prev_z, ts[-1]
+                i = self._held(t, y, z, i)
         return out
 
     def lost(self) -> None:
@@ -219,6 +156,170 @@ class ForceContactDetector:
         if self._state == LOADED:
             self.broken_contacts += 1
         self._state = HELD
+
+    # --- a long block, with numpy ------------------------------------------------------
+
+    def _unloaded(self, t, y, z, i: int) -> int:
+        """Unloaded samples from i, up to the next window due, a contact's start or a
+        sample that may drop the zero (those two taken alone)."""
+        zero, cfg = self.zero, self.cfg
+        on, off = cfg.on_threshold_n, cfg.off_threshold_n
+        ti = float(t[i])
+        zero.held = None
+        zero.follow_due(ti)
+        due = min(zero.next_due, zero.due(zero.window_of(ti)))
+        j = max(int(np.searchsorted(t, due, "left")), i + 1)
+        z0 = zero.z
+        net = z[i:j] - z0
+        onset = _first(net >= on)
+        drop = self._first_drop(z, i, j, net, z0 - off)
+        k = min(x for x in (onset, drop, j - i) if x >= 0)
+        take = (net[:k] < off) & (t[i : i + k] > zero.clear_after)
+        zero.queue(t[i : i + k][take], y[i : i + k][take], z[i : i + k][take])
+        zero.last5.extend(z[max(i, i + k - 5) : i + k].tolist())
+        if k:
+            self._prev_z = float(net[k - 1])
+        if k in (onset, drop):
+            self._unloaded_one(float(t[i + k]), float(y[i + k]), float(z[i + k]))
+            return i + k + 1
+        return i + k
+
+    def _first_drop(self, z, i: int, j: int, net, below: float) -> int:
+        """The first sample of [i, j) that is unloaded with a raw reading below `below`
+        among its last five (the zero may drop there), or -1."""
+        low = np.flatnonzero(z[i:j] < below).tolist()
+        carried = [k - len(self.zero.last5) for k, v in enumerate(self.zero.last5) if v < below]
+        for p in [*carried, *low]:
+            for k in range(max(p, 0), min(p + 5, j - i)):
+                if net[k] < self.cfg.off_threshold_n:
+                    return k
+        return -1
+
+    def _loaded(self, t, y, z, i: int, has_h: bool, out: list) -> int:
+        """Contact samples from i: accumulated until the force falls below the off
+        threshold (the end) or the contact is too long to be a step."""
+        cfg, zero = self.cfg, self.zero
+        net = z[i:] - zero.z
+        end = _first(net < cfg.off_threshold_n)
+        long = _first(t[i:] - self._ic_s > cfg.max_contact_s)
+        k = min(x for x in (end, long, len(net)) if x >= 0)
+        self._accumulate(y[i : i + k] - zero.y, net[:k])
+        zero.last5.extend(z[max(i, i + k - 5) : i + k].tolist())
+        if k:
+            self._prev_z = float(net[k - 1])
+        if k == len(net):
+            return i + k
+        self._loaded_one(float(t[i + k]), float(y[i + k]), float(z[i + k]), has_h, out)
+        return i + k + 1
+
+    def _held(self, t, y, z, i: int) -> int:
+        ts, ys, zs = t[i:].tolist(), y[i:].tolist(), z[i:].tolist()
+        for k, (tk, yk, zk) in enumerate(zip(ts, ys, zs, strict=True)):
+            self._held_one(tk, yk, zk)
+            if self._state != HELD:
+                return i + k + 1
+        return i + len(ts)
+
+    # --- sample by sample --------------------------------------------------------------
+
+    def _samples(self, ts, ys, zs, has_h: bool, out: list) -> None:
+        zero = self.zero
+        on, off = self.cfg.on_threshold_n, self.cfg.off_threshold_n
+        last5 = zero.last5
+        for t, y, z in zip(ts, ys, zs, strict=True):
+            state = self._state
+            if state != UNLOADED:
+                if state == LOADED:
+                    self._loaded_one(t, y, z, has_h, out)
+                else:
+                    self._held_one(t, y, z)
+                continue
+            # (the common case: _unloaded_one written out)
+            zero.held = None
+            if t >= zero.next_due:
+                zero.follow_due(t)
+            last5.append(z)
+            z0 = zero.z
+            if z - z0 < off:
+                if min(last5) < z0 - off:
+                    self._drop_to_median()
+                if t > zero.clear_after:
+                    zero.queue_one(t, y, z)
+            net = z - zero.z
+            if net >= on:
+                self._begin(t, y, net)
+            else:
+                self._prev_z = net
+
+    def _unloaded_one(self, t: float, y: float, z: float) -> None:
+        zero = self.zero
+        off = self.cfg.off_threshold_n
+        zero.held = None
+        zero.follow_due(t)
+        zero.last5.append(z)
+        unloaded = z - zero.z < off
+        if unloaded and min(zero.last5) < zero.z - off:
+            self._drop_to_median()
+        if unloaded and t > zero.clear_after:
+            zero.queue_one(t, y, z)
+        net = z - zero.z
+        if net >= self.cfg.on_threshold_n:
+            self._begin(t, y, net)
+        else:
+            self._prev_z = net
+
+    def _drop_to_median(self) -> None:
+        """The median of the last 5 raw readings (robust to a spike) clearly below the
+        zero: the plate was unloaded below it."""
+        zero, last5 = self.zero, self.zero.last5
+        level = sorted(last5)[len(last5) // 2]
+        if level < zero.z - self.cfg.off_threshold_n:
+            zero.z = level
+
+    def _begin(self, t: float, y: float, net: float) -> None:
+        """A contact starts at this sample (unloaded before it)."""
+        self._state, self._ic_s = LOADED, t - self._to_zero(net, net - self._prev_z)
+        self._acc = [0.0, 0.0, 0.0, 0.0]
+        self._accumulate_one(y - self.zero.y, net)
+        self.zero.contact_started(t)
+        self._prev_z = net
+
+    def _loaded_one(self, t: float, y: float, z: float, has_h: bool, out: list) -> None:
+        cfg, zero = self.cfg, self.zero
+        zero.last5.append(z)
+        net = z - zero.z
+        prev, self._prev_z = self._prev_z, net
+        if net < cfg.off_threshold_n:
+            # The end. A rise straight after it (a toe brushing the next plate) must
+            # pass the on threshold again and is then a contact of its own, too short
+            # to count: hysteresis, not a bridge, handles noise.
+            self._state = UNLOADED
+            self._to_s = t - self.dt + self._to_zero(prev, prev - net)
+            zero.contact_ended(t)
+            contact = self._contact(t, has_h)
+            if contact is not None:
+                out.append(contact)
+        elif t - self._ic_s > cfg.max_contact_s:
+            self._state = HELD  # standing or walking: wait until it is unloaded
+            self.long_contacts += 1
+        else:
+            self._accumulate_one(y - zero.y, net)
+
+    def _held_one(self, t: float, y: float, z: float) -> None:
+        """Never unloaded since a gap or a long contact: held for acquire_s, the lowest
+        5-sample median is the zero; the first unloaded sample ends it."""
+        zero, cfg = self.zero, self.cfg
+        zero.last5.append(z)
+        level = sorted(zero.last5)[len(zero.last5) // 2]
+        since, lowest, low_y = zero.held or (t, level, y)
+        zero.held = (since, level, y) if level < lowest else (since, lowest, low_y)
+        if t - since >= cfg.acquire_s:
+            _, zero.z, zero.y = zero.held
+            zero.held = None
+        self._prev_z = net = z - zero.z
+        if net < cfg.off_threshold_n:
+            self._state = UNLOADED
+            zero.contact_ended(t)
 
     def _to_zero(self, z: float, step: float) -> float:
         """How long the force, changing by `step` a sample, takes to go from 0 to z.
@@ -230,7 +331,7 @@ class ForceContactDetector:
             return self.dt
         return min(z / step, 1.0) * self.dt
 
-    def _accumulate(self, y: float, z: float) -> None:
+    def _accumulate_one(self, y: float, z: float) -> None:
         a = self._acc
         if z > a[0]:
             a[0] = z
@@ -239,6 +340,19 @@ class ForceContactDetector:
             a[2] += y * self.dt
         else:
             a[3] += y * self.dt
+
+    def _accumulate(self, y: np.ndarray, z: np.ndarray) -> None:
+        """_accumulate_one over samples in order (cumsum: the same sums, sample by
+        sample, as the loop makes)."""
+        if not len(z):
+            return
+        a, dt = self._acc, self.dt
+        a[0] = max(a[0], float(z.max()))
+        a[1] = float(np.cumsum(np.concatenate(([a[1]], z * dt)))[-1])
+        yd = y * dt
+        back = y < 0
+        a[2] = float(np.cumsum(np.concatenate(([a[2]], yd[back])))[-1])
+        a[3] = float(np.cumsum(np.concatenate(([a[3]], yd[~back])))[-1])
 
     def _contact(self, t: float, has_h: bool) -> ForceContact | None:
         if self._to_s - self._ic_s < self.cfg.min_contact_s:
@@ -256,3 +370,9 @@ class ForceContactDetector:
             propulsive if has_h else 0.0,
             has_h,
         )
+
+
+def _first(mask: np.ndarray) -> int:
+    """The index of the first True, or -1."""
+    k = int(np.argmax(mask)) if len(mask) else 0
+    return k if len(mask) and mask[k] else -1

@@ -1,4 +1,5 @@
-"""service/engine/force.py, per sample, frozen (see __init__.py)."""
+"""service/engine/force.py, per sample (see __init__.py; its zero re-frozen 2026-12-02
+when the zero came to follow tare windows: force_zero.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class ForceDetectorConfig:
     acquire_s: float = 0.5
     tare_guard_s: float = 0.05
     max_tare_step_n: float = 1.0
+    tare_window_s: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:
@@ -57,7 +59,7 @@ class _Zero:
         self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
         self._last5: deque[float] = deque(maxlen=5)
         self._held: tuple[float, float, float] | None = None  # since, lowest z, its y
-        self._pending: deque[tuple[float, float, float]] = deque()  # unloaded: t, y, z
+        self._windows: dict[int, list[tuple[float, float, float]]] = {}  # unloaded: t, y, z
         self._moved = 0.0  # since the last contact
         self._clear_after = -math.inf  # no tare before this (a contact's end + guard)
 
@@ -73,24 +75,38 @@ class _Zero:
                 self._held = None
             return
         self._held = None
+        if state == UNLOADED:
+            self._follow_due(t)
         unloaded = state == UNLOADED and z - self.z < self.cfg.off_threshold_n
         if unloaded and level < self.z - self.cfg.off_threshold_n:
             self.z = level  # clearly lower: the plate was unloaded below the zero
         if unloaded and t > self._clear_after:
-            self._pending.append((t, y, z))
-        while self._pending and self._pending[0][0] <= t - self.cfg.tare_guard_s:
-            self._follow(*self._pending.popleft())
+            w = math.floor(t / self.cfg.tare_window_s)
+            self._windows.setdefault(w, []).append((t, y, z))
 
-    def _follow(self, _t: float, y: float, z: float) -> None:
-        alpha = self.dt / self.cfg.tare_time_constant_s
-        room = self.cfg.max_tare_step_n - abs(self._moved)
-        step = max(min(alpha * (z - self.z), room), -room)
-        self.z += step
-        self._moved += step
-        self.y += alpha * (y - self.y)
+    def _follow_due(self, t: float) -> None:
+        """Each window whose samples are all tare_guard_s old, in order: the zero
+        follows their mean, weighted as that many samples."""
+        win, guard = self.cfg.tare_window_s, self.cfg.tare_guard_s
+        for w in sorted(self._windows):
+            if (w + 1) * win + guard > t:
+                break
+            rows = self._windows.pop(w)
+            if not rows:
+                continue
+            zbar = float(np.mean(np.array([r[2] for r in rows])))
+            ybar = float(np.mean(np.array([r[1] for r in rows])))
+            a = 1.0 - (1.0 - self.dt / self.cfg.tare_time_constant_s) ** len(rows)
+            room = self.cfg.max_tare_step_n - abs(self._moved)
+            step = max(min(a * (zbar - self.z), room), -room)
+            self.z += step
+            self._moved += step
+            self.y += a * (ybar - self.y)
 
-    def contact_started(self) -> None:
-        self._pending.clear()  # too near this contact's start to be unloaded ground truth
+    def contact_started(self, t: float) -> None:
+        # Samples this near the contact's start are not unloaded ground truth.
+        for w, rows in self._windows.items():
+            self._windows[w] = [r for r in rows if r[0] <= t - self.cfg.tare_guard_s]
 
     def contact_ended(self, t: float) -> None:
         self._moved = 0.0
@@ -141,7 +157,7 @@ class ForceContactDetector:
                 self._state, self._ic_s = LOADED, t - self._to_zero(z, z - prev_z)
                 self._acc = [0.0, 0.0, 0.0, 0.0]
                 self._accumulate(y, z)
-                zero.contact_started()
+                zero.contact_started(t)
         elif state == LOADED:
             if z < cfg.off_threshold_n:
                 # The end. A rise straight after it (a toe brushing the next plate)

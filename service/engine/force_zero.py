@@ -1,0 +1,98 @@
+"""A force stream's zero: its unloaded reading, followed as it drifts (force.py).
+
+Unloaded samples at least `tare_guard_s` clear of any contact are queued by
+tare window (`tare_window_s` of the stream's time). Once a window's samples
+are all `tare_guard_s` old, the zero follows their mean, weighted as that many
+samples of an exponential follow with time constant `tare_time_constant_s`,
+by at most `max_tare_step_n` in all since the last contact. The windows are
+aligned to the stream's time, so the zero depends on the samples alone,
+however they came in blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+
+class Zero:
+    """(fy, fz) of the stream unloaded; `cfg` is the ForceDetectorConfig."""
+
+    def __init__(self, dt: float, cfg: Any) -> None:
+        self.cfg, self.dt = cfg, dt
+        self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
+        self.last5: deque[float] = deque(maxlen=5)  # the raw readings: a median drops it
+        self.held: tuple[float, float, float] | None = None  # since, lowest z, its y
+        # Unloaded samples waiting to be followed, by window: [t], [y], [z] lists.
+        self.windows: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        self.next_due = math.inf  # when the oldest window waiting is followed
+        self.moved = 0.0  # since the last contact
+        self.clear_after = -math.inf  # no tare before this (a contact's end + guard)
+
+    def window_of(self, t: float) -> int:
+        return math.floor(t / self.cfg.tare_window_s)
+
+    def due(self, w: int) -> float:
+        return (w + 1) * self.cfg.tare_window_s + self.cfg.tare_guard_s
+
+    def queue_one(self, t: float, y: float, z: float) -> None:
+        w = self.window_of(t)
+        rows = self.windows.get(w)
+        if rows is None:
+            rows = self.windows[w] = ([], [], [])
+            self.next_due = min(self.next_due, self.due(w))
+        rows[0].append(t)
+        rows[1].append(y)
+        rows[2].append(z)
+
+    def queue(self, t: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+        """Unloaded samples (in time order), into their windows."""
+        if not len(t):
+            return
+        ids = np.floor(t / self.cfg.tare_window_s)
+        cuts = np.flatnonzero(np.diff(ids)) + 1
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(t)], strict=True):
+            w = int(ids[a])
+            rows = self.windows.get(w)
+            if rows is None:
+                rows = self.windows[w] = ([], [], [])
+                self.next_due = min(self.next_due, self.due(w))
+            rows[0].extend(t[a:b].tolist())
+            rows[1].extend(y[a:b].tolist())
+            rows[2].extend(z[a:b].tolist())
+
+    def follow_due(self, t: float) -> None:
+        """Follow each window due by t, in order."""
+        if t < self.next_due:
+            return
+        cfg = self.cfg
+        for w in sorted(self.windows):
+            if self.due(w) > t:
+                break
+            _, ys, zs = self.windows.pop(w)
+            if not zs:
+                continue
+            zbar, ybar = float(np.mean(np.array(zs))), float(np.mean(np.array(ys)))
+            a = 1.0 - (1.0 - self.dt / cfg.tare_time_constant_s) ** len(zs)
+            room = cfg.max_tare_step_n - abs(self.moved)
+            step = max(min(a * (zbar - self.z), room), -room)
+            self.z += step
+            self.moved += step
+            self.y += a * (ybar - self.y)
+        self.next_due = self.due(min(self.windows)) if self.windows else math.inf
+
+    def contact_started(self, t: float) -> None:
+        """Samples this near a contact's start are not unloaded ground truth."""
+        keep = t - self.cfg.tare_guard_s
+        for ts, ys, zs in self.windows.values():
+            while ts and ts[-1] > keep:
+                ts.pop()
+                ys.pop()
+                zs.pop()
+
+    def contact_ended(self, t: float) -> None:
+        self.moved = 0.0
+        self.clear_after = t + self.cfg.tare_guard_s
