@@ -38,6 +38,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .imu_stages import (
+    FALLING,
+    NUMPY_FROM,
+    PLATEAU,
+    RETRACTING,
+    SEEK_IC,
+    SEEK_SWING,
+    ContactStages,
+    Derivatives,
+    first,
+)
+
 
 @dataclass(frozen=True)
 class ShankDetectorConfig:
@@ -80,65 +92,6 @@ class SwingPeak:
     confirmed_s: float
 
 
-SEEK_SWING, RETRACTING, SEEK_IC, PLATEAU, FALLING = range(5)
-
-
-def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """The middle of three, elementwise (one of the three values, exactly)."""
-    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
-
-
-def _central(t: np.ndarray, v: np.ndarray, h: int) -> np.ndarray:
-    """Central differences over ±h samples, at samples h..n-h-1."""
-    return (v[2 * h :] - v[: -2 * h]) / (t[2 * h :] - t[: -2 * h])
-
-
-class _Derivatives:
-    """gy median-of-3, its slope and jerk by central differences over ±h samples,
-    for a block at a time: each block is computed with the last 4h+2 raw samples
-    before it, so the numbers are the same, sample for sample, whatever the blocks.
-
-    Each output sample comes with `now`, the newest raw sample's time when it is
-    complete: the median sample one raw sample later, the derivatives' 2h+1
-    later (the jerk at sample i needs the median up to i+2h)."""
-
-    def __init__(self, rate_hz: float, window_s: float) -> None:
-        self.rate_hz = rate_hz
-        self.h = max(1, round(window_s * rate_hz))
-        self.reset()
-
-    def reset(self) -> None:
-        self._t = self._g = np.empty(0)  # the last 4h+2 raw samples
-        self.covered_s = getattr(self, "covered_s", -math.inf)  # (kept across a reset)
-
-    def push(self, t: np.ndarray, g: np.ndarray):
-        """(fast: t, gy, now) for the new samples, and a function giving their (slow:
-        t, gy, slope, jerk, now)."""
-        h, seen = self.h, len(self._t)
-        rt, rg = np.concatenate((self._t, t)), np.concatenate((self._g, g))
-        keep = 4 * h + 2
-        self._t, self._g = rt[-keep:], rg[-keep:]
-        if len(rt) >= 4 * h + 3:  # the derivatives reach this raw sample (_slow)
-            self.covered_s = float(rt[-2 * h - 2])
-        if len(rt) < 3:
-            empty = np.empty(0)
-            return (empty,) * 3, lambda: (empty,) * 5
-        ft, fg = rt[1:-1], _median3(rg[:-2], rg[1:-1], rg[2:])
-        new = max(0, seen - 2)  # the median samples not given before
-        fast = (ft[new:], fg[new:], rt[2 + new :])
-        return fast, lambda: self._slow(rt, ft, fg)
-
-    def _slow(self, rt: np.ndarray, ft: np.ndarray, fg: np.ndarray):
-        """The derivatives' samples of the block just pushed (asked for only when the
-        detector needs them: nothing carries over but the raw tail)."""
-        h = self.h
-        if len(ft) < 4 * h + 1:
-            return (np.empty(0),) * 5
-        slope = _central(ft, fg, h)
-        st = ft[h:-h]
-        return st[h:-h], fg[2 * h : -2 * h], slope[h:-h], _central(st, slope, h), rt[4 * h + 2 :]
-
-
 class _SwingPeaks:
     """Swing peaks on the median signal as it comes, ahead of the derivatives (the other
     leg's peak is wanted by this leg's toe-off): above swing_min_deg_s, confirmed
@@ -155,12 +108,12 @@ class _SwingPeaks:
         cfg, out, i, n = self.cfg, [], 0, len(g)
         while i < n:
             if self.out:  # still in the last swing: wait until below the swing threshold
-                k = _first(g[i:] < cfg.swing_min_deg_s)
+                k = first(g[i:] < cfg.swing_min_deg_s)
                 if k < 0:
                     return out
                 self.out, i = False, i + k + 1
             elif not self.swinging:
-                k = _first(g[i:] > cfg.swing_min_deg_s)
+                k = first(g[i:] > cfg.swing_min_deg_s)
                 if k < 0:
                     return out
                 self.swinging, self.peak, i = True, (float(g[i + k]), float(t[i + k])), i + k + 1
@@ -169,7 +122,7 @@ class _SwingPeaks:
                 # peak_drop confirms it (it cannot also be a new highest).
                 seg = g[i:]
                 before = np.maximum.accumulate(np.concatenate(([self.peak[0]], seg)))[:-1]
-                k = _first(seg < before * (1.0 - cfg.peak_drop))
+                k = first(seg < before * (1.0 - cfg.peak_drop))
                 upto = seg if k < 0 else seg[:k]
                 if len(upto) and upto.max() > self.peak[0]:
                     j = int(np.argmax(upto))  # its first sample: a later equal is no higher
@@ -183,17 +136,11 @@ class _SwingPeaks:
         return out
 
 
-def _first(mask: np.ndarray) -> int:
-    """The index of the first True, or -1."""
-    k = int(np.argmax(mask)) if len(mask) else 0
-    return k if len(mask) and mask[k] else -1
-
-
-class ShankEventDetector:
+class ShankEventDetector(ContactStages):
     def __init__(self, foot: str, config: ShankDetectorConfig, rate_hz: float = 1000.0) -> None:
         self.foot = foot
         self.cfg = config
-        self._d = _Derivatives(rate_hz, config.window_s)
+        self._d = Derivatives(rate_hz, config.window_s)
         self._swing = _SwingPeaks(foot, config)
         self._peaks: deque[SwingPeak] = deque()  # confirmed, for the slower stages
         self._state = SEEK_SWING
@@ -202,7 +149,8 @@ class ShankEventDetector:
         self._knees: list[tuple[float, float]] = []  # local minima of jerk: (value, time)
         self._prev_jerk = math.inf
         self._last_jerk = (math.inf, 0.0)
-        self._jerks: list[tuple[float, float, float, float]] = []  # (t, gy, slope, jerk)
+        self._jerk_t: list[float] = []  # the jerk since the retraction: its times ...
+        self._jerk_v: list[float] = []  # ... and values
         self._min = (math.inf, 0.0)  # the stance's first minimum: (gy, time)
         self._ic_s = 0.0
         self._plateau = (-math.inf, 0.0)
@@ -263,7 +211,7 @@ class ShankEventDetector:
                 i = k + 1
             elif state == RETRACTING:
                 late = (t[i:] - self._peak_s) > 1.0  # no contact followed the swing
-                k = _first((g[i:] < 0.0) | late)
+                k = first((g[i:] < 0.0) | late)
                 if k < 0:
                     break
                 i += k
@@ -273,6 +221,13 @@ class ShankEventDetector:
                     self._state = SEEK_SWING
                     self.dropped += 1
                 i += 1
+            elif n - i >= NUMPY_FROM:  # a long run: the same stages with numpy
+                if state == SEEK_IC:
+                    i = self._seek_ic_np(t, g, jerk, i)
+                elif state == PLATEAU:
+                    i = self._plateau_np(t, g, slope, i)
+                else:
+                    i = self._falling_np(t, slope, now, i, out)
             else:
                 if rows is None:
                     rows = (t.tolist(), g.tolist(), slope.tolist(), jerk.tolist(), now.tolist())
@@ -319,7 +274,7 @@ class ShankEventDetector:
         self._state, self._zero_s = SEEK_IC, t
         self._min = (g, t)
         self._knees, self._prev_jerk, self._last_jerk = [], math.inf, (math.inf, t)
-        self._jerks = []
+        self._jerk_t, self._jerk_v = [], []
 
     def _seek_ic(self, t: float, g: float, slope: float, jerk: float) -> None:
         if g < self._min[0]:
@@ -330,26 +285,36 @@ class ShankEventDetector:
         if last[0] < jerk and last[0] <= before:
             self._knees.append(last)
         self._prev_jerk, self._last_jerk = last[0], (jerk, t)
-        self._jerks.append((t, g, slope, jerk))
+        self._jerk_t.append(t)
+        self._jerk_v.append(jerk)
         if g > self._min[0] + self.cfg.rise * self._peak:  # the first minimum is behind
-            knees = [k for k in self._knees if k[1] <= self._min[1] and k[0] < 0.0]
-            if knees:
-                deepest = min(v for v, _ in knees)
-                value, at = next(k for k in knees if k[0] <= self.cfg.knee * deepest)
-                self._ic_s = self._onset(value, at)
-            else:  # no knee at all (a soft landing): the stance's first minimum
-                self._ic_s = self._min[1]
-            self._state = PLATEAU
-            self._plateau = (-math.inf, 0.0)
+            self._stance_begun()
         elif t - self._zero_s > self.cfg.max_contact_s:
             self._state = SEEK_SWING
             self.dropped += 1
+
+    def _stance_begun(self) -> None:
+        """The stance's first minimum is behind: IC from the knees before it."""
+        knees = [k for k in self._knees if k[1] <= self._min[1] and k[0] < 0.0]
+        if knees:
+            deepest = min(v for v, _ in knees)
+            value, at = next(k for k in knees if k[0] <= self.cfg.knee * deepest)
+            self._ic_s = self._onset(value, at)
+        else:  # no knee at all (a soft landing): the stance's first minimum
+            self._ic_s = self._min[1]
+        self._state = PLATEAU
+        self._plateau = (-math.inf, 0.0)
+
+    def _contact_found(self) -> ShankContact:
+        """Toe-off at the steepest fall: the contact, confirmed now."""
+        to = self._steepest[1]
+        return ShankContact(self.foot, self._ic_s, to, self._now, self._peak, self._peak_s)
 
     def _onset(self, value: float, at: float) -> float:
         """Where the knee begins: on its leading edge, the time the jerk reached half
         its depth (a derivative over ±h spreads a kink over 2h; its half-depth on the
         way in is the kink's start, as a constant-fraction timer takes a pulse's)."""
-        before = [(t, j) for t, _, _, j in self._jerks if t <= at]
+        before = [(t, j) for t, j in zip(self._jerk_t, self._jerk_v, strict=True) if t <= at]
         for (t0, j0), (t1, j1) in zip(reversed(before[:-1]), reversed(before[1:]), strict=True):
             if j0 > 0.5 * value:  # crossed between t0 and t1
                 return t0 + (t1 - t0) * (0.5 * value - j0) / (j1 - j0)
@@ -380,8 +345,7 @@ class ShankEventDetector:
             or t - self._steepest[1] >= self.cfg.max_fall_wait_s
         ):
             self._state = SEEK_SWING
-            to = self._steepest[1]
-            return ShankContact(self.foot, self._ic_s, to, self._now, self._peak, self._peak_s)
+            return self._contact_found()
         if t - self._ic_s > self.cfg.max_contact_s:
             self._state = SEEK_SWING
             self.dropped += 1
