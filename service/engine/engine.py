@@ -279,17 +279,17 @@ class Engine:
         # A contact still being finished is movement too, and is measured first: a rep
         # ends on stillness only once every contact before it is a step (else how the
         # streams came would decide whether that contact ended the rep or began one).
-        last = max([self._last_step_s, *(c.to_s for c in self._cands)])
-        seen = now - self.cfg.contact_span_s  # no contact before this can still be reported
         # (quiet_from is never before `last`: a step this recent settles it at once; and
         # stillness changes nothing once the gate is armed with nothing pending)
-        if (
-            not self.reps.armed
-            and not any(c.ic_s < seen for c in self._cands)
-            and seen - last >= self.cfg.still_s
-            and seen - self._wm.quiet_from(last, seen) >= self.cfg.still_s
-        ):
-            events += self.reps.stop(self._last_step_s)
+        if not self.reps.armed:
+            last = max([self._last_step_s, *(c.to_s for c in self._cands)])
+            seen = now - self.cfg.contact_span_s  # no contact before this can still come
+            if (
+                not any(c.ic_s < seen for c in self._cands)
+                and seen - last >= self.cfg.still_s
+                and seen - self._wm.quiet_from(last, seen) >= self.cfg.still_s
+            ):
+                events += self.reps.stop(self._last_step_s)
         if self.speed and not self._wm.has("events"):
             events += self._speed_only_rep(now)  # a speed sensor alone: its sprints
         return events

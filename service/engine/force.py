@@ -225,7 +225,8 @@ class ForceContactDetector:
     def _samples(self, ts, ys, zs, has_h: bool, out: list) -> None:
         zero = self.zero
         on, off = self.cfg.on_threshold_n, self.cfg.off_threshold_n
-        last5 = zero.last5
+        last5, floor, win = zero.last5, math.floor, self.cfg.tare_window_s
+        window, rows = None, ([], [], [])  # the tare window being filled (force_zero.py)
         for t, y, z in zip(ts, ys, zs, strict=True):
             state = self._state
             if state != UNLOADED:
@@ -244,7 +245,14 @@ class ForceContactDetector:
                 if min(last5) < z0 - off:
                     self._drop_to_median()
                 if t > zero.clear_after:
-                    zero.queue_one(t, y, z)
+                    if floor(t / win) != window:  # (zero.window_of, inline)
+                        zero.queue_one(t, y, z)
+                        window = floor(t / win)
+                        rows = zero.windows[window]
+                    else:
+                        rows[0].append(t)
+                        rows[1].append(y)
+                        rows[2].append(z)
             net = z - zero.z
             if net >= on:
                 self._begin(t, y, net)

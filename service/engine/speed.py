@@ -33,13 +33,16 @@ class SpeedTrack:
         """A block (copied: a column view would keep the whole block alive); True when
         some of it is above rep_speed_m_s."""
         # Physically impossible speeds (a glitch, a saturated reading) are dropped.
-        ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
-        if not ok.all():
-            self.rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
-            t, v = t[ok], v[ok]
-        self._t.append(np.array(t))
-        self._v.append(np.array(v))
-        return bool(np.any(v > self.cfg.rep_speed_m_s))
+        # (A sum is finite and small only if every term is: the common case, cheaply.)
+        total = float(np.abs(v).sum())
+        if not total <= MAX_SPEED_M_S:
+            ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
+            if not ok.all():
+                self.rejected += int(np.count_nonzero(np.isfinite(v) & ~ok))
+                t, v = t[ok], v[ok]
+        self._t.append(t.copy())
+        self._v.append(v.copy())
+        return bool((v > self.cfg.rep_speed_m_s).any())
 
     def first_fast(self, from_s: float, to_s: float) -> float | None:
         """The first time in [from_s, to_s] the speed was above rep_speed_m_s, if any

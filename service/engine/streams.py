@@ -27,6 +27,8 @@ class Watermarks:
         self.gone: set[tuple] = set()  # streams of devices unplugged, until they send again
         self.floor: dict[str, float] = {}  # per role, the stream furthest behind (at settle)
         self.floor_all = -math.inf
+        self._roles: set[str] = set()  # the roles of the streams in `latest` ...
+        self._roles_of = 0  # ... when it had this many
 
     def expect(self, key: tuple, role: str) -> None:
         if key not in self.latest:
@@ -113,7 +115,10 @@ class Watermarks:
         return max([since_s, *ends])
 
     def has(self, role: str) -> bool:
-        return any(r == role for r, _ in self.latest.values())
+        if len(self.latest) != self._roles_of:  # (a stream came: count the roles again)
+            self._roles = {r for r, _ in self.latest.values()}
+            self._roles_of = len(self.latest)
+        return role in self._roles
 
     def prune(self, keep_s: float, still_s: float) -> None:
         self.gaps = [g for g in self.gaps if g[1] >= keep_s - still_s]
