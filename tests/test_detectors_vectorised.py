@@ -132,11 +132,10 @@ def test_the_thigh_and_trunk_filter_do_not_depend_on_the_cut(streams):
             tracker.feed(t[a:z], v[a:z, :6])
             if z % 997 < 20:  # angles asked for now and then, as steps come
                 tracker.angle_at(float(t[max(a - 50, 0)]))
-        return (
-            tracker.angle_at(float(t[len(t) // 2])),
-            tracker.rate_rms(5.0, 6.0),
-            (list(tracker.angle_t), list(tracker.angle_deg)),
-        )
+        middle = tracker.angle_at(float(t[len(t) // 2]))
+        rms = tracker.rate_rms(5.0, 6.0)
+        degrees = list(tracker.angle_deg)  # (every output: the filter run to the end)
+        return middle, rms, (list(tracker.angle_t), degrees)
 
     runs = by_block_size(feed, len(t))
     outputs = 15.0 * SegmentConfig().ahrs_rate_hz  # of the 20 s, the filter's

@@ -128,7 +128,8 @@ class SegmentTracker:
     def angle_at(self, t: float) -> float | None:
         """The angle at t, between the filter's outputs around it; None outside them
         or in a gap of lost samples (an angle is not made up across missing data)."""
-        self._run_filter()
+        if not self.angle_t or self.angle_t[-1] < t:  # (later samples add later outputs)
+            self._run_filter()
         if not self.angle_t or not (self.angle_t[0] <= t <= self.angle_t[-1]):
             return None
         k = bisect.bisect_left(self.angle_t, t)
@@ -149,7 +150,8 @@ class SegmentTracker:
         """RMS of the sagittal rate between the times, robust to spikes: taken after a
         running median of `robust_samples` (a plain RMS would let one 2000 deg/s
         sample outweigh a whole stance)."""
-        self._run_filter()
+        if not self.rate_t or not self.rate_t[-1].size or self.rate_t[-1][-1] < end_s:
+            self._run_filter()  # (samples still queued are later than those it has)
         # Only the blocks that reach into the contact (not the whole history).
         parts = [
             k
