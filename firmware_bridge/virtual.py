@@ -38,6 +38,7 @@ from .codec import (
     Unit,
     encode_frame,
 )
+from .physics import GRAVITY_M_S2, STANDARD_GRAVITY_M_S2
 
 SignalSource = Callable[[np.ndarray], np.ndarray]  # true times (n,) -> values (n, n_channels)
 
@@ -343,7 +344,7 @@ class PtyMcu:
 
 def contact_force_source(body_mass_kg: float = 75.0, step_hz: float = 4.0, contact_s: float = 0.12):
     """Half-sine vertical force contacts with braking then propulsion, repeating."""
-    weight = body_mass_kg * 9.81
+    weight = body_mass_kg * GRAVITY_M_S2
     peak = weight * math.pi / 2 / (contact_s * step_hz)  # mean force over a step = body weight
 
     def source(t: np.ndarray) -> np.ndarray:
@@ -363,7 +364,7 @@ def swinging_shank_source(step_hz: float = 4.0, peak_deg_s: float = 900.0):
         gy = peak_deg_s * np.sin(w * t)
         ax = 20.0 * np.cos(w * t)
         zeros = np.zeros_like(t)
-        return np.column_stack([zeros, gy, zeros, ax, zeros, np.full_like(t, -9.81)])
+        return np.column_stack([zeros, gy, zeros, ax, zeros, np.full_like(t, -GRAVITY_M_S2)])
 
     return source
 
@@ -381,7 +382,7 @@ def imu_stream(placement: Placement, stream_id: int = 0, rate_hz: float = 1000.0
         for c in (Channel.GX, Channel.GY, Channel.GZ)
     )
     accel = tuple(
-        ChannelInfo(c, Unit.M_PER_S2, 16 * 9.80665 / INT16_MAX)
+        ChannelInfo(c, Unit.M_PER_S2, 16 * STANDARD_GRAVITY_M_S2 / INT16_MAX)
         for c in (Channel.AX, Channel.AY, Channel.AZ)
     )
     return StreamInfo(stream_id, SensorKind.IMU_6AXIS, placement, rate_hz, gyro + accel)

@@ -26,6 +26,7 @@ import numpy as np
 
 from firmware_bridge.codec import Channel, ChannelInfo, Placement, SensorKind, StreamInfo, Unit
 from firmware_bridge.device import SampleBlock
+from firmware_bridge.physics import STANDARD_GRAVITY_M_S2
 from firmware_bridge.simulator import mocap
 
 FORMATS = ("csv", "c3d", "wire")
@@ -134,7 +135,7 @@ IMU_UNITS = {
     "deg_s": (Unit.DEG_PER_S, 1.0),
     "rad_s": (Unit.DEG_PER_S, 180.0 / np.pi),
     "m_s2": (Unit.M_PER_S2, 1.0),
-    "g": (Unit.M_PER_S2, 9.80665),
+    "g": (Unit.M_PER_S2, STANDARD_GRAVITY_M_S2),
 }
 
 

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ..physics import DRAG_COEFFICIENT, GRAVITY_M_S2
 from . import templates
 
-G = 9.81
+G = GRAVITY_M_S2
 AIR_DENSITY = 1.2
-DRAG_COEFFICIENT = 0.9
 
 # Phases of a step (and of the body between steps).
 # START is the push from a standing start: that foot was already down, so it

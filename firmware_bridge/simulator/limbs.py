@@ -19,10 +19,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..physics import GRAVITY_M_S2
 from . import sensor, templates
 from .athlete import WALK, SessionPlan, sprint_stride
 
-G = 9.81
+G = GRAVITY_M_S2
 WALK_PEAK_DEG_S = 300.0  # a walking shank's swing peak (above the detector's 200 deg/s)
 _ST, _SW = templates.STANCE, templates.SWING
 _JOG, _SPRINT = templates.SPEED_M_S["jog"], templates.SPEED_M_S["sprint"]

@@ -38,7 +38,9 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
-G = 9.80665
+from ..physics import STANDARD_GRAVITY_M_S2
+
+G = STANDARD_GRAVITY_M_S2
 FILTER_HZ = 20.0
 
 # Dorn et al. (2012) marker names (a Vicon lower-body set with trunk markers).

@@ -38,7 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-G = 9.80665
+from ..physics import STANDARD_GRAVITY_M_S2
+
+G = STANDARD_GRAVITY_M_S2
 SEGMENT_MASS_SHARE = 0.0145 + 0.0465  # foot + shank, of body mass (Winter 2009)
 
 

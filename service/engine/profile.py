@@ -30,11 +30,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-G = 9.81  # m/s^2 at a track: the engine's one gravity (as the sprint-profile papers)
+from firmware_bridge.physics import DRAG_COEFFICIENT, GRAVITY_M_S2
+
+G = GRAVITY_M_S2  # the engine's one gravity (firmware_bridge/physics.py)
 # No human runs faster (the fastest 10 m splits ever timed are ~12.4 m/s): a speed
 # sample beyond it is a sensor glitch, never a sprint (the engine drops it).
 MAX_SPEED_M_S = 15.0
-DRAG_COEFFICIENT = 0.9  # Cd of a runner upright (Samozino et al. 2016)
 
 
 def air_density(pressure_torr: float = 760.0, temperature_c: float = 20.0) -> float:

@@ -18,7 +18,9 @@ import imufusion
 import numpy as np
 from scipy.ndimage import median_filter
 
-G_UNIT = 9.80665  # m/s^2 in one g: the accelerometer's unit, by definition
+from firmware_bridge.physics import STANDARD_GRAVITY_M_S2
+
+G_UNIT = STANDARD_GRAVITY_M_S2  # the accelerometer's unit
 
 
 @dataclass(frozen=True)
