@@ -144,7 +144,9 @@ class Engine:
             return role, partial(self._on_shank, det)
         if role == "other":
             return role, lambda b: False
-        tracker = SegmentTracker(stream.sample_rate_hz, self.cfg.segments)
+        segments = self.cfg.segments
+        rate = segments.trunk_ahrs_rate_hz if role == "trunk" else segments.ahrs_rate_hz
+        tracker = SegmentTracker(stream.sample_rate_hz, segments, rate)
         if role == "trunk":
             self.steps.trunk = tracker
         else:
@@ -249,12 +251,13 @@ class Engine:
         # event stream must have passed that too, or block sizes would change it.
         if self._shank and not final and w_events < to + self.cfg.swing_wait_s:
             return None
-        # The thighs, trunk and speed are needed up to TO.
+        # The thighs, trunk and speed are needed up to TO; an angle needs the AHRS
+        # output just after it (a thigh's at TO, the trunk's at mid-contact).
+        segments = self.cfg.segments
         if not final and (
-            self._wm.of(("trunk", "speed")) < to
-            # a thigh angle at TO needs the AHRS output just after it
-            or self._wm.of(("thigh-left", "thigh-right"))
-            < to + 2.0 / self.cfg.segments.ahrs_rate_hz
+            self._wm.of(("speed",)) < to
+            or self._wm.of(("trunk",)) < max(to, (ic + to) / 2 + 2.0 / segments.trunk_ahrs_rate_hz)
+            or self._wm.of(("thigh-left", "thigh-right")) < to + 2.0 / segments.ahrs_rate_hz
         ):
             return None
         for c in same:
