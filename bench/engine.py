@@ -101,7 +101,11 @@ def _parts_ms_per_s(blocks, seconds: float) -> dict:
     AHRS. The rest of the engine is the total less these."""
     from service.engine.force import ForceContactDetector, ForceDetectorConfig
     from service.engine.imu import ShankDetectorConfig, ShankEventDetector
-    from service.engine.segments import SegmentTracker
+    from service.engine.segments import SegmentConfig, SegmentTracker
+
+    def _ahrs_rate_hz(name: str) -> float:
+        c = SegmentConfig()
+        return c.trunk_ahrs_rate_hz if name == "trunk" else c.ahrs_rate_hz
 
     def timed(make, feed, names) -> float:
         made: dict = {}
@@ -127,8 +131,8 @@ def _parts_ms_per_s(blocks, seconds: float) -> dict:
             lambda d, b: d.feed(b.time_s, b.values[:, 1]),
             {n for n in names if n.startswith("shank")},
         ),
-        "ahrs_ms_per_s": timed(
-            lambda n: SegmentTracker(1000.0),
+        "ahrs_ms_per_s": timed(  # at the engine's rates: the trunk's is lower
+            lambda n: SegmentTracker(1000.0, SegmentConfig(), _ahrs_rate_hz(n)),
             lambda d, b: d.feed(b.time_s, b.values),
             {"thigh-left", "thigh-right", "trunk"},
         ),
