@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import earliest, first
 from .force_zero import Zero
 
 
@@ -171,9 +172,9 @@ class ForceContactDetector:
         j = max(int(np.searchsorted(t, due, "left")), i + 1)
         z0 = zero.z
         net = z[i:j] - z0
-        onset = _first(net >= on)
+        onset = first(net >= on)
         drop = self._first_drop(z, i, j, net, z0 - off)
-        k = min(x for x in (onset, drop, j - i) if x >= 0)
+        k = earliest(onset, drop, j - i)
         take = (net[:k] < off) & (t[i : i + k] > zero.clear_after)
         zero.queue(t[i : i + k][take], y[i : i + k][take], z[i : i + k][take])
         zero.last5.extend(z[max(i, i + k - 5) : i + k].tolist())
@@ -200,9 +201,9 @@ class ForceContactDetector:
         threshold (the end) or the contact is too long to be a step."""
         cfg, zero = self.cfg, self.zero
         net = z[i:] - zero.z
-        end = _first(net < cfg.off_threshold_n)
-        long = _first(t[i:] - self._ic_s > cfg.max_contact_s)
-        k = min(x for x in (end, long, len(net)) if x >= 0)
+        end = first(net < cfg.off_threshold_n)
+        long = first(t[i:] - self._ic_s > cfg.max_contact_s)
+        k = earliest(end, long, len(net))
         self._accumulate(y[i : i + k] - zero.y, net[:k])
         zero.last5.extend(z[max(i, i + k - 5) : i + k].tolist())
         if k:
@@ -378,9 +379,3 @@ class ForceContactDetector:
             propulsive if has_h else 0.0,
             has_h,
         )
-
-
-def _first(mask: np.ndarray) -> int:
-    """The index of the first True, or -1."""
-    k = int(np.argmax(mask)) if len(mask) else 0
-    return k if len(mask) and mask[k] else -1

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import first
 from .imu_stages import (
     FALLING,
     NUMPY_FROM,
@@ -47,7 +48,6 @@ from .imu_stages import (
     SEEK_SWING,
     ContactStages,
     Derivatives,
-    first,
 )
 
 

@@ -15,20 +15,10 @@ import math
 
 import numpy as np
 
+from .arrays import earliest, first
+
 NUMPY_FROM = 64  # derivative samples left in a block: fewer go one at a time
 SEEK_SWING, RETRACTING, SEEK_IC, PLATEAU, FALLING = range(5)  # the detector's states
-
-
-def first(mask: np.ndarray) -> int:
-    """The index of the first True, or -1."""
-    k = int(np.argmax(mask)) if len(mask) else 0
-    return k if len(mask) and mask[k] else -1
-
-
-def _earliest(*indices: int) -> int:
-    """The smallest of the indices that are not -1 (-1 if all are)."""
-    found = [k for k in indices if k >= 0]
-    return min(found) if found else -1
 
 
 def _strict_steps(start: float, x: np.ndarray) -> np.ndarray:
@@ -105,7 +95,7 @@ class ContactStages:
         lowest = np.minimum.accumulate(np.concatenate(([self._min[0]], gs)))[1:]
         rise = first(gs > lowest + cfg.rise * self._peak)
         late = first(ts - self._zero_s > cfg.max_contact_s)
-        stop = _earliest(rise, late)
+        stop = earliest(rise, late)
         end = len(gs) if stop < 0 else stop + 1  # the samples this call takes
         # The stance's lowest sample so far (the first of equals: strict steps).
         steps = np.flatnonzero(_strict_steps(self._min[0], gs[:end]))
@@ -141,7 +131,7 @@ class ContactStages:
         thr = max(cfg.fall * self._peak, 100.0)
         fall = first(~higher & (ga < top[1:] - thr))
         fall = fall + active if fall >= 0 else -1
-        stop = _earliest(late, fall)
+        stop = earliest(late, fall)
         if stop >= 0 and stop == late:
             self._state = SEEK_SWING
             self.dropped += 1
