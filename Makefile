@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/stridesync bench all
+	$(BIN)/python -m bench all
 
 system-deps:
 	./scripts/system-deps.sh

@@ -3,7 +3,7 @@
 The standard rig simulated in this process at real-time rate (the late-swing
 scenario, so steps have a limiter to cue), `stridesync serve` recording with
 the cue policy at every step, a Mosquitto on a free loopback port, and
-`stridesync cue-device` playing through `aplay -D null` (ALSA's null sink:
+`stridesync-cue` (the device's own package) playing through `aplay -D null` (ALSA's null sink:
 the real pipe path without a sound card; WAV files when aplay is missing).
 Each cue carries the wall-clock moment the engine emitted its step; the
 device logs when the cue arrived and when its audio started.
@@ -80,8 +80,8 @@ async def _run(duration_s: float) -> dict:
     out = ["--alsa-device", "null"] if shutil.which("aplay") else ["--wav-dir", str(tmp / "wav")]
     procs.append(
         subprocess.Popen(
-            [*cli, "cue-device", "--broker", f"127.0.0.1:{mqtt_port}", "--athlete", "1",
-             "--sound", "tones", "--log", str(tmp / "cues.jsonl"), *out],
+            [sys.executable, "-m", "stridesync_cue", "--broker", f"127.0.0.1:{mqtt_port}",
+             "--athlete", "1", "--sound", "tones", "--log", str(tmp / "cues.jsonl"), *out],
             stderr=subprocess.DEVNULL,
         )
     )  # fmt: skip

@@ -10,7 +10,7 @@ confirmed it (the step message names it: `confirmed_by`), so it covers the
 serial link, decoding, clock mapping, the engine's work once the confirming
 sample is in, fan-out and the websocket; the detector's own confirmation
 window (how long after the true event that sample comes) is measured by
-`stridesync bench engine`.
+`python -m bench engine`.
 
 Two phases: five readers; then five readers plus a client that never reads.
 Storage: compressed raw bytes and database growth per hour of recording.

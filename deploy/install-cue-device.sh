@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the athlete's cue device on a Pi Zero 2 W (Raspberry Pi OS Lite, bookworm).
 #
-#   sudo deploy/install-cue-device.sh --wheel stridesync-0.1.0-py3-none-any.whl \
+#   sudo deploy/install-cue-device.sh --wheel stridesync_cue-0.1.0-py3-none-any.whl \
 #        --broker 192.168.4.1:1883 --athlete 3 --password-file cue-3.pw
 #   sudo deploy/install-cue-device.sh --rollback
 #
 # The password is the Pi's /etc/stridesync/mqtt/cue-ATHLETE.pw. Only what the cue
-# device needs is installed (the stridesync package without its dependencies,
-# aiomqtt and paho-mqtt: no numpy on a Pi Zero), plus espeak-ng and alsa-utils.
+# device needs is installed: the stridesync-cue package (built by
+# `pip wheel --no-deps cue_device/`) and what it needs, aiomqtt and paho-mqtt (no
+# numpy on a Pi Zero), plus espeak-ng and alsa-utils.
 # Running it again changes nothing; a new --athlete or --broker rewrites cue.env.
 #
 # Options: --wheel FILE | --version V, --release NAME, --pip-option OPT,
@@ -17,6 +18,7 @@ set -euo pipefail
 shopt -s lastpipe
 
 PROG=stridesync-cue-install
+DIST=stridesync-cue  # the distribution --version installs from the index
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=deploy/lib.sh
 . "$SRC/lib.sh"
@@ -63,9 +65,8 @@ ensure_user stridesync-cue /var/lib/stridesync-cue audio
 CUEGRP="0:$(id_of group stridesync-cue)"
 ensure_dir "$OPT" 0755 0:0
 ensure_dir "$OPT/releases" 0755 0:0
-# The package alone, and the two it needs on the device: no numpy on a Pi Zero.
-install_release "$OPT" "$RELEASE" "$MARKER cue" --no-deps "${PIP_OPTS[@]}" \
-    "${SOURCE[@]}" "aiomqtt>=2.5,<3" "paho-mqtt>=2,<3"
+# The cue package and its own dependencies (aiomqtt, paho-mqtt): no numpy on a Pi Zero.
+install_release "$OPT" "$RELEASE" "$MARKER cue" "${PIP_OPTS[@]}" "${SOURCE[@]}"
 switch_release "$OPT" "$RELEASE"
 
 ensure_dir "$ETC" 0750 "$CUEGRP"

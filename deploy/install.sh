@@ -118,9 +118,8 @@ grep -q '^mosquitto:' "$ROOT/etc/group" && MQ_GROUP=$(id_of group mosquitto)
 put_file "$SRC/mosquitto/stridesync.conf" "$ROOT/etc/mosquitto/conf.d/stridesync.conf" 0644 0:0
 {
     cat "$SRC/mosquitto/stridesync.acl.in"
-    for i in $(seq 1 "$CUE_DEVICES"); do
-        printf '\nuser cue-%s\ntopic read stridesync/+/athletes/%s/cue\ntopic readwrite stridesync/cue-devices/%s/#\n' "$i" "$i" "$i"
-    done
+    # The cue devices' lines from the contract the service and the devices share.
+    "$PY" -m stridesync_cue.contract acl "$CUE_DEVICES"
 } | put_text "$ROOT/etc/mosquitto/stridesync.acl" 0640 "0:$MQ_GROUP"
 PASSWD="$ROOT/etc/mosquitto/stridesync.passwd"
 if [ ! -s "$PASSWD" ] || [ "$NEW_SECRETS" = 1 ]; then

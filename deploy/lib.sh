@@ -173,8 +173,8 @@ resolve_release() {
         MARKER="wheel $(sha256sum "$WHEEL" | cut -d' ' -f1) ${PIP_OPTS[*]:-}"
         SOURCE=("$WHEEL")
     elif [ -n "$VERSION" ]; then
-        MARKER="index stridesync==$VERSION ${PIP_OPTS[*]:-}"
-        SOURCE=("stridesync==$VERSION")
+        MARKER="index ${DIST:-stridesync}==$VERSION ${PIP_OPTS[*]:-}"
+        SOURCE=("${DIST:-stridesync}==$VERSION")
     else
         die "say which release: --wheel FILE or --version V"
     fi

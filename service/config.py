@@ -26,6 +26,10 @@ from pydantic_settings import (
 
 from firmware_bridge.link import DEFAULT_PORTS
 
+from .cues.policy import CuePolicy, Mode
+
+_CUES = CuePolicy()  # the default policy
+
 log = logging.getLogger("stridesync.config")
 
 TOKEN_PREFIX = "sha256:"
@@ -155,21 +159,19 @@ class MqttConfig(_Section):
         return self.password.get_secret_value() or None
 
 
-CueMode = Literal["off", "changes", "every-step"]
-
-
 class CuesConfig(_Section):
-    """The default cue policy (docs/cues.md); athletes and sessions may override it."""
+    """The default cue policy (docs/cues.md); athletes and sessions may override it.
+    The defaults are CuePolicy's (service/cues/policy.py); here, their bounds."""
 
-    mode: CueMode = "changes"
-    out_of_band: float = Field(0.6, ge=0.0, le=1.5)
-    min_gap_steps: int = Field(4, ge=1, le=100)
-    aligned_streak: int = Field(6, ge=0, le=100)
-    rep_summary: bool = True
-    fade_after_reps: int = Field(3, ge=0, le=100)
-    fade_every: int = Field(2, ge=1, le=20)
-    step_expiry_s: float = Field(0.4, ge=0.05, le=5.0)
-    summary_expiry_s: float = Field(10.0, ge=1.0, le=120.0)
+    mode: Mode = _CUES.mode
+    out_of_band: float = Field(_CUES.out_of_band, ge=0.0, le=1.5)
+    min_gap_steps: int = Field(_CUES.min_gap_steps, ge=1, le=100)
+    aligned_streak: int = Field(_CUES.aligned_streak, ge=0, le=100)
+    rep_summary: bool = _CUES.rep_summary
+    fade_after_reps: int = Field(_CUES.fade_after_reps, ge=0, le=100)
+    fade_every: int = Field(_CUES.fade_every, ge=1, le=20)
+    step_expiry_s: float = Field(_CUES.step_expiry_s, ge=0.05, le=5.0)
+    summary_expiry_s: float = Field(_CUES.summary_expiry_s, ge=1.0, le=120.0)
 
 
 LogLevel = Literal["debug", "info", "warning", "error"]

@@ -15,15 +15,13 @@ import json
 from collections.abc import AsyncIterator
 
 import numpy as np
-from sqlalchemy import func, select
 
 from .engine import EXTRA_STEP_KEYS, STEP_KEYS
 from .engine.events import PROFILE_KEYS
 from .recorder import stream_from_json
-from .store import Mark, RawChunk, Rep, Session, SessionStream, Step, Store, rawcodec
+from .store import Session, SessionStream, Store, queries, rawcodec
 
-PAGE = 1000
-RAW_PAGE = 40
+PAGE = 1000  # rows a Parquet row group
 STEP_COLUMNS = ("n", *(k for k in (*STEP_KEYS[1:], *EXTRA_STEP_KEYS) if k != "n"))
 REP_COLUMNS = (
     "rep",
@@ -47,61 +45,17 @@ def relative(d: dict, origin: float) -> dict:
     return out
 
 
-async def steps(store: Store, session_id: int) -> AsyncIterator[dict]:
-    last = 0
-    while True:
-        async with store.session() as s:
-            rows = (
-                await s.scalars(
-                    select(Step)
-                    .where(Step.session_id == session_id, Step.seq > last)
-                    .order_by(Step.seq)
-                    .limit(PAGE)
-                )
-            ).all()
-        for r in rows:
-            yield r.data
-        if len(rows) < PAGE:
-            return
-        last = rows[-1].seq
-
-
-async def reps(store: Store, session_id: int) -> list[dict]:
-    async with store.session() as s:
-        rows = await s.scalars(select(Rep).where(Rep.session_id == session_id).order_by(Rep.id))
-        return [r.data for r in rows]
-
-
 async def raw_blocks(
-    store: Store, session_id: int, device_id: str, stream_id: int, info: dict
+    store: Store, session_id: int, stream: SessionStream
 ) -> AsyncIterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """(first sample, lost before, time_s, values) per stored chunk, in order."""
-    stream = stream_from_json(info)
-    scale, offset = stream.scales()
-    last = 0
-    while True:
-        async with store.session() as s:
-            rows = (
-                await s.execute(
-                    select(RawChunk.id, RawChunk.first_sample, RawChunk.lost_before, RawChunk.data)
-                    .where(
-                        RawChunk.session_id == session_id,
-                        RawChunk.device_id == device_id,
-                        RawChunk.stream_id == stream_id,
-                        RawChunk.id > last,
-                    )
-                    .order_by(RawChunk.id)
-                    .limit(RAW_PAGE)
-                )
-            ).all()
+    """(first sample, lost before, time_s, values) per stored chunk of one stream, in order."""
+    scale, offset = stream_from_json(stream.info).scales()
+    async for rows in queries.raw_pages(store, session_id, stream):
         decoded = await asyncio.to_thread(
             lambda rows=rows: [rawcodec.decode(r.data, scale, offset) for r in rows]
         )
         for r, (t, v) in zip(rows, decoded, strict=True):
             yield r.first_sample, r.lost_before, t, v
-        if len(rows) < RAW_PAGE:
-            return
-        last = rows[-1].id
 
 
 def _csv_line(values) -> str:
@@ -114,14 +68,14 @@ def _csv_line(values) -> str:
 
 async def steps_csv(store: Store, session: Session) -> AsyncIterator[str]:
     yield _csv_line(STEP_COLUMNS)
-    async for d in steps(store, session.id):
+    async for d in queries.all_steps(store, session.id):
         d = relative(d, session.clock_origin_s)
         yield _csv_line(d.get(k) for k in STEP_COLUMNS)
 
 
 async def reps_csv(store: Store, session: Session) -> AsyncIterator[str]:
     yield _csv_line(REP_COLUMNS)
-    for d in await reps(store, session.id):
+    for d in await queries.reps(store, session.id):
         d = relative(d, session.clock_origin_s)
         yield _csv_line(d.get(k) for k in REP_COLUMNS)
 
@@ -133,9 +87,7 @@ def raw_columns(info: dict) -> list[str]:
 async def raw_csv(store: Store, session: Session, stream: SessionStream) -> AsyncIterator[str]:
     yield _csv_line(raw_columns(stream.info))
     origin = session.clock_origin_s
-    async for first, _lost, t, v in raw_blocks(
-        store, session.id, stream.device_id, stream.stream_id, stream.info
-    ):
+    async for first, _lost, t, v in raw_blocks(store, session.id, stream):
         buf = io.StringIO()
         idx = np.arange(first, first + len(t))
         table = np.column_stack([t - origin, idx, v])
@@ -149,17 +101,14 @@ async def session_json(store: Store, session: Session, doc: dict) -> AsyncIterat
     origin = session.clock_origin_s
     head = json.dumps(doc)[:-1]  # without the closing brace
     yield head + ', "time_origin": "seconds since the session started", "reps": '
-    yield json.dumps([relative(r, origin) for r in await reps(store, session.id)])
-    async with store.session() as s:
-        marks = (
-            await s.scalars(select(Mark).where(Mark.session_id == session.id).order_by(Mark.id))
-        ).all()
+    yield json.dumps([relative(r, origin) for r in await queries.reps(store, session.id)])
+    marks = await queries.marks(store, session.id)
     yield ', "marks": ' + json.dumps(
         [{"time_s": round(m.time_s - origin, 6), "label": m.label} for m in marks]
     )
     yield ', "steps": ['
     first = True
-    async for d in steps(store, session.id):
+    async for d in queries.all_steps(store, session.id):
         yield ("" if first else ", ") + json.dumps(relative(d, origin))
         first = False
     yield "]}\n"
@@ -240,12 +189,12 @@ async def parquet(rows: AsyncIterator[dict], columns: tuple[str, ...]) -> AsyncI
 
 
 async def step_rows(store: Store, session: Session) -> AsyncIterator[dict]:
-    async for d in steps(store, session.id):
+    async for d in queries.all_steps(store, session.id):
         yield relative(d, session.clock_origin_s)
 
 
 async def rep_rows(store: Store, session: Session) -> AsyncIterator[dict]:
-    for d in await reps(store, session.id):
+    for d in await queries.reps(store, session.id):
         yield relative(d, session.clock_origin_s)
 
 
@@ -261,31 +210,13 @@ async def raw_parquet(
         [("time_s", pa.float64()), ("sample", pa.int64())] + [(c, pa.float64()) for c in cols[2:]]
     )
     writer = pq.ParquetWriter(sink, schema)
-    async for first, _lost, t, v in raw_blocks(
-        store, session.id, stream.device_id, stream.stream_id, stream.info
-    ):
+    async for first, _lost, t, v in raw_blocks(store, session.id, stream):
         arrays = [pa.array(t - session.clock_origin_s), pa.array(np.arange(first, first + len(t)))]
         arrays += [pa.array(v[:, i]) for i in range(v.shape[1])]
         writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
         yield sink.drain()
     writer.close()
     yield sink.drain()
-
-
-async def raw_stats(store: Store, session_id: int) -> tuple[int, int, float]:
-    """Samples, bytes, and the sample-time span of a session's raw chunks."""
-    async with store.session() as s:
-        n, size, first, last = (
-            await s.execute(
-                select(
-                    func.coalesce(func.sum(RawChunk.n), 0),
-                    func.coalesce(func.sum(func.length(RawChunk.data)), 0),
-                    func.min(RawChunk.t_start),
-                    func.max(RawChunk.t_end),
-                ).where(RawChunk.session_id == session_id)
-            )
-        ).one()
-    return int(n), int(size), (last - first) if first is not None else 0.0
 
 
 C3D_MAX_S = 3600.0  # the c3d package holds a whole file in memory: an hour of plates
@@ -301,9 +232,7 @@ async def force_c3d(store: Store, session: Session, streams: list[SessionStream]
     for st in streams:
         if st.info["kind"] not in ("force_3axis", "force_vertical"):
             continue
-        parts = [
-            b async for b in raw_blocks(store, session.id, st.device_id, st.stream_id, st.info)
-        ]
+        parts = [b async for b in raw_blocks(store, session.id, st)]
         if parts:
             plates.append((st, parts))
     if not plates:

@@ -5,12 +5,15 @@ blocks into chunks of about `chunk_s` per stream for storage. `rescore`
 decodes the stored chunks and runs a fresh engine over them: because the
 engine's output does not depend on how blocks are cut or interleaved, and
 the chunks hold the samples bit for bit, it reproduces the live steps and
-reps exactly. Nothing here does I/O; the service's writer stores the rows.
+reps exactly. Nothing here does I/O but `rescore_stored`, which pages a stored
+session out of the database; the service's writer stores the rows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +31,7 @@ from firmware_bridge.device import SampleBlock
 
 from .engine import AthleteInfo, Baseline, Engine, EngineConfig, settled
 from .hub import clean
-from .store import rawcodec
+from .store import Session, Store, queries, rawcodec
 
 log = logging.getLogger("stridesync.recorder")
 
@@ -272,3 +275,53 @@ def rescore(
     r = Rescore(athlete, baseline, streams, config)
     r.feed(chunks)
     return r.finish()
+
+
+async def rescore_stored(store: Store, row: Session) -> tuple[list[dict], list[dict]]:
+    """Steps and reps of a stored session by a fresh engine, and the differences from
+    what the session stored (none when the model is the session's own).
+
+    Page by page, in a worker thread: an hour of raw samples never sits in memory
+    at once, and the event loop keeps serving the live session."""
+    streams = await queries.streams(store, row.id)
+    job = Rescore(
+        AthleteInfo(**row.athlete_snapshot),
+        Baseline.from_dict(row.baseline) if row.baseline else None,
+        [
+            (int(st.device_id, 16), st.device_name, stream_from_json(st.info), st.expected_at_start)
+            for st in streams
+        ],
+    )
+    async for page in queries.raw_pages(store, row.id, page=RESCORE_PAGE):
+        await asyncio.to_thread(job.feed, [(int(c[1], 16), *c[2:-1]) for c in page])
+    events = await asyncio.to_thread(job.finish)
+    return events, await _differences_from_stored(store, row.id, events)
+
+
+RESCORE_PAGE = 200  # raw chunks a page: about 12 s of the standard rig
+
+
+async def _differences_from_stored(store: Store, session_id: int, events: list[dict]) -> list[str]:
+    steps_old = [d async for d in queries.all_steps(store, session_id)]
+    reps_old = await queries.reps(store, session_id)
+    steps_new = [e for e in events if e["type"] == "step"]
+    reps_new = [e for e in events if e["type"] == "rep"]
+    return differences(steps_old, steps_new, "step") + differences(reps_old, reps_new, "rep")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def differences(old: list[dict], new: list[dict], what: str) -> list[str]:
+    """Each field that differs between stored and rescored events, one line each."""
+    if len(old) != len(new):
+        return [f"{len(old)} {what}s stored, {len(new)} from the rescore"]
+    out = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True), 1):
+        for k in sorted(set(a) | set(b)):
+            if not _same(a.get(k), b.get(k)):
+                out.append(f"{what} {i}: {k} was {a.get(k)!r}, now {b.get(k)!r}")
+    return out

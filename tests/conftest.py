@@ -26,13 +26,26 @@ def wheel(tmp_path_factory):
     return next(out.glob("stridesync-*.whl"))
 
 
+@pytest.fixture(scope="session")
+def cue_wheel(tmp_path_factory):
+    """The cue device's own wheel (cue_device/), as its installer ships it."""
+    out = tmp_path_factory.mktemp("cue-wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
+         str(ROOT / "cue_device")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return next(out.glob("stridesync_cue-*.whl"))
+
+
 # Tests that run the service, the simulated sensors or a browser in real time. Under
 # pytest-xdist (`make test` runs two workers) they all go to one worker, one at a
 # time: two of them at once on a busy 2-core machine would starve each other's
 # simulated sensors, which real sensors never are. The rest (pure computation)
 # runs beside them on the other worker.
 REAL_TIME_MODULES = {
-    "test_api_fuzz", "test_cues", "test_dashboard", "test_demo", "test_deploy",
+    "test_api_fuzz", "test_cue_package", "test_cues", "test_dashboard", "test_demo", "test_deploy",
     "test_glitch_live", "test_http_guard", "test_overload", "test_power_cut",
     "test_replug_under_load", "test_serial_link", "test_service", "test_stop",
     "test_storage_failure", "test_websocket", "test_wheel",

@@ -18,6 +18,8 @@ from typing import ClassVar
 import httpx
 import pytest
 
+from stridesync_cue.contract import device_acl
+
 ADMIN = "admin-token-for-tests-0123456789abcdef"
 VIEWER = "viewer-token-for-tests-0123456789abcdef"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432"
@@ -285,18 +287,10 @@ class Broker:
         "cue-1": "cue-1-pw",
         "cue-2": "cue-2-pw",
     }
-    ACL = """\
-user service
-topic readwrite stridesync/#
-
-user cue-1
-topic read stridesync/+/athletes/1/cue
-topic readwrite stridesync/cue-devices/1/#
-
-user cue-2
-topic read stridesync/+/athletes/2/cue
-topic readwrite stridesync/cue-devices/2/#
-"""
+    # The service's lines by hand; the cue devices' from the contract the installer uses.
+    ACL = "user service\ntopic readwrite stridesync/#\n" + "".join(
+        "\n" + "\n".join(device_acl(a)) + "\n" for a in (1, 2)
+    )
 
     def __init__(self, tmp: Path, port: int | None = None) -> None:
         import shutil
@@ -347,6 +341,19 @@ topic readwrite stridesync/cue-devices/2/#
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+def wheels_for_cue(tmp: Path) -> Path:
+    """aiomqtt and paho-mqtt as wheels, so a cue device installs with no index."""
+    d = tmp / "wheels"
+    d.mkdir(exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(d),
+         "aiomqtt>=2.5,<3", "paho-mqtt>=2,<3"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return d
 
 
 def stored_time_errors(db: Path, session_id: int, sim: SimAthlete) -> dict[str, list[tuple]]:

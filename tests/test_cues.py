@@ -172,7 +172,7 @@ async def test_cues_play_and_survive_a_broker_restart(tmp_path):
         assert hz == pytest.approx(660, abs=10)
         assert any(x["kind"] == "summary" and x["text"].startswith("Rep ") for x in played)
         # The device measures receive -> audio start for every cue it played (its
-        # distribution, and the device's memory, are `stridesync bench cues`).
+        # distribution, and the device's memory, are `python -m bench cues`).
         assert all(isinstance(x.get("receive_to_audio_ms"), float) for x in played)
     finally:
         device.terminate()
@@ -228,7 +228,7 @@ async def test_acl_keeps_a_device_off_another_athletes_cues(tmp_path):
 def _cue_device(tmp, sound="tones"):
     import argparse
 
-    from service.cuedevice import CueDevice
+    from stridesync_cue.device import CueDevice
 
     args = argparse.Namespace(
         wav_dir=str(tmp / "wav"), sound=sound, log=str(tmp / "log.jsonl"), node="+", athlete=1
@@ -261,7 +261,7 @@ def test_spoken_words_start_at_once(tmp_path):
     import array
     import shutil
 
-    from service import cuedevice
+    from stridesync_cue import sound as cuedevice
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (scripts/system-deps.sh installs it)")

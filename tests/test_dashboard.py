@@ -188,7 +188,7 @@ def test_phone_layout(browser, demo):
 def test_a_long_live_session_keeps_the_page_bounded(browser, demo):
     """Ten minutes of the standard rig's messages at 60x real time through the page's
     own handler (bench/dashboard.py's feed): the DOM stops growing once the tables
-    are full. How long a frame takes, and the heap, are `stridesync bench dashboard`."""
+    are full. How long a frame takes, and the heap, are `python -m bench dashboard`."""
     from bench.dashboard import feed_session
 
     page = _page(browser, demo, ADMIN)

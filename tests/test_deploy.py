@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from service import config
-from service.cli import udev_rule
-from tests.service_helpers import free_port, wait_for_port
+from service.cli.devices import udev_rule
+from tests.service_helpers import free_port, wait_for_port, wheels_for_cue
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -198,14 +198,14 @@ def test_rollback_without_a_previous_release_says_so(tmp_path):
     assert r.stderr.strip() == "stridesync-install: error: no previous release to roll back to"
 
 
-def test_cue_device_install(tmp_path, wheel):
+def test_cue_device_install(tmp_path, cue_wheel):
     _need_root()
     root = _new_root(tmp_path)
     pw = tmp_path / "cue-3.pw"
     pw.write_text("secret-of-cue-3\n")
-    args = ["--wheel", str(wheel), "--broker", "192.168.4.1:1883", "--athlete", "3"]
+    args = ["--wheel", str(cue_wheel), "--broker", "192.168.4.1:1883", "--athlete", "3"]
     args += ["--password-file", str(pw), "--pip-option=--no-index"]
-    args += ["--pip-option=--find-links", f"--pip-option={_wheels_for_cue(tmp_path, wheel)}"]
+    args += ["--pip-option=--find-links", f"--pip-option={wheels_for_cue(tmp_path)}"]
     out = _install(root, *args, script="install-cue-device.sh")
     assert "plays athlete 3's cues" in out
     _uid, gid = _ids(root, "stridesync-cue")
@@ -215,26 +215,14 @@ def test_cue_device_install(tmp_path, wheel):
     assert (etc / "cue.env").read_text() == "BROKER=192.168.4.1:1883\nATHLETE=3\nMQTT_USER=cue-3\n"
     assert _mode(etc / "mqtt.pw") == ("-rw-r-----", 0, gid)
     venv = root / "opt/stridesync-cue/current/venv"
-    # The device gets the package, aiomqtt and paho-mqtt: no numpy on a Pi Zero.
+    # The device gets its package, aiomqtt and paho-mqtt: no service, no numpy.
     site = next(venv.glob("lib/python*/site-packages"))
-    assert (site / "service" / "cuedevice.py").exists() and (site / "aiomqtt").exists()
-    assert not (site / "numpy").exists()
+    assert (site / "stridesync_cue" / "device.py").exists() and (site / "aiomqtt").exists()
+    assert not (site / "numpy").exists() and not (site / "service").exists()
+    assert (venv / "bin" / "stridesync-cue").exists()
     before = _snapshot(root)
     assert "nothing to change" in _install(root, *args, script="install-cue-device.sh")
     assert _snapshot(root) == before
-
-
-def _wheels_for_cue(tmp: Path, wheel: Path) -> Path:
-    """aiomqtt and paho-mqtt as wheels, so the cue install needs no index."""
-    d = tmp / "wheels"
-    d.mkdir(exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(d),
-         "aiomqtt>=2.5,<3", "paho-mqtt>=2,<3"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return d
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
@@ -245,7 +233,7 @@ def test_systemd_units_verify(tmp_path, unit, installed):
     analyze = _need("systemd-analyze")
     text = unit.read_text()
     if "stridesync-cue" in unit.name:
-        exe = tmp_path / "opt/stridesync-cue/current/venv/bin/stridesync"
+        exe = tmp_path / "opt/stridesync-cue/current/venv/bin/stridesync-cue"
         exe.parent.mkdir(parents=True)
         exe.write_text("#!/bin/sh\n")
         exe.chmod(0o755)

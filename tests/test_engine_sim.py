@@ -89,7 +89,7 @@ def test_no_steps_while_standing_walking_or_jogging(tmp_path_factory, imu_only):
 def test_the_verdict_as_a_classifier():
     """Athletes of different build and speed, each with a baseline learnt from an
     aligned session; every sprint step after a rep's first three judged against the
-    scenario (bench/verdict.py; the whole matrix: `stridesync bench verdict`)."""
+    scenario (bench/verdict.py; the whole matrix: `python -m bench verdict`)."""
     r = verdict.run(quick=True)
     print(verdict.report(r))
     assert r["false_alarm"] <= 0.05  # an aligned athlete is told so

@@ -152,7 +152,7 @@ def imu_csv(path, trial: str, gyro_unit: str = "deg_s", accel_unit: str = "m_s2"
 
 
 def test_imu_recordings_replay_from_csv_in_any_units(tmp_path):
-    from service.cli import replay_events
+    from service.replay import replay_events
 
     truth = imu_csv(tmp_path / "deg.csv", "sprint")
     imu_csv(tmp_path / "rad.csv", "sprint", gyro_unit="rad_s", accel_unit="g")

@@ -68,7 +68,7 @@ async def test_two_devices_stream_time_stamped_blocks(devices):
         assert np.all(np.diff(t) > 0.9e-3) and np.all(np.diff(t) < 1.1e-3), name
         s = stats[name]
         assert s.connected and s.lost_samples == 0 and s.crc_errors == 0
-        # The rates are counted (their figures are `stridesync bench decode`'s).
+        # The rates are counted (their figures are `python -m bench decode`'s).
         assert s.samples_per_s > 0 and s.frames_per_s > 0 and s.bytes_per_s > 0
     shank = got.blocks["shank-left"][-1]
     assert shank.values.shape == (10, 6)
@@ -204,7 +204,7 @@ async def test_sensor_stats_shows_live_stats_of_two_devices():
     last = {line.split(" [")[0]: line for line in text.splitlines() if " frames/s " in line}
     assert set(last) == {"plate-0", "shank-left"}
     for line in last.values():
-        # Streaming (its rate against the 1 kHz target is `stridesync bench decode`'s).
+        # Streaming (its rate against the 1 kHz target is `python -m bench decode`'s).
         rate = float(line.split(" samples/s")[0].rsplit(" ", 1)[1])
         assert rate > 0, line
         assert " lost=0 " in line and " crc=0 " in line

@@ -334,9 +334,9 @@ def test_force_plates_export_as_c3d_and_replay_to_the_same_contacts(recorded, tm
     of the session again."""
     import numpy as np
 
-    from service.cli import replay_events
     from service.engine import AthleteInfo
     from service.recordings import c3d_ground_reaction
+    from service.replay import replay_events
 
     svc, sess = recorded["svc"], recorded["session"]
     sid = sess["id"]

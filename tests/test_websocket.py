@@ -51,7 +51,7 @@ async def test_stalled_client_never_delays_the_engine_or_the_readers(tmp_path):
         first_seq = hub.seq + 1
         for n in range(1, N + 1):  # 1 kHz, far above any athlete's step rate
             # Publishing is a queue append per client, never a wait on any of them
-            # (how long it takes is `stridesync bench service`'s to say, not a test's).
+            # (how long it takes is `python -m bench service`'s to say, not a test's).
             hub.publish({"type": "step", "n": n, "pad": pad})
             if n % 10 == 0:
                 await asyncio.sleep(0.01)

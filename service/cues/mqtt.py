@@ -21,17 +21,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from stridesync_cue.contract import PAYLOAD_VERSION, node_topics
+
 log = logging.getLogger("stridesync.mqtt")
-
-
-def topics(node: str) -> dict[str, str]:
-    base = f"stridesync/{node}"
-    return {
-        "status": f"{base}/status",
-        "cue": base + "/athletes/{athlete}/cue",
-        "steps": base + "/athletes/{athlete}/steps",
-        "reps": base + "/athletes/{athlete}/reps",
-    }
 
 
 @dataclass
@@ -62,7 +54,7 @@ class MqttOut:
         self.host, self.port, self.node = host, port, node
         self.username, self.password = username, password
         self.tls, self.ca_file = tls, ca_file
-        self.topics = topics(node)
+        self.topics = node_topics(node)
         self.queue: deque[_Out] = deque()
         self.queue_size = queue_size
         self.connected = False
@@ -92,6 +84,11 @@ class MqttOut:
         self.queue.append(_Out(topic, json.dumps(payload).encode(), qos, retain, expires))
         self._wake.set()
 
+    def publish_cue(self, athlete_id: int, cue: dict, expiry_s: float) -> None:
+        """A cue for the athlete's device (stridesync_cue.contract); gone when it expires."""
+        topic = self.topics["cue"].format(athlete=athlete_id)
+        self.publish(topic, {"v": PAYLOAD_VERSION, **cue}, qos=1, expiry_s=expiry_s)
+
     def health(self) -> dict:
         return {
             "ok": self.connected,
@@ -107,7 +104,11 @@ class MqttOut:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mqtt")
 
-    async def close(self) -> None:
+    async def close(self, drain_s: float = 0.0) -> None:
+        """Stop sending; first wait up to `drain_s` for what is queued to go out."""
+        deadline = time.monotonic() + drain_s
+        while self.connected and self.queue and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
+from stridesync_cue.contract import LIMITER_WORDS
+
 Mode = Literal["off", "changes", "every-step"]
-LIMITER_WORDS = {"push": "push", "swing": "swing late", "torso": "torso"}
 NUMBER_WORDS = [
     "zero",
     "one",
@@ -80,6 +81,15 @@ class CueMaker:
         if rep <= self.p.fade_after_reps or self.p.fade_every <= 1:
             return False
         return (rep - self.p.fade_after_reps) % self.p.fade_every != 0
+
+    def on_event(self, event: dict) -> dict | None:
+        """The cue for a step or a rep, or None. A provisional step (reps.py in the
+        engine) may yet be retracted: no cue."""
+        if event["type"] == "step" and not event.get("provisional"):
+            return self.on_step(event)
+        if event["type"] == "rep":
+            return self.on_rep(event)
+        return None
 
     def on_step(self, step: dict) -> dict | None:
         """The cue for this step, or None. A cue: kind, sound, text, expiry."""

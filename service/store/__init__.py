@@ -1,5 +1,6 @@
 """Storage: athletes, sessions, steps, reps and raw samples (SQLite or PostgreSQL)."""
 
+from . import queries
 from .db import Store, error
 from .models import Athlete, Base, Mark, RawChunk, Rep, Session, SessionStream, Step
 
@@ -14,4 +15,5 @@ __all__ = [
     "Step",
     "Store",
     "error",
+    "queries",
 ]

@@ -69,6 +69,11 @@ class Store:
             raise
         log.info("database %s ready", self._where())
 
+    async def ping(self) -> None:
+        """A round trip to the database; raises what the driver raises."""
+        async with self.session() as s:
+            await s.execute(text("SELECT 1"))
+
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -1,0 +1,36 @@
+"""`python -m bench NAME` from a source checkout (`make bench` runs them all).
+
+The benchmarks are not part of the product: the wheel leaves them out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import attack, clock, cues, dashboard, decode, engine, service, verdict
+
+ALL = (decode, clock, engine, verdict, service, cues, dashboard, attack)
+RUNS = {m.NAME: (m,) for m in ALL} | {"all": ALL}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description="Stridesync's benchmarks.")
+    p.add_argument("name", choices=list(RUNS))
+    p.add_argument("--json", action="store_true", help="machine-readable results")
+    p.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
+    p.add_argument("--soak", action="store_true", help="service: a 2-hour session, for its memory")
+    args = p.parse_args(argv)
+    results = {}
+    for module in RUNS[args.name]:
+        extra = {"soak": True} if args.soak and module is service else {}
+        results[module.NAME] = result = module.run(quick=args.quick, **extra)
+        if not args.json:
+            print(module.report(result), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

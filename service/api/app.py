@@ -1,0 +1,110 @@
+"""The FastAPI app: its lifespan, its middleware, its error answers and its routers.
+
+The lifespan builds store → bridge and engine (`Live`) → fan-out (`Hub`) and
+closes them in reverse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import auth, httpguard, metrics, schemas
+from ..config import Settings
+from ..errors import Conflict, Invalid, NotFound
+from ..hub import Hub
+from ..live import Live
+from ..store import Store
+from . import athletes, exports, health, live, sessions, site
+
+log = logging.getLogger("stridesync.api")
+
+ROUTERS = (
+    health.router,
+    site.router,
+    live.router,
+    athletes.router,
+    sessions.router,
+    exports.router,
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="Stridesync",
+        version="1",
+        summary="Real-time sprint feedback: sessions, steps, reps, raw samples, live feed.",
+        lifespan=_lifespan,
+        docs_url=None,  # served by site.py from vendored assets: no CDN at a track
+        redoc_url=None,
+        responses={
+            401: {"model": schemas.Problem, "description": "no valid token"},
+            422: {"model": schemas.Problem, "description": "malformed or out-of-range input"},
+        },
+    )
+    app.state.settings = settings
+    app.state.auth = auth.Auth(settings)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    # Outermost: a token and the body's size are checked before a byte of body is read.
+    app.add_middleware(httpguard.RequestGuard, auth=app.state.auth)
+    _errors(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
+    store = Store(settings.database.url)
+    await store.open()
+    hub = Hub(settings.live.queue_size)
+    pipeline = Live(settings, store, hub)
+    await pipeline.start()
+    app.state.store, app.state.hub, app.state.live = store, hub, pipeline
+    app.state.registry = metrics.registry_for(pipeline, hub)
+    log.info("service ready on %s:%d", settings.server.host, settings.server.port)
+    try:
+        yield
+    finally:
+        await pipeline.close()  # stops a session under way, stores it whole
+        await hub.close()
+        await store.close()
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        lines = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e["loc"] if p != "body") or "body"
+            lines.append(f"{where}: {e['msg']}")
+        return JSONResponse({"detail": "; ".join(lines)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    for kind, code in ((NotFound, 404), (Conflict, 409), (Invalid, 422)):
+        app.add_exception_handler(kind, _answer(code))
+
+
+def _answer(status_code: int):
+    async def answer(_request: Request, exc: Exception):
+        return JSONResponse({"detail": str(exc)}, status_code=status_code)
+
+    return answer

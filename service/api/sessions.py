@@ -1,0 +1,185 @@
+"""Sessions: start and stop, marks, the stored steps and reps, and rescoring."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from .. import schemas
+from ..engine import MODEL_VERSION
+from ..errors import Conflict, Invalid
+from ..recorder import rescore_stored
+from ..store import Session, SessionStream, Store, queries
+from .deps import Admin, Id, LiveDep, StoreDep, Viewer
+
+router = APIRouter(tags=["sessions"])
+MODEL_VERSIONS = (MODEL_VERSION,)  # the scoring models this engine can run
+CONFLICT = {409: {"model": schemas.Problem}}
+
+
+@router.get("/api/sessions", response_model=list[schemas.SessionOut])
+async def list_sessions(
+    store: StoreDep,
+    _: Viewer,
+    athlete_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    status: Literal["recording", "stopped", "interrupted"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+):
+    return await queries.sessions(store, athlete_id, status, limit, offset)
+
+
+@router.post(
+    "/api/sessions",
+    status_code=201,
+    response_model=schemas.SessionOut,
+    responses={**CONFLICT, 404: {"model": schemas.Problem}},
+)
+async def start_session(live: LiveDep, body: schemas.SessionStart, _: Admin):
+    """Start recording: the engine runs for this athlete until the session is stopped."""
+    return await live.start_session(
+        body.athlete_id, body.notes, body.cues.changes() if body.cues else None
+    )
+
+
+@router.post(
+    "/api/sessions/{session_id}/stop", response_model=schemas.SessionOut, responses=CONFLICT
+)
+async def stop_session(store: StoreDep, live: LiveDep, session_id: Id, _: Admin):
+    if not live.is_recording(session_id):
+        await queries.session(store, session_id)  # 404 if there is no such session
+        raise Conflict(f"session {session_id} is not recording")
+    return await live.stop_session()
+
+
+@router.get("/api/sessions/{session_id}", response_model=schemas.SessionDetail)
+async def get_session(store: StoreDep, session_id: Id, _: Viewer):
+    return await session_detail(store, session_id)
+
+
+@router.delete("/api/sessions/{session_id}", status_code=204, responses=CONFLICT)
+async def delete_session(store: StoreDep, live: LiveDep, session_id: Id, _: Admin):
+    live.refuse_if_recording(session_id)
+    await queries.delete_session(store, session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/sessions/{session_id}/marks",
+    status_code=201,
+    response_model=schemas.MarkOut,
+    responses=CONFLICT,
+)
+async def mark(store: StoreDep, live: LiveDep, session_id: Id, body: schemas.MarkIn, _: Admin):
+    """Mark this moment of the session under way ('rep 3: flying 30 m')."""
+    await queries.session(store, session_id)
+    return await live.add_mark(session_id, body.label)
+
+
+@router.get("/api/sessions/{session_id}/marks", response_model=list[schemas.MarkOut])
+async def marks(store: StoreDep, session_id: Id, _: Viewer):
+    return await queries.marks(store, session_id)
+
+
+@router.get("/api/sessions/{session_id}/reps", response_model=list[schemas.RepOut])
+async def reps(store: StoreDep, session_id: Id, _: Viewer):
+    await queries.session(store, session_id)
+    return await queries.reps(store, session_id)
+
+
+@router.get("/api/sessions/{session_id}/steps", response_model=list[schemas.StepOut])
+async def steps(
+    store: StoreDep,
+    session_id: Id,
+    _: Viewer,
+    rep: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    foot: Literal["left", "right"] | None = None,
+    limiter: Literal["push", "swing", "torso"] | None = None,
+    aligned: bool | None = None,
+    source: Literal["force", "imu", "fused"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+):
+    await queries.session(store, session_id)
+    where = {"rep": rep, "foot": foot, "limiter": limiter, "aligned": aligned, "source": source}
+    return await queries.steps(store, session_id, where, limit, offset)
+
+
+@router.post(
+    "/api/sessions/{session_id}/rescore",
+    response_model=schemas.RescoreOut,
+    responses={**CONFLICT, 404: {"model": schemas.Problem}},
+)
+async def rescore_session(
+    store: StoreDep, live: LiveDep, session_id: Id, body: schemas.RescoreIn, _: Viewer
+):
+    """Run the engine again over the stored raw samples (nothing is changed).
+
+    With the session's own model version this reproduces the live steps and reps
+    exactly (`identical`)."""
+    if body.model_version not in MODEL_VERSIONS:
+        raise Invalid(
+            f"unknown scoring model version {body.model_version!r};"
+            f" this engine runs {', '.join(MODEL_VERSIONS)}"
+        )
+    live.refuse_if_recording(session_id)
+    events, diffs = await rescore_stored(store, await queries.session(store, session_id))
+    return {
+        "session_id": session_id,
+        "model_version": body.model_version,
+        "identical": not diffs,
+        "steps": [e for e in events if e["type"] == "step"],
+        "reps": [e for e in events if e["type"] == "rep"],
+        "differences": diffs[:20],
+    }
+
+
+# --- the session as JSON ----------------------------------------------------------------
+
+SESSION_FIELDS = (
+    "id",
+    "athlete_id",
+    "status",
+    "started_at",
+    "stopped_at",
+    "clock_origin_s",
+    "notes",
+    "model_version",
+    "athlete_snapshot",
+    "baseline",
+    "cue_policy",
+)
+
+
+async def session_detail(store: Store, session_id: int) -> dict:
+    """The session with its streams and what it holds (GET /api/sessions/{id})."""
+    row = await queries.session(store, session_id)
+    streams = await queries.streams(store, session_id)
+    n_steps, n_reps = await queries.counts(store, session_id)
+    samples, size, span_s = await queries.raw_stats(store, session_id)
+    return {
+        **session_dict(row),
+        "streams": [stream_dict(st) for st in streams],
+        "steps": n_steps,
+        "reps": n_reps,
+        "raw_samples": samples,
+        "raw_bytes": size,
+        "raw_span_s": span_s,
+    }
+
+
+def session_dict(row: Session) -> dict:
+    return {c: getattr(row, c) for c in SESSION_FIELDS}
+
+
+def stream_dict(st: SessionStream) -> dict:
+    return {
+        "device_id": st.device_id,
+        "device_name": st.device_name,
+        "stream_id": st.stream_id,
+        "key": f"{st.device_id}:{st.stream_id}",
+        "expected_at_start": st.expected_at_start,
+        "info": st.info,
+    }

@@ -1,0 +1,131 @@
+"""`stridesync demo`: the service with a simulated athlete on virtual serial ports,
+recording from the start; the dashboard's address printed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from firmware_bridge.simulator import ALL_SCENARIOS
+
+from ..api import DASHBOARD
+from ..config import new_token
+from ..store import queries
+from .common import UsageError, stop_event
+from .serve import log_setup, serve, serve_arguments, settings_from
+
+DEMO_ATHLETE = {
+    "name": "Demo Athlete",
+    "body_mass_kg": 75.0,
+    "height_m": 1.80,
+    "notes": "simulated",
+}
+
+
+def add_arguments(_name: str, demo) -> None:
+    serve_arguments(demo)
+    demo.add_argument("--duration", type=float, default=0.0, help="seconds (default: until ^C)")
+    demo.add_argument(
+        "--scenario", default="mixed", help="the simulated athlete's reps (see simulate)"
+    )
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(run=demo_command)
+
+
+def demo_command(args) -> int:
+    args.token = args.token or os.environ.get("STRIDESYNC_TOKEN") or new_token()
+    return asyncio.run(demo(args))
+
+
+async def demo(args) -> int:
+    if args.scenario not in ALL_SCENARIOS:
+        raise UsageError(
+            f"unknown scenario {args.scenario!r}; choose from {', '.join(ALL_SCENARIOS)}"
+        )
+    proc, paths = await start_simulated_athlete(args.scenario, args.seed)
+    settings = settings_from(
+        args,
+        database={"url": args.database or "sqlite+aiosqlite:///.demo/stridesync.db"},
+        devices={"ports": paths, "scan_interval_s": 0.2},
+    )
+    # The demo's console is for the banner and the reps; the log says only what goes wrong.
+    log_setup(
+        "warning" if "log_level" not in settings.model_fields_set else settings.log_level,
+        args.verbose,
+    )
+
+    async def ready(app):
+        live = app.state.live
+        live.hub.listeners.append(_console)
+        athlete = await queries.athlete_named(app.state.store, DEMO_ATHLETE)
+        for _ in range(100):  # let the sensors say hello, so the session knows the rig
+            if len(live.bridge.sessions()) >= len(paths):
+                break
+            await asyncio.sleep(0.05)
+        row = await live.start_session(athlete.id, "demo: simulated athlete")
+        print(_banner(settings, args, len(paths), row.id), flush=True)
+
+    try:
+        return await serve(settings, on_ready=ready, stop=stop_event(args.duration))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        await proc.wait()
+
+
+def _banner(settings, args, n_ports: int, session_id: int) -> str:
+    host, port = settings.server.host, settings.server.port
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/"
+    page = Path(settings.server.dashboard_dir or DASHBOARD) / "index.html"
+    return (
+        f"Stridesync demo: a simulated athlete ({args.scenario}) on {n_ports} virtual"
+        f" serial ports, recording session {session_id}.\n"
+        + (f"  Dashboard: {url}#token={args.token}\n" if page.is_file() else "")
+        + f"  Token:     {args.token}\n"
+        f"  API:       {url}docs (live feed: ws://{shown}:{port}/ws/live)\n"
+        "Ctrl-C stops the session and the service."
+    )
+
+
+def _console(msg: dict) -> None:
+    if msg.get("type") == "rep":
+        limiter = msg.get("main_limiter") or "none"
+        print(
+            f"rep {msg['rep']}: {msg['steps']} steps, {msg.get('aligned_steps', 0)} aligned,"
+            f" mostly limited by {limiter}",
+            flush=True,
+        )
+    elif msg.get("type") == "sensor_event" and msg.get("kind") in ("reset", "gap"):
+        print(f"sensor {msg['device_id']}: {msg['kind']} {msg.get('detail', '')}", flush=True)
+
+
+async def start_simulated_athlete(
+    scenario: str, seed: int = 0, duration_s: float = 3 * 3600.0, faults: str = ""
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """The standard rig, simulated, in a process of its own: its ports, once all are up."""
+    argv = [sys.executable, "-m", "service.cli", "simulate", "--pty"]
+    argv += ["--scenario", scenario, "--seed", str(seed), "--duration", str(duration_s)]
+    if faults:
+        argv += ["--faults", faults]
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    paths: list[str] = []
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        if not line:
+            raise UsageError("the simulated athlete failed to start")
+        msg = json.loads(line)
+        if msg.get("ready"):
+            break
+        paths.append(msg["path"])
+    proc.drain = asyncio.ensure_future(_drain(proc.stdout))  # keep a reference
+    return proc, paths
+
+
+async def _drain(stream) -> None:
+    while await stream.readline():
+        pass

@@ -1,0 +1,373 @@
+"""The live pipeline: bridge → engine → websocket fan-out, MQTT and storage.
+
+Everything runs on the service's one event loop and nothing on the sample
+path waits: the bridge calls `on_block` for each block, the training
+session's engine turns it into events, the hub queues them for every
+client, and the rows to store go to the writer (writer.py), which commits
+about twice a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import socket
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+
+from firmware_bridge.device import DeviceEvent, SampleBlock
+from firmware_bridge.link import Bridge
+
+from ..config import Settings
+from ..cues.mqtt import MqttOut
+from ..cues.payload import cue_payload
+from ..cues.policy import CueMaker
+from ..errors import Conflict
+from ..hub import Hub, clean
+from ..merge import TimeMerge
+from ..recorder import Recording
+from ..store import Mark, Session, Store
+from .counters import Counters
+from .session import new_session, recover_interrupted, session_json
+from .trace import Trace
+from .writer import Writer
+
+log = logging.getLogger("stridesync.live")
+
+
+class Live:
+    """Bridge, engine and storage for one service; at most one training session records."""
+
+    CAUGHT_UP_S = 2.0  # this long under a fifth of the overload bound: caught up
+
+    def __init__(self, settings: Settings, store: Store, hub: Hub) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.bridge = Bridge(
+            settings.devices.ports,
+            on_block=self.on_block,
+            on_event=self.on_event,
+            scan_interval_s=settings.devices.scan_interval_s,
+            log_stats=False,
+        )
+        self.trace = Trace(settings.live.trace_hz)
+        self.counters = Counters()
+        self.writer = Writer(store, settings.recording, self.counters, self._new_streams)
+        self.recording: Recording | None = None
+        self.session_row: Session | None = None
+        self.merge: TimeMerge | None = None
+        self.overloaded = False
+        self.peak_lag_s = 0.0  # the most behind in the overload under way (or the last)
+        self._late_at = -math.inf  # when a block last came later than a fifth of the bound
+        self._tasks: list[asyncio.Task] = []
+        self._lock = asyncio.Lock()  # session start/stop
+        self.cue_maker: CueMaker | None = None
+        self.cues_sent = 0
+        self.mqtt = _mqtt_out(settings)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await recover_interrupted(self.store)
+        await self.bridge.start()
+        if self.mqtt is not None:
+            await self.mqtt.start()
+        self._tasks = [
+            asyncio.create_task(self.writer.run(), name="live-writer"),
+            asyncio.create_task(self._status_forever(), name="live-status"),
+            asyncio.create_task(self._trace_forever(), name="live-trace"),
+        ]
+
+    async def close(self) -> None:
+        """Stop the session under way and store everything that waits (within
+        `recording.stop_flush_s`), then the devices."""
+        deadline = time.monotonic() + self.settings.recording.stop_flush_s
+        if self.recording is not None:
+            try:
+                await self.stop_session()
+            except Exception:
+                log.exception("stopping the session at shutdown failed")
+        with contextlib.suppress(OSError):
+            await self.writer.flush_until_empty(deadline)
+        w = self.writer.waiting
+        if not w.empty():
+            log.error(
+                "shutdown: %d chunks and %d rows could not be stored within %.0f s: %s",
+                len(w.chunks),
+                len(w.rows),
+                self.settings.recording.stop_flush_s,
+                self.writer.error or "the writer is behind",
+            )
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await self.bridge.close()
+        if self.mqtt is not None:
+            await self.mqtt.close(drain_s=1.0)  # a last rep summary may still be on its way
+
+    # --- samples ---------------------------------------------------------------------------
+
+    def on_block(self, block: SampleBlock) -> None:
+        t0 = time.thread_time()
+        try:
+            self._on_block(block)
+        finally:
+            self.counters.cpu_s["blocks"] += time.thread_time() - t0
+
+    def _on_block(self, block: SampleBlock) -> None:
+        c = self.counters
+        c.blocks += 1
+        c.samples += len(block)
+        c.engine_lag_s = max(time.monotonic() - float(block.time_s[-1]), 0.0)
+        self._check_overload(c.engine_lag_s)
+        if self.overloaded:  # shed first: the live plot (docs/api.md, "Overload")
+            c.trace_blocks_shed += 1
+        else:
+            t0 = time.thread_time()
+            self.trace.add(block)
+            c.cpu_s["trace"] += time.thread_time() - t0
+        if self.recording is None:
+            return
+        for b in self.merge.push(block):
+            self._record(b)
+
+    def _record(self, block: SampleBlock) -> None:
+        c = self.counters
+        t0, cpu0 = time.perf_counter(), time.thread_time()
+        events, chunks = self.recording.add(block)
+        c.engine_s += time.perf_counter() - t0
+        c.cpu_s["engine"] += time.thread_time() - cpu0
+        if chunks:
+            self.writer.waiting.chunks.extend(chunks)
+            self.writer.wake.set()
+        self._emit(events, block)
+
+    def _check_overload(self, lag_s: float) -> None:
+        """Behind when samples reach us late; caught up when they have reached us
+        early for a while (a starved host catches up in bursts)."""
+        bound = self.settings.live.overload_lag_s
+        now = time.monotonic()
+        if lag_s > bound / 5:
+            self._late_at = now
+        if self.overloaded:
+            self.peak_lag_s = max(self.peak_lag_s, lag_s)
+        if not self.overloaded and lag_s > bound:
+            self.overloaded, self.peak_lag_s = True, lag_s
+            self.counters.overloads += 1
+            log.warning("the host is %.1f s behind the sensors: shedding the live trace", lag_s)
+        elif self.overloaded and now - self._late_at > self.CAUGHT_UP_S:
+            self.overloaded = False
+            log.warning("caught up with the sensors: live trace back")
+
+    # --- events out ---------------------------------------------------------------------------
+
+    def _emit(self, events: list[dict], block: SampleBlock | None) -> None:
+        if not events:
+            return
+        t0 = time.thread_time()
+        try:
+            self._publish(events, block)
+        finally:
+            self.counters.cpu_s["fan-out"] += time.thread_time() - t0
+
+    def _publish(self, events: list[dict], block: SampleBlock | None) -> None:
+        sid = self.session_row.id
+        for e in events:
+            self.counters.events += 1
+            msg = {**e, "session_id": sid}
+            if block is not None:
+                msg["confirmed_by"] = {
+                    "device_id": f"{block.device_id:016x}",
+                    "stream_id": block.stream.stream_id,
+                    "sample": block.first_sample + len(block) - 1,
+                }
+            self.hub.publish(msg)
+            self.writer.add_event(sid, e)
+            self._to_athlete(e, msg)
+        self.writer.wake.set()
+
+    def _to_athlete(self, e: dict, msg: dict) -> None:
+        """MQTT events, and the athlete's cue for this step or rep if the policy gives one."""
+        athlete, mqtt = self.session_row.athlete_id, self.mqtt
+        if mqtt is not None:
+            kind = "reps" if e["type"] == "rep" else "steps"
+            mqtt.publish(
+                mqtt.topics[kind].format(athlete=athlete), msg, qos=0 if kind == "steps" else 1
+            )
+        cue = self.cue_maker.on_event(e) if self.cue_maker is not None else None
+        if cue is None:
+            return
+        self.cues_sent += 1
+        out = cue_payload(cue, e, self.session_row.id, athlete, self.cues_sent)
+        self.hub.publish({"type": "cue", **out})
+        if mqtt is not None:
+            mqtt.publish_cue(athlete, out, cue["expiry_s"])
+
+    def on_event(self, ev: DeviceEvent) -> None:
+        d = self.counters.device_events
+        d[ev.kind] = d.get(ev.kind, 0) + 1
+        # An unplugged sensor is not waited for any more. A stalled one (no frames for
+        # a second) is, up to the engine's stale_s: from here a starved host looks the
+        # same as a stalled sensor, and waiting keeps the session identical to its
+        # re-score.
+        if self.merge is not None and ev.kind == "disconnected":
+            for b in self.merge.pause(ev.device_id):
+                self._record(b)
+            if self.recording is not None:
+                self._emit(self.recording.pause(ev.device_id), None)
+        msg = {
+            "type": "sensor_event",
+            "kind": ev.kind,
+            "device_id": f"{ev.device_id:016x}",
+            "time_s": ev.host_time_s,
+            "detail": ev.detail,
+        }
+        self.hub.publish(msg)
+
+    # --- training sessions -------------------------------------------------------------------
+
+    def is_recording(self, session_id: int) -> bool:
+        return self.session_row is not None and self.session_row.id == session_id
+
+    def refuse_if_recording(self, session_id: int) -> None:
+        """A recording session is not deleted or rescored: stop it first (409)."""
+        if self.is_recording(session_id):
+            raise Conflict(f"session {session_id} is recording; stop it first")
+
+    async def start_session(
+        self, athlete_id: int, notes: str = "", cues: dict | None = None
+    ) -> Session:
+        async with self._lock:
+            if self.recording is not None:
+                raise Conflict(f"session {self.session_row.id} is recording; stop it first")
+            row, rec, policy = await new_session(self.store, self.settings, athlete_id, notes, cues)
+            for dev in self.bridge.sessions():
+                for stream in dev.hello.streams:
+                    rec.expect(dev.device_id, dev.name, stream)
+            self.session_row, self.recording = row, rec
+            self.merge = TimeMerge(max_hold_s=rec.engine.cfg.stale_s)
+            self.cue_maker = CueMaker(policy)
+            self.hub.publish({"type": "session", "event": "started", **session_json(row)})
+            log.info("session %d started for athlete %d", row.id, athlete_id)
+            self.writer.wake.set()
+            return row
+
+    async def stop_session(self) -> Session:
+        async with self._lock:
+            rec, row = self.recording, self.session_row
+            if rec is None:
+                raise Conflict("no session is recording")
+            for b in self.merge.flush():
+                self._record(b)
+            self.merge = None
+            try:
+                events, chunks = rec.finish()
+            except Exception:  # a bug must not keep the session recording for ever
+                log.exception("session %d: the engine failed to finish", row.id)
+                events, chunks = [], rec.chunker.flush()
+            self._emit(events, None)
+            w = self.writer.waiting
+            w.chunks.extend(chunks)
+            w.streams.extend(rec.take_new_streams())
+            self.recording = None
+            row.status, row.stopped_at = "stopped", datetime.now(UTC)
+            w.rows.append(
+                update(Session)
+                .where(Session.id == row.id)
+                .values(status="stopped", stopped_at=row.stopped_at)
+            )
+            self.session_row = None
+            # Stopped whatever happens; what the database refuses now waits and is retried.
+            deadline = time.monotonic() + self.settings.recording.stop_flush_s
+            with contextlib.suppress(OSError):
+                await self.writer.flush_until_empty(deadline)
+            self.hub.publish({"type": "session", "event": "stopped", **session_json(row)})
+            log.info("session %d stopped: %d steps, %d reps", row.id, rec.steps, rec.reps)
+            return row
+
+    async def add_mark(self, session_id: int, label: str) -> Mark:
+        if not self.is_recording(session_id):
+            raise Conflict(f"session {session_id} is not recording; marks are made live")
+        mark = Mark(session_id=session_id, time_s=time.monotonic(), label=label)
+        self.writer.waiting.rows.append(mark)
+        await self.writer.flush_until_empty()
+        self.hub.publish(
+            {"type": "mark", "session_id": session_id, "time_s": mark.time_s, "label": label}
+        )
+        return mark
+
+    def _new_streams(self) -> list[tuple]:
+        return self.recording.take_new_streams() if self.recording is not None else []
+
+    # --- status ------------------------------------------------------------------------------
+
+    @property
+    def storage_error(self) -> str | None:
+        return self.writer.error
+
+    def storage_health(self) -> dict:
+        return self.writer.health()
+
+    async def _status_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.live.status_interval_s)
+            self.hub.publish(self.status())
+
+    async def _trace_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.live.trace_interval_s)
+            series = self.trace.take()
+            if series:
+                self.hub.publish({"type": "trace", "series": series})
+
+    def status(self) -> dict:
+        """JSON-safe: a device not yet synchronised reports NaN drift, sent as null."""
+        rec, row = self.recording, self.session_row
+        session = None
+        if row is not None:
+            session = {
+                **session_json(row),
+                "steps": rec.steps if rec else 0,
+                "reps": rec.reps if rec else 0,
+                "samples": rec.samples if rec else 0,
+            }
+        return clean(
+            {
+                "type": "status",
+                "time_s": time.monotonic(),
+                "devices": [s.as_dict() for s in self.bridge.stats()],
+                "session": session,
+                "storage": self.storage_health(),
+                "engine": {
+                    "overloaded": self.overloaded,
+                    "lag_s": round(self.counters.engine_lag_s, 3),
+                    "peak_lag_s": round(self.peak_lag_s, 3),
+                    "overloads": self.counters.overloads,
+                },
+                "clients": len(self.hub.clients),
+            }
+        )
+
+
+def _mqtt_out(settings: Settings) -> MqttOut | None:
+    m = settings.mqtt
+    if not m.broker:
+        return None
+    host, port = m.address()
+    return MqttOut(
+        host,
+        port,
+        m.node or socket.gethostname().split(".")[0],
+        username=m.username or None,
+        password=m.secret(),
+        tls=m.tls,
+        ca_file=m.ca_file or None,
+        queue_size=m.queue_size,
+    )
