@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_bridge.linksim import UsbTiming, alignment_error_s, simulate
-from firmware_bridge.virtual import demo_devices
+from firmware_bridge.streams import demo_devices
 
 NAME = "clock"
 WARMUP_S = 10.0

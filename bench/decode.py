@@ -22,7 +22,7 @@ from firmware_bridge.codec import (
     encode_frame,
 )
 from firmware_bridge.device import DeviceSession
-from firmware_bridge.virtual import imu_stream
+from firmware_bridge.streams import imu_stream
 
 NAME = "decode"
 SAMPLES_PER_FRAME = 10

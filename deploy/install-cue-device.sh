@@ -26,19 +26,12 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WHEEL="" VERSION="" RELEASE="" BROKER="" ATHLETE="" PWFILE="" ROLLBACK=0 NO_START=0
 PIP_OPTS=()
 while [ $# -gt 0 ]; do
+    release_option "$@"
+    if [ "$WORDS" -gt 0 ]; then shift "$WORDS"; continue; fi
     case "$1" in
-        --wheel) WHEEL=$2; shift 2 ;;
-        --version) VERSION=$2; shift 2 ;;
-        --release) RELEASE=$2; shift 2 ;;
-        --pip-option=*) PIP_OPTS+=("${1#--pip-option=}"); shift ;;
-        --pip-option) PIP_OPTS+=("$2"); shift 2 ;;
         --broker) BROKER=$2; shift 2 ;;
         --athlete) ATHLETE=$2; shift 2 ;;
         --password-file) PWFILE=$2; shift 2 ;;
-        --rollback) ROLLBACK=1; shift ;;
-        --root) ROOT=$(cd "$2" && pwd); shift 2 ;;
-        --no-start) NO_START=1; shift ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done

@@ -199,3 +199,23 @@ restart_units() {
     systemctl enable --quiet "$@"
     systemctl restart "$@"
 }
+
+# release_option ARGS...: one of the options both installers take (--wheel, --version,
+# --release, --pip-option, --rollback, --root, --no-start, --help). Sets WORDS to how
+# many arguments it used, 0 if "$1" is not one of them.
+# shellcheck disable=SC2034  # the options set the installer's variables
+release_option() {
+    WORDS=1
+    case "$1" in
+        --wheel) WHEEL=$2; WORDS=2 ;;
+        --version) VERSION=$2; WORDS=2 ;;
+        --release) RELEASE=$2; WORDS=2 ;;
+        --pip-option=*) PIP_OPTS+=("${1#--pip-option=}") ;;
+        --pip-option) PIP_OPTS+=("$2"); WORDS=2 ;;
+        --rollback) ROLLBACK=1 ;;
+        --root) ROOT=$(cd "$2" && pwd); WORDS=2 ;;
+        --no-start) NO_START=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
+        *) WORDS=0 ;;
+    esac
+}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .clocksync import ClockSync, SampleTimeline, WrapExtender
-from .codec import (
+from .protocol import (
     REQUIRED_CHANNELS,
     ClockReply,
     Command,

@@ -17,12 +17,13 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .codec import Command, DecoderCounters, Hello, MsgType, encode_frame
 from .device import DeviceEvent, DeviceSession, validate_hello
 from .device import error as DeviceError
 from .host import BlockSink, EventSink, HostProtocol
+from .stats import DeviceStats, add_counters
 from .transport import SerialTransport
 from .transport import error as TransportError
 
@@ -175,52 +176,6 @@ class DeviceConnection:
         self._lost.set()
 
 
-# --- statistics -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeviceStats:
-    device_id: str
-    name: str
-    port: str | None
-    connected: bool
-    firmware: str
-    frames_per_s: float
-    bytes_per_s: float
-    samples_per_s: float
-    frames: int
-    crc_errors: int
-    malformed_frames: int
-    dropped_bytes: int
-    lost_samples: int
-    overflow_samples: int
-    duplicates: int
-    resets: int
-    reconnects: int
-    clock_drift_ppm: float
-    clock_rtt_ms: float
-    clock_stddev_us: float
-    last_frame_age_s: float | None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def line(self) -> str:
-        state = "" if self.connected else " DISCONNECTED"
-        return (
-            f"{self.name} [{self.device_id}]{state}: {self.frames_per_s:.0f} frames/s"
-            f" {self.bytes_per_s / 1000:.1f} kB/s {self.samples_per_s:.0f} samples/s"
-            f" crc={self.crc_errors} dropped_bytes={self.dropped_bytes}"
-            f" lost={self.lost_samples} overflow={self.overflow_samples}"
-            f" dup={self.duplicates} resets={self.resets} reconnects={self.reconnects}"
-            f" drift={self.clock_drift_ppm:+.1f}ppm rtt={self.clock_rtt_ms:.2f}ms"
-        )
-
-
-def _add_counters(a: DecoderCounters, b: DecoderCounters) -> DecoderCounters:
-    return DecoderCounters(**{k: getattr(a, k) + getattr(b, k) for k in asdict(a)})
-
-
 @dataclass
 class _DeviceRecord:
     session: DeviceSession
@@ -234,7 +189,7 @@ class _DeviceRecord:
     def counters(self) -> DecoderCounters:
         if self.connection is None:
             return self.past
-        return _add_counters(self.past, self.connection.decoder.counters)
+        return add_counters(self.past, self.connection.decoder.counters)
 
     def samples(self) -> int:
         return sum(c.samples for c in self.session.stream_counters().values())
@@ -371,7 +326,8 @@ class Bridge:
 
     # --- statistics -----------------------------------------------------------------
 
-    def sessions(self) -> list[DeviceSession]:
+    def device_sessions(self) -> list[DeviceSession]:
+        """Every device seen, connected or not (a device session spans its reconnects)."""
         return [r.session for r in self._devices.values()]
 
     def connection(self, device_id: int) -> DeviceConnection | None:

@@ -72,91 +72,94 @@ class Limits:
     header_timeout_s: float
 
 
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with connection, header-time and header-size limits."""
+
+    limits: Limits  # set by guarded_protocol()
+    _header_timer: asyncio.TimerHandle | None = None
+    _header_bytes = 0
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        why = self._over_limit()
+        if why is not None:
+            COUNTERS[why] += 1
+            # Out of the count now: a burst of refused sockets, not yet closed by
+            # the loop, must not count against the next client.
+            self.connections.discard(self)
+            self._refuse(503, "too many connections")
+            return
+        self._await_headers()
+
+    def _over_limit(self) -> str | None:
+        if len(self.connections) > self.limits.max_connections:
+            return "too_many_connections"
+        host = _host(self)
+        same = sum(1 for c in self.connections if _host(c) == host)
+        if same > self.limits.max_connections_per_client:
+            return "too_many_from_client"
+        return None
+
+    def _refuse(self, status: int, why: str) -> None:
+        reason = {408: "Request Timeout", 431: "Request Header Fields Too Large"}.get(
+            status, "Service Unavailable"
+        )
+        body = json.dumps({"detail": why}).encode()
+        self.transport.write(
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+            + body
+        )
+        self.transport.close()
+
+    def _await_headers(self) -> None:
+        self._header_bytes = 0
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(
+                self.limits.header_timeout_s, self._headers_too_slow
+            )
+
+    def _headers_done(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            COUNTERS["header_timeout"] += 1
+            self._refuse(408, f"headers not complete within {self.limits.header_timeout_s:g} s")
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():  # refused or timed out: nothing more is read
+            return
+        if self._header_timer is not None:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        # Still no end of headers, and more than any real client sends (checked
+        # after parsing, so that a body in the same read is not counted).
+        if self._header_timer is not None and self._header_bytes > MAX_HEADER_BYTES:
+            self._headers_done()
+            if not self.transport.is_closing():
+                COUNTERS["headers_too_large"] += 1
+                self._refuse(431, f"headers over {MAX_HEADER_BYTES} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._await_headers()
+
+    def on_headers_complete(self) -> None:
+        self._headers_done()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc) -> None:
+        self._headers_done()
+        super().connection_lost(exc)
+
+
 def guarded_protocol(limits: Limits) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with `limits` (pass as uvicorn.Config(http=...))."""
-
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
-        _header_timer: asyncio.TimerHandle | None = None
-        _header_bytes = 0
-
-        def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            why = self._over_limit()
-            if why is not None:
-                COUNTERS[why] += 1
-                # Out of the count now: a burst of refused sockets, not yet closed by
-                # the loop, must not count against the next client.
-                self.connections.discard(self)
-                self._refuse(503, "too many connections")
-                return
-            self._await_headers()
-
-        def _over_limit(self) -> str | None:
-            if len(self.connections) > limits.max_connections:
-                return "too_many_connections"
-            host = _host(self)
-            same = sum(1 for c in self.connections if _host(c) == host)
-            if same > limits.max_connections_per_client:
-                return "too_many_from_client"
-            return None
-
-        def _refuse(self, status: int, why: str) -> None:
-            reason = {408: "Request Timeout", 431: "Request Header Fields Too Large"}.get(
-                status, "Service Unavailable"
-            )
-            body = json.dumps({"detail": why}).encode()
-            self.transport.write(
-                f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
-                + body
-            )
-            self.transport.close()
-
-        def _await_headers(self) -> None:
-            self._header_bytes = 0
-            if self._header_timer is None:
-                self._header_timer = self.loop.call_later(
-                    limits.header_timeout_s, self._headers_too_slow
-                )
-
-        def _headers_done(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _headers_too_slow(self) -> None:
-            self._header_timer = None
-            if not self.transport.is_closing():
-                COUNTERS["header_timeout"] += 1
-                self._refuse(408, f"headers not complete within {limits.header_timeout_s:g} s")
-
-        def data_received(self, data: bytes) -> None:
-            if self.transport.is_closing():  # refused or timed out: nothing more is read
-                return
-            if self._header_timer is not None:
-                self._header_bytes += len(data)
-            super().data_received(data)
-            # Still no end of headers, and more than any real client sends (checked
-            # after parsing, so that a body in the same read is not counted).
-            if self._header_timer is not None and self._header_bytes > MAX_HEADER_BYTES:
-                self._headers_done()
-                if not self.transport.is_closing():
-                    COUNTERS["headers_too_large"] += 1
-                    self._refuse(431, f"headers over {MAX_HEADER_BYTES} bytes")
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._await_headers()
-
-        def on_headers_complete(self) -> None:
-            self._headers_done()
-            super().on_headers_complete()
-
-        def connection_lost(self, exc) -> None:
-            self._headers_done()
-            super().connection_lost(exc)
-
-    return GuardedHttpToolsProtocol
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
 
 
 class RequestGuard:

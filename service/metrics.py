@@ -13,172 +13,159 @@ from . import httpguard
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+PER_DEVICE = (  # name, help, kind, DeviceStats attribute (or a function of it)
+    ("frames", "frames received", "counter", "frames"),
+    ("crc_errors", "frames failing their CRC", "counter", "crc_errors"),
+    ("malformed_frames", "frames not decodable", "counter", "malformed_frames"),
+    ("dropped_bytes", "bytes outside any valid frame", "counter", "dropped_bytes"),
+    ("lost_samples", "samples lost on the link (gaps)", "counter", "lost_samples"),
+    ("overflow_samples", "samples dropped on the MCU", "counter", "overflow_samples"),
+    ("duplicates", "duplicate batches discarded", "counter", "duplicates"),
+    ("resets", "MCU restarts detected", "counter", "resets"),
+    ("reconnects", "reconnections", "counter", "reconnects"),
+    ("connected", "1 while the device is connected", "gauge", lambda s: int(s.connected)),
+    ("frames_per_second", "frame rate, last second", "gauge", "frames_per_s"),
+    ("clock_drift_ppm", "MCU clock drift against the host", "gauge", "clock_drift_ppm"),
+    ("clock_rtt_seconds", "best clock query round trip", "gauge", lambda s: s.clock_rtt_ms / 1e3),
+)
+CPU_HELP = (
+    "CPU seconds by part: decode (frames to sample blocks, clock mapping), engine,"
+    " trace (live plot binning), fan-out (messages made and queued for websockets and"
+    " MQTT; the sockets' own sending is not counted), storage (chunk encoding; the"
+    " database's own work is not counted)"
+)
+
+
+def _metric(kind: str, name: str, doc: str, value: float):
+    family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    return family(f"stridesync_{name}", doc, value=value)
+
+
+def _labelled(kind: str, name: str, doc: str, label: str, values: dict):
+    family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    fam = family(f"stridesync_{name}", doc, labels=[label])
+    for key, value in values.items():
+        fam.add_metric([key], value)
+    return fam
+
+
 class LiveCollector(Collector):
     def __init__(self, live, hub) -> None:
         self.live = live
         self.hub = hub
 
     def collect(self):
+        yield from self._devices()
+        yield from self._pipeline()
+        yield from self._fan_out()
+        yield from self._storage()
+        yield from self._mqtt()
+        yield _metric("counter", "cues", "cues given", self.live.cues_sent)
+        yield _labelled(
+            "counter",
+            "device_events",
+            "device events by kind (gap, reset...)",
+            "kind",
+            dict(sorted(self.live.counters.device_events.items())),
+        )
+        yield _labelled(
+            "counter",
+            "http_refused",
+            "connections and requests refused at the front door, by reason",
+            "reason",
+            dict(sorted(httpguard.COUNTERS.items())),
+        )
+
+    def _devices(self):
         stats = self.live.bridge.stats()
-        per_device = [
-            ("frames", "frames received", "counter", lambda s: s.frames),
-            ("crc_errors", "frames failing their CRC", "counter", lambda s: s.crc_errors),
-            ("malformed_frames", "frames not decodable", "counter", lambda s: s.malformed_frames),
-            (
-                "dropped_bytes",
-                "bytes outside any valid frame",
-                "counter",
-                lambda s: s.dropped_bytes,
-            ),
-            (
-                "lost_samples",
-                "samples lost on the link (gaps)",
-                "counter",
-                lambda s: s.lost_samples,
-            ),
-            (
-                "overflow_samples",
-                "samples dropped on the MCU",
-                "counter",
-                lambda s: s.overflow_samples,
-            ),
-            ("duplicates", "duplicate batches discarded", "counter", lambda s: s.duplicates),
-            ("resets", "MCU restarts detected", "counter", lambda s: s.resets),
-            ("reconnects", "reconnections", "counter", lambda s: s.reconnects),
-            ("connected", "1 while the device is connected", "gauge", lambda s: int(s.connected)),
-            ("frames_per_second", "frame rate, last second", "gauge", lambda s: s.frames_per_s),
-            (
-                "clock_drift_ppm",
-                "MCU clock drift against the host",
-                "gauge",
-                lambda s: s.clock_drift_ppm,
-            ),
-            (
-                "clock_rtt_seconds",
-                "best clock query round trip",
-                "gauge",
-                lambda s: s.clock_rtt_ms / 1e3,
-            ),
-        ]
-        for name, doc, kind, get in per_device:
+        for name, doc, kind, get in PER_DEVICE:
             fam = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(
                 f"stridesync_device_{name}", doc, labels=["device", "name"]
             )
             for s in stats:
-                fam.add_metric([s.device_id, s.name], get(s))
+                fam.add_metric([s.device_id, s.name], get(s) if callable(get) else getattr(s, get))
             yield fam
-        c = self.live.counters
-        storage = self.live.storage_health()
-        yield GaugeMetricFamily(
-            "stridesync_recording",
-            "1 while a session records",
-            value=int(self.live.recording is not None),
-        )
-        yield CounterMetricFamily("stridesync_samples", "samples received", value=c.samples)
-        yield CounterMetricFamily(
-            "stridesync_engine_events", "steps and reps emitted", value=c.events
-        )
-        yield CounterMetricFamily(
-            "stridesync_engine_busy_seconds", "time spent in the engine", value=c.engine_s
-        )
-        cpu = CounterMetricFamily(
-            "stridesync_cpu_seconds",
-            "CPU seconds by part: decode (frames to sample blocks, clock mapping), engine,"
-            " trace (live plot binning), fan-out (messages made and queued for websockets and"
-            " MQTT; the sockets' own sending is not counted), storage (chunk encoding; the"
-            " database's own work is not counted)",
-            labels=["part"],
-        )
+
+    def _pipeline(self):
+        live, c = self.live, self.live.counters
+        yield _metric("gauge", "recording", "1 while a session records", live.recording is not None)
+        yield _metric("counter", "samples", "samples received", c.samples)
+        yield _metric("counter", "engine_events", "steps and reps emitted", c.events)
+        yield _metric("counter", "engine_busy_seconds", "time spent in the engine", c.engine_s)
         parts = dict(c.cpu_s)
         parts["decode"] = max(HostProtocol.cpu_s_total - parts.pop("blocks"), 0.0)
-        for part, seconds in parts.items():
-            cpu.add_metric([part], seconds)
-        yield cpu
-        yield GaugeMetricFamily(
-            "stridesync_engine_lag_seconds",
+        yield _labelled("counter", "cpu_seconds", CPU_HELP, "part", parts)
+        yield _metric(
+            "gauge",
+            "engine_lag_seconds",
             "age of the newest sample when the engine finished its block",
-            value=c.engine_lag_s,
+            c.engine_lag_s,
         )
-        yield GaugeMetricFamily(
-            "stridesync_overloaded",
+        yield _metric(
+            "gauge",
+            "overloaded",
             "1 while the host is behind the sensors by more than live.overload_lag_s",
-            value=int(self.live.overloaded),
+            int(live.overloaded),
         )
-        yield CounterMetricFamily(
-            "stridesync_overloads", "times the host fell behind", value=c.overloads
-        )
-        yield CounterMetricFamily(
-            "stridesync_trace_blocks_shed",
+        yield _metric("counter", "overloads", "times the host fell behind", c.overloads)
+        yield _metric(
+            "counter",
+            "trace_blocks_shed",
             "sample blocks left out of the live trace while overloaded",
-            value=c.trace_blocks_shed,
+            c.trace_blocks_shed,
         )
-        yield GaugeMetricFamily(
-            "stridesync_storage_backlog_seconds",
-            "age of the oldest sample waiting to be stored",
-            value=storage["backlog_s"],
-        )
-        yield GaugeMetricFamily(
-            "stridesync_websocket_clients",
-            "connected websocket clients",
-            value=len(self.hub.clients),
-        )
-        yield CounterMetricFamily(
-            "stridesync_websocket_messages", "messages published", value=self.hub.published
-        )
-        yield CounterMetricFamily(
-            "stridesync_websocket_dropped_messages",
+
+    def _fan_out(self):
+        hub = self.hub
+        yield _metric("gauge", "websocket_clients", "connected websocket clients", len(hub.clients))
+        yield _metric("counter", "websocket_messages", "messages published", hub.published)
+        yield _metric(
+            "counter",
+            "websocket_dropped_messages",
             "messages dropped from slow clients' queues",
-            value=self.hub.dropped,
+            hub.dropped,
         )
-        yield CounterMetricFamily("stridesync_storage_commits", "commits", value=c.commits)
-        yield CounterMetricFamily(
-            "stridesync_storage_commit_errors", "failed commits (retried)", value=c.commit_errors
+
+    def _storage(self):
+        c, storage = self.live.counters, self.live.storage_health()
+        yield _metric(
+            "gauge",
+            "storage_backlog_seconds",
+            "age of the oldest sample waiting to be stored",
+            storage["backlog_s"],
         )
-        yield CounterMetricFamily(
-            "stridesync_storage_bytes", "compressed raw bytes stored", value=c.bytes_stored
+        yield _metric("counter", "storage_commits", "commits", c.commits)
+        yield _metric(
+            "counter", "storage_commit_errors", "failed commits (retried)", c.commit_errors
         )
-        yield CounterMetricFamily(
-            "stridesync_storage_chunks_dropped",
+        yield _metric("counter", "storage_bytes", "compressed raw bytes stored", c.bytes_stored)
+        yield _metric(
+            "counter",
+            "storage_chunks_dropped",
             "raw chunks dropped while storage failed for too long",
-            value=c.chunks_dropped,
+            c.chunks_dropped,
         )
-        yield GaugeMetricFamily(
-            "stridesync_storage_pending_chunks",
+        yield _metric(
+            "gauge",
+            "storage_pending_chunks",
             "chunks waiting to be stored",
-            value=storage["pending_chunks"],
+            storage["pending_chunks"],
         )
+
+    def _mqtt(self):
         mqtt = self.live.mqtt
-        if mqtt is not None:
-            yield GaugeMetricFamily(
-                "stridesync_mqtt_connected",
-                "1 while connected to the broker",
-                value=int(mqtt.connected),
-            )
-            yield CounterMetricFamily("stridesync_mqtt_sent", "messages sent", value=mqtt.sent)
-            dropped = CounterMetricFamily(
-                "stridesync_mqtt_dropped", "messages not sent, by reason", labels=["reason"]
-            )
-            dropped.add_metric(["queue_full"], mqtt.dropped_full)
-            dropped.add_metric(["expired"], mqtt.dropped_expired)
-            yield dropped
-            yield GaugeMetricFamily(
-                "stridesync_mqtt_queued", "messages waiting", value=len(mqtt.queue)
-            )
-        yield CounterMetricFamily("stridesync_cues", "cues given", value=self.live.cues_sent)
-        events = CounterMetricFamily(
-            "stridesync_device_events", "device events by kind (gap, reset...)", labels=["kind"]
+        if mqtt is None:
+            return
+        yield _metric("gauge", "mqtt_connected", "1 while connected to the broker", mqtt.connected)
+        yield _metric("counter", "mqtt_sent", "messages sent", mqtt.sent)
+        yield _labelled(
+            "counter",
+            "mqtt_dropped",
+            "messages not sent, by reason",
+            "reason",
+            {"queue_full": mqtt.dropped_full, "expired": mqtt.dropped_expired},
         )
-        for kind, n in sorted(c.device_events.items()):
-            events.add_metric([kind], n)
-        yield events
-        refused = CounterMetricFamily(
-            "stridesync_http_refused",
-            "connections and requests refused at the front door, by reason",
-            labels=["reason"],
-        )
-        for reason, n in sorted(httpguard.COUNTERS.items()):
-            refused.add_metric([reason], n)
-        yield refused
+        yield _metric("gauge", "mqtt_queued", "messages waiting", len(mqtt.queue))
 
 
 def registry_for(live, hub) -> CollectorRegistry:

@@ -9,23 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import (
-    Ack,
-    AckStatus,
-    Channel,
-    ChannelInfo,
-    ClockReply,
-    Command,
-    Hello,
-    Message,
-    MsgType,
-    Placement,
-    SampleBatch,
-    SampleFormat,
-    SensorKind,
-    StreamInfo,
-    Unit,
-)
+from firmware_bridge import protocol as p  # the messages, by name: p.Hello, p.Unit...
 
 VECTORS = Path(__file__).parent / "vectors" / "vectors.json"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -42,31 +26,31 @@ def load_vectors() -> list[dict]:
     return json.loads(VECTORS.read_text())["vectors"]
 
 
-def stream_from_json(s: dict) -> StreamInfo:
+def stream_from_json(s: dict) -> p.StreamInfo:
     channels = tuple(
-        ChannelInfo(Channel[c["channel"]], Unit[c["unit"]], c["scale"], c["offset"])
+        p.ChannelInfo(p.Channel[c["channel"]], p.Unit[c["unit"]], c["scale"], c["offset"])
         for c in s["channels"]
     )
-    return StreamInfo(
+    return p.StreamInfo(
         s["stream_id"],
-        SensorKind[s["kind"]],
-        Placement[s["placement"]],
+        p.SensorKind[s["kind"]],
+        p.Placement[s["placement"]],
         s["sample_rate_hz"],
         channels,
         s["index"],
-        SampleFormat[s["sample_format"]],
+        p.SampleFormat[s["sample_format"]],
     )
 
 
-def message_from_json(m: dict) -> Message:
+def message_from_json(m: dict) -> p.Message:
     kind = m["type"]
     if kind == "hello":
         streams = tuple(stream_from_json(s) for s in m["streams"])
-        return Hello(int(m["device_id"], 16), tuple(m["firmware"]), m["name"], streams)
+        return p.Hello(int(m["device_id"], 16), tuple(m["firmware"]), m["name"], streams)
     if kind == "samples":
         dtype = {"INT16": "<i2", "INT32": "<i4"}[m["sample_format"]]
         data = np.array(m["values"], dtype=dtype)
-        return SampleBatch(
+        return p.SampleBatch(
             m["stream_id"],
             m["first_sample"],
             m["overflow"],
@@ -75,9 +59,9 @@ def message_from_json(m: dict) -> Message:
             data.tobytes(),
         )
     if kind == "clock":
-        return ClockReply(m["token"], m["mcu_time_us"])
+        return p.ClockReply(m["token"], m["mcu_time_us"])
     if kind == "ack":
-        return Ack(MsgType[m["command"]], m["token"], AckStatus[m["status"]])
+        return p.Ack(p.MsgType[m["command"]], m["token"], p.AckStatus[m["status"]])
     if kind == "command":
-        return Command(MsgType[m["command"]], m["token"], m.get("stream_id", 0xFF))
+        return p.Command(p.MsgType[m["command"]], m["token"], m.get("stream_id", 0xFF))
     raise ValueError(kind)

@@ -5,7 +5,7 @@ import pytest
 
 from firmware_bridge.clocksync import ClockSync, SampleTimeline, WrapExtender
 from firmware_bridge.linksim import UsbTiming, alignment_error_s, simulate
-from firmware_bridge.virtual import demo_devices
+from firmware_bridge.streams import demo_devices
 
 
 def test_wrap_extender_extends_32_bit_counter_and_tolerates_reordering():

@@ -18,7 +18,7 @@ from cobs import cobs
 from firmware_bridge.codec import MsgType, crc16
 from firmware_bridge.device import DeviceSession
 from firmware_bridge.host import HostProtocol
-from firmware_bridge.virtual import demo_devices
+from firmware_bridge.streams import demo_devices
 from tests.helpers import load_vectors
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from firmware_bridge.codec import ClockReply, FrameDecoder, Hello, SampleBatch, encode_frame
 from firmware_bridge.device import DeviceSession, SampleBlock
-from firmware_bridge.virtual import force_plate_stream
+from firmware_bridge.streams import force_plate_stream
 
 batches = st.builds(
     SampleBatch,

@@ -118,7 +118,8 @@ async def test_cues_play_and_survive_a_broker_restart(tmp_path):
             live = app.state.live
             auth = {"Authorization": f"Bearer {ADMIN}"}
             async with httpx.AsyncClient(base_url=f"http://{addr}", headers=auth) as c:
-                while len(live.bridge.sessions()) < len(sim.paths) or not live.mqtt.connected:
+                devices = live.bridge.device_sessions
+                while len(devices()) < len(sim.paths) or not live.mqtt.connected:
                     await asyncio.sleep(0.05)
                 a = (await c.post("/api/athletes", json={"name": "A", "body_mass_kg": 75})).json()
                 assert a["id"] == 1

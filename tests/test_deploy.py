@@ -393,7 +393,8 @@ def test_udev_rules_from_the_usb_serial_number():
 
 def test_devices_udev_on_a_virtual_sensor():
     """A pty has no USB serial number: the helper says so instead of a rule."""
-    from firmware_bridge.virtual import PtyMcu, demo_devices
+    from firmware_bridge.streams import demo_devices
+    from firmware_bridge.virtual import PtyMcu
 
     async def run():
         dev = PtyMcu(demo_devices()[0])

@@ -5,7 +5,7 @@ import pytest
 
 from firmware_bridge.codec import ClockReply, Hello, SampleBatch
 from firmware_bridge.device import DeviceEvent, DeviceSession, SampleBlock, error, validate_hello
-from firmware_bridge.virtual import force_plate_stream, speed_stream
+from firmware_bridge.streams import force_plate_stream, speed_stream
 
 RATE = 1000.0
 N = 10
@@ -171,7 +171,7 @@ def test_batches_waiting_for_the_clock_are_never_dropped_uncounted():
     go, and every one of their samples is counted lost, with one gap event."""
     from firmware_bridge.codec import SampleBatch
     from firmware_bridge.device import DeviceSession
-    from firmware_bridge.virtual import demo_devices
+    from firmware_bridge.streams import demo_devices
 
     model = demo_devices()[0]
     session = DeviceSession(model.hello())

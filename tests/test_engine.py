@@ -12,7 +12,7 @@ from scipy.optimize import curve_fit
 
 from firmware_bridge.device import SampleBlock
 from firmware_bridge.simulator import simulate_session
-from firmware_bridge.virtual import force_plate_stream
+from firmware_bridge.streams import force_plate_stream
 from service.engine import EXTRA_STEP_KEYS, STEP_KEYS, AthleteInfo, Engine, settled
 from service.replay import replay_events
 from tests.helpers import SHARED_DATA, needs_data

@@ -13,7 +13,8 @@ import pytest_asyncio
 from firmware_bridge import link
 from firmware_bridge.codec import ClockReply, encode_frame
 from firmware_bridge.device import DeviceEvent, SampleBlock
-from firmware_bridge.virtual import PtyMcu, demo_devices
+from firmware_bridge.streams import demo_devices
+from firmware_bridge.virtual import PtyMcu
 
 pytestmark = pytest.mark.asyncio
 

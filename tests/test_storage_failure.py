@@ -25,7 +25,7 @@ async def test_full_disk_keeps_the_session_and_loses_nothing(tmp_path):
             live, store = app.state.live, app.state.store
             auth = {"Authorization": f"Bearer {ADMIN}"}
             async with httpx.AsyncClient(base_url=f"http://{addr}", headers=auth) as c:
-                while len(live.bridge.sessions()) < len(sim.paths):
+                while len(live.bridge.device_sessions()) < len(sim.paths):
                     await asyncio.sleep(0.05)
                 a = (await c.post("/api/athletes", json={"name": "D", "body_mass_kg": 75})).json()
                 sid = (await c.post("/api/sessions", json={"athlete_id": a["id"]})).json()["id"]

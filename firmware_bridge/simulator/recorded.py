@@ -21,7 +21,8 @@ from scipy.interpolate import CubicSpline
 from ..capture import CaptureWriter
 from ..codec import Placement
 from ..linksim import SimLink
-from ..virtual import McuModel, VirtualStream, force_plate_stream, imu_stream
+from ..streams import force_plate_stream, imu_stream
+from ..virtual import McuModel, VirtualStream
 from . import mocap, sensor
 
 LEAD_S = 2.0  # before the trial: the host connects and learns the clocks
@@ -66,6 +67,17 @@ class _Replay:
         out[outside] = self.rest
         out[lap >= self.live_laps] = 0.0
         return out
+
+
+def _imu_replay(t_s, gyro, accel, lap_s: float, laps: int) -> _Replay:
+    """An IMU's samples replayed every lap. Outside the trial the sensor is still, in
+    the trial's mean posture (a stride's mean kinematic acceleration is ~0: the mean
+    is gravity's), so that an orientation filter starts the trial settled."""
+    edge = int(EDGE_S * 1000)
+    keep = slice(edge, len(t_s) - edge)  # the splines' ends ring
+    values = np.column_stack([gyro, accel])[keep]
+    rest = np.concatenate([np.zeros(3), values[:, 3:].mean(axis=0)])
+    return _Replay(t_s[keep], values, lap_s, laps, rest=rest)
 
 
 def trial_rig(
@@ -116,14 +128,7 @@ def trial_rig(
             trial, gyro_trial, name, contacts, t_force, force, body_mass_kg
         )
         gyro, accel = sensor.apply(t, gyro, accel, effects, rng, shock)
-        # Outside the trial the sensor is still, in the trial's mean posture (a
-        # stride's mean kinematic acceleration is ~0: the mean is gravity's), so
-        # that an orientation filter starts the trial settled.
-        edge = EDGE_S * 1000
-        keep = slice(int(edge), len(t) - int(edge))  # the splines' ends ring
-        values = np.column_stack([gyro, accel])[keep]
-        rest = np.concatenate([np.zeros(3), values[:, 3:].mean(axis=0)])
-        source = _Replay(t[keep] - start + LEAD_S, values, lap_s, laps, rest=rest)
+        source = _imu_replay(t - start + LEAD_S, gyro, accel, lap_s, laps)
         mcu(name, VirtualStream(imu_stream(PLACEMENTS[name]), source, batch_size=10))
     truth = [
         Contact(ic - start + LEAD_S + k * lap_s, to - start + LEAD_S + k * lap_s, foot)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..codec import Placement
-from ..virtual import McuModel, VirtualStream, force_plate_stream, imu_stream, speed_stream
+from ..streams import force_plate_stream, imu_stream, speed_stream
+from ..virtual import McuModel, VirtualStream
 from .athlete import WALK, SessionPlan
 from .limbs import ImuSource
 from .signals import ForceSource, SpeedSource, TrunkSource

@@ -63,7 +63,7 @@ async def demo(args) -> int:
         live.hub.listeners.append(_console)
         athlete = await queries.athlete_named(app.state.store, DEMO_ATHLETE)
         for _ in range(100):  # let the sensors say hello, so the session knows the rig
-            if len(live.bridge.sessions()) >= len(paths):
+            if len(live.bridge.device_sessions()) >= len(paths):
                 break
             await asyncio.sleep(0.05)
         row = await live.start_session(athlete.id, "demo: simulated athlete")

@@ -12,7 +12,8 @@ from rich.live import Live
 from rich.table import Table
 
 from firmware_bridge import link
-from firmware_bridge.virtual import PtyMcu, demo_devices
+from firmware_bridge.streams import demo_devices
+from firmware_bridge.virtual import PtyMcu
 
 from .common import UsageError, stop_event
 

@@ -248,7 +248,7 @@ class Live:
             if self.recording is not None:
                 raise Conflict(f"session {self.session_row.id} is recording; stop it first")
             row, rec, policy = await new_session(self.store, self.settings, athlete_id, notes, cues)
-            for dev in self.bridge.sessions():
+            for dev in self.bridge.device_sessions():
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
             self.session_row, self.recording = row, rec
