@@ -24,9 +24,11 @@ import asyncio
 import json
 import logging
 import re
+import resource
 from collections import Counter
 from dataclasses import dataclass
 
+import uvicorn
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -264,8 +266,6 @@ WS_MAX_MESSAGE_BYTES = 64 * KIB  # clients only listen; uvicorn would take 16 Mi
 def connection_budget(wanted: int) -> int:
     """`wanted` connections if the file-descriptor limit leaves FD_RESERVE beside them
     (raising the soft limit towards the hard one if need be), else as many as fit."""
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = wanted + FD_RESERVE
     if soft != resource.RLIM_INFINITY and soft < need:
@@ -289,8 +289,6 @@ def connection_budget(wanted: int) -> int:
 
 def server_config(app, settings, **kwargs):
     """uvicorn's configuration for `app` with the front door's limits."""
-    import uvicorn
-
     server = settings.server
     limits = Limits(
         connection_budget(server.max_connections),

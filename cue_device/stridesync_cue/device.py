@@ -22,10 +22,13 @@ import contextlib
 import json
 import logging
 import shutil
+import signal
 import socket
 import sys
 import time
 from pathlib import Path
+
+import aiomqtt
 
 from . import contract
 from .sound import PATTERNS, RATE, Output, error, speak, tone
@@ -105,8 +108,6 @@ class CueDevice:
         }
 
     def _client(self):
-        import aiomqtt
-
         return aiomqtt.Client(
             self.args.host,
             self.args.port,
@@ -122,8 +123,6 @@ class CueDevice:
         )
 
     async def run(self) -> None:
-        import aiomqtt
-
         backoff = self.RETRY_MIN_S
         while True:
             try:
@@ -176,8 +175,6 @@ def main(args) -> int:
     device = CueDevice(args)
 
     async def go():
-        import signal
-
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(device.run())
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -65,6 +65,7 @@ def _loaded_errors() -> tuple[type[Exception], ...]:
     return tuple(sys.modules[n].error for n in names if n in sys.modules)
 
 
-def _command_in(argv: list[str]) -> str | None:
-    """The command word (the first argument that is not an option)."""
-    return next((a for a in argv if not a.startswith("-")), None)
+def _command_in(argv: list[str]) -> str:
+    """The command word (the first argument that is not an option); "" if none, so
+    that `stridesync --help` lists the commands without importing any."""
+    return next((a for a in argv if not a.startswith("-")), "")

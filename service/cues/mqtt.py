@@ -21,6 +21,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
 from stridesync_cue.contract import PAYLOAD_VERSION, node_topics
 
 log = logging.getLogger("stridesync.mqtt")
@@ -117,10 +121,6 @@ class MqttOut:
     # --- the sender -------------------------------------------------------------------------
 
     def _client(self):
-        import aiomqtt
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
         offline = json.dumps({"state": "offline"}).encode()
         will_props = Properties(PacketTypes.WILLMESSAGE)
         tls_context = None
@@ -144,8 +144,6 @@ class MqttOut:
         )
 
     async def _run(self) -> None:
-        import aiomqtt
-
         backoff = self.RETRY_MIN_S
         while True:
             try:
@@ -171,7 +169,6 @@ class MqttOut:
 
     async def _serve(self, client) -> None:
         """Send until the connection dies; notice that at once, even with nothing to send."""
-        import aiomqtt
 
         async def watch():
             async for _ in client.messages:  # nothing is subscribed: this only ends by error
@@ -189,9 +186,6 @@ class MqttOut:
         raise aiomqtt.MqttError("disconnected")
 
     async def _send_forever(self, client) -> None:
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
         while True:
             await self._wake.wait()
             self._wake.clear()

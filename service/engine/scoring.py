@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 MODEL_VERSION = "0.4"
 LINKS = ("push", "swing", "torso")
 
@@ -111,8 +113,6 @@ class Baseline:
 def _robust_sd(values: list[float], default: float) -> float:
     """1.4826 x the median absolute deviation (the SD for normal data, untouched by a
     few odd steps); the default where < 8 values."""
-    import numpy as np
-
     if len(values) < 8:
         return default
     x = np.asarray(values)
@@ -120,8 +120,6 @@ def _robust_sd(values: list[float], default: float) -> float:
 
 
 def _line(steps, key, default, fit_only=False) -> tuple[float, float]:
-    import numpy as np
-
     pairs = [(s.get("velocity_m_s"), s[key]) for s in steps if s.get(key) is not None]
     with_v = [(v, x) for v, x in pairs if v]
     if len(with_v) >= 8 and np.ptp([v for v, _ in with_v]) >= 1.5:
