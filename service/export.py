@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 import json
+import warnings
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -20,6 +21,11 @@ from .engine import EXTRA_STEP_KEYS, STEP_KEYS
 from .engine.events import PROFILE_KEYS
 from .recorder import stream_from_json
 from .store import Session, SessionStream, Store, queries, rawcodec
+from .timebase import relative
+
+# A force-only C3D has no marker points, as it is meant to: the c3d package's warning
+# about it is not the user's business (it reached the service's console).
+warnings.filterwarnings("ignore", message="No point data found in file", module="c3d")
 
 PAGE = 1000  # rows a Parquet row group
 STEP_COLUMNS = ("n", *(k for k in (*STEP_KEYS[1:], *EXTRA_STEP_KEYS) if k != "n"))
@@ -34,15 +40,6 @@ REP_COLUMNS = (
     *PROFILE_KEYS,
     "model_version",
 )
-ABSOLUTE = ("ic_time_s", "to_time_s", "start_s", "end_s")
-
-
-def relative(d: dict, origin: float) -> dict:
-    out = dict(d)
-    for k in ABSOLUTE:
-        if out.get(k) is not None:
-            out[k] = round(out[k] - origin, 6)
-    return out
 
 
 async def raw_blocks(

@@ -2,8 +2,9 @@
 
 Every input is bounded; text has no control characters (PostgreSQL rejects
 NUL, and a name is a name). Step and rep fields are the engine's
-(docs/scoring.md); times are host monotonic seconds, as `clock_origin_s`
-of the session.
+(docs/scoring.md); every step, rep and mark time is seconds since the session
+started (service/timebase.py); timestamps are ISO 8601 in UTC. Every field
+carries a description with its unit: the OpenAPI document is the reference.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
+from .engine import MODEL_VERSION
 from .engine.events import REP_FIELDS, STEP_FIELDS
 
 
@@ -34,9 +36,14 @@ def _name(v: str) -> str:
 Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
 Notes = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
 Label = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_name)]
-Mass = Annotated[float, Field(ge=20.0, le=250.0, allow_inf_nan=False, description="kg")]
-Height = Annotated[float, Field(ge=1.0, le=2.5, allow_inf_nan=False, description="m")]
+Mass = Annotated[float, Field(ge=20.0, le=250.0, allow_inf_nan=False)]
+Height = Annotated[float, Field(ge=1.0, le=2.5, allow_inf_nan=False)]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+def _d(text: str, default=..., **kw):
+    """A field with its description (and unit), as the OpenAPI document shows it."""
+    return Field(default, description=text, **kw)
 
 
 class _In(BaseModel):
@@ -46,104 +53,127 @@ class _In(BaseModel):
 class CuePolicyIn(_In):
     """Changes to the cue policy (docs/cues.md); what is left out keeps its default."""
 
-    mode: Literal["off", "changes", "every-step"] | None = None
-    out_of_band: Annotated[float, Field(ge=0.0, le=1.5, allow_inf_nan=False)] | None = None
-    min_gap_steps: Annotated[int, Field(ge=1, le=100)] | None = None
-    aligned_streak: Annotated[int, Field(ge=0, le=100)] | None = None
-    rep_summary: bool | None = None
-    fade_after_reps: Annotated[int, Field(ge=0, le=100)] | None = None
-    fade_every: Annotated[int, Field(ge=1, le=20)] | None = None
-    step_expiry_s: Annotated[float, Field(ge=0.05, le=5.0, allow_inf_nan=False)] | None = None
-    summary_expiry_s: Annotated[float, Field(ge=1.0, le=120.0, allow_inf_nan=False)] | None = None
+    mode: Literal["off", "changes", "every-step"] | None = _d(
+        "off; cues when the limiting link changes; or on every step", None
+    )
+    out_of_band: Annotated[float, Field(ge=0.0, le=1.5, allow_inf_nan=False)] | None = _d(
+        "a system score below this is out of band [1: the athlete's baseline]", None
+    )
+    min_gap_steps: Annotated[int, Field(ge=1, le=100)] | None = _d(
+        "at most one step cue in this many steps [steps]", None
+    )
+    aligned_streak: Annotated[int, Field(ge=0, le=100)] | None = _d(
+        "'aligned' after this many aligned steps in a row (0: never) [steps]", None
+    )
+    rep_summary: bool | None = _d("a spoken summary after each rep", None)
+    fade_after_reps: Annotated[int, Field(ge=0, le=100)] | None = _d(
+        "step cues on every rep up to this one [reps]", None
+    )
+    fade_every: Annotated[int, Field(ge=1, le=20)] | None = _d(
+        "then step cues on every n-th rep only (1: no fading) [reps]", None
+    )
+    step_expiry_s: Annotated[float, Field(ge=0.05, le=5.0, allow_inf_nan=False)] | None = _d(
+        "a step cue not played by then is dropped [s]", None
+    )
+    summary_expiry_s: Annotated[float, Field(ge=1.0, le=120.0, allow_inf_nan=False)] | None = _d(
+        "a rep summary not played by then is dropped [s]", None
+    )
 
     def changes(self) -> dict:
         return self.model_dump(exclude_none=True)
 
 
 class AthleteIn(_In):
-    name: Name
-    body_mass_kg: Mass
-    height_m: Height = 1.75
-    notes: Notes = ""
-    cue_policy: CuePolicyIn | None = None
+    name: Name = _d("the athlete's name, one line")
+    body_mass_kg: Mass = _d("body mass [kg]")
+    height_m: Height = _d("standing height (air drag) [m]", 1.75)
+    notes: Notes = _d("free text", "")
+    cue_policy: CuePolicyIn | None = _d("changes to the default cue policy", None)
 
 
 class AthletePatch(_In):
-    name: Name | None = None
-    body_mass_kg: Mass | None = None
-    height_m: Height | None = None
-    notes: Notes | None = None
-    cue_policy: CuePolicyIn | None = None
+    name: Name | None = _d("the athlete's name, one line", None)
+    body_mass_kg: Mass | None = _d("body mass [kg]", None)
+    height_m: Height | None = _d("standing height (air drag) [m]", None)
+    notes: Notes | None = _d("free text", None)
+    cue_policy: CuePolicyIn | None = _d("changes to the default cue policy (null: none)", None)
 
 
 class AthleteOut(BaseModel):
-    id: int
-    name: str
-    body_mass_kg: float
-    height_m: float
-    notes: str
-    baseline: dict | None
-    cue_policy: dict | None
-    created_at: datetime
+    id: int = _d("the athlete's id")
+    name: str = _d("the athlete's name")
+    body_mass_kg: float = _d("body mass [kg]")
+    height_m: float = _d("standing height [m]")
+    notes: str = _d("free text")
+    baseline: dict | None = _d("the athlete's own baseline (null: population defaults)")
+    cue_policy: dict | None = _d("changes to the default cue policy")
+    created_at: datetime = _d("when the athlete was added (ISO 8601, UTC)")
 
 
 class BaselineIn(_In):
-    session_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
-
-
-class SessionStart(_In):
-    athlete_id: Id
-    notes: Notes = ""
-    cues: CuePolicyIn | None = Field(None, description="this session's changes to the cue policy")
-
-
-class SessionOut(BaseModel):
-    id: int
-    athlete_id: int
-    status: Literal["recording", "stopped", "interrupted"]
-    started_at: datetime
-    stopped_at: datetime | None
-    clock_origin_s: float
-    notes: str
-    model_version: str
-    athlete_snapshot: dict
-    baseline: dict | None
-    cue_policy: dict | None
-
-
-class StreamOut(BaseModel):
-    device_id: str
-    device_name: str
-    stream_id: int
-    key: str = Field(description="DEVICE:STREAM, for ?stream= in exports")
-    expected_at_start: bool
-    info: dict
-
-
-class SessionDetail(SessionOut):
-    streams: list[StreamOut]
-    steps: int
-    reps: int
-    raw_samples: int
-    raw_bytes: int
-    raw_span_s: float = Field(
-        description="seconds of sample time from the first raw sample stored to the last"
+    session_ids: Annotated[list[Id], Field(min_length=1, max_length=100)] = _d(
+        "sessions of the athlete's normal, good running"
     )
 
 
+class SessionStart(_In):
+    athlete_id: Id = _d("whose session it is")
+    notes: Notes = _d("free text", "")
+    cues: CuePolicyIn | None = _d("this session's changes to the cue policy", None)
+
+
+class SessionOut(BaseModel):
+    id: int = _d("the session's id")
+    athlete_id: int = _d("whose session it is")
+    status: Literal["recording", "stopped", "interrupted"] = _d(
+        "interrupted: the service stopped without stopping it (power cut, crash)"
+    )
+    started_at: datetime = _d("wall-clock start (ISO 8601, UTC)")
+    stopped_at: datetime | None = _d("wall-clock stop (ISO 8601, UTC)")
+    clock_origin_s: float = _d(
+        "the host's monotonic clock at the start: raw sample times minus this are the"
+        " session's times [s]"
+    )
+    notes: str = _d("free text")
+    model_version: str = _d("the scoring model the session was recorded with")
+    athlete_snapshot: dict = _d("the athlete's body mass and height as at the start")
+    baseline: dict | None = _d("the baseline the session scored against (null: population)")
+    cue_policy: dict | None = _d("the cue policy the session used")
+
+
+class StreamOut(BaseModel):
+    device_id: str = _d("the device's 64-bit id, hex")
+    device_name: str = _d("the device's name (its HELLO)")
+    stream_id: int = _d("the stream's id on its device")
+    key: str = _d("DEVICE:STREAM, for ?stream= in exports (the device's name works too)")
+    expected_at_start: bool = _d("the stream was there when the session started")
+    info: dict = _d("kind, placement, rate and channels (units, scales), as its HELLO said")
+
+
+class SessionDetail(SessionOut):
+    streams: list[StreamOut] = _d("the session's raw streams")
+    steps: int = _d("steps stored")
+    reps: int = _d("reps stored")
+    raw_samples: int = _d("raw samples stored, all streams")
+    raw_bytes: int = _d("compressed raw bytes stored [bytes]")
+    raw_span_s: float = _d("sample time from the first raw sample stored to the last [s]")
+
+
 class MarkIn(_In):
-    label: Label
+    label: Label = _d("what happened, e.g. 'rep 3: flying 30 m'")
 
 
 class MarkOut(BaseModel):
-    id: int
-    session_id: int
-    time_s: float
-    label: str
+    id: int = _d("the mark's id")
+    session_id: int = _d("its session")
+    time_s: float = _d("when, since the session started [s]")
+    label: str = _d("what happened")
 
 
 class RescoreIn(_In):
-    model_version: Annotated[str, Field(min_length=1, max_length=16)]
+    model_version: Annotated[str, Field(min_length=1, max_length=16)] = _d(
+        "the scoring model to run (default: this engine's)", MODEL_VERSION
+    )
 
 
 def _event_model(name: str, doc: str, fields) -> type[BaseModel]:
@@ -172,19 +202,19 @@ RepOut = _event_model(
 
 
 class RescoreOut(BaseModel):
-    session_id: int
-    model_version: str
-    identical: bool = Field(description="the rescore equals what was stored live")
-    steps: list[StepOut]
-    reps: list[RepOut]
-    differences: list[str] = Field(description="the first differences, if any")
+    session_id: int = _d("the session rescored")
+    model_version: str = _d("the scoring model that ran")
+    identical: bool = _d("the rescore equals what was stored live")
+    steps: list[StepOut] = _d("the steps, times since the session started")
+    reps: list[RepOut] = _d("the reps, times since the session started")
+    differences: list[str] = _d("the first differences from what was stored, if any")
 
 
 class Ticket(BaseModel):
-    ticket: str
-    expires_in_s: float
-    role: Literal["admin", "viewer"]
+    ticket: str = _d("pass as /ws/live?ticket=...; good once")
+    expires_in_s: float = _d("how long it stays good [s]")
+    role: Literal["admin", "viewer"] = _d("the role the websocket gets")
 
 
 class Problem(BaseModel):
-    detail: str
+    detail: str = _d("what was wrong, one line")

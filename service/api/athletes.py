@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from .. import schemas
 from ..engine import Baseline
 from ..errors import Invalid
 from ..store import queries
-from .deps import Admin, Id, StoreDep, Viewer
+from .deps import Admin, Id, Offset, StoreDep, Viewer, limit
 
 router = APIRouter(tags=["athletes"])
 BASELINE_MIN_STEPS = 8  # fewer rep steps give no usable spread
@@ -21,8 +19,8 @@ BASELINE_MIN_STEPS = 8  # fewer rep steps give no usable spread
 async def list_athletes(
     store: StoreDep,
     _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: limit(1000) = 100,
+    offset: Offset = 0,
 ):
     return await queries.athletes(store, limit, offset)
 

@@ -3,6 +3,7 @@ session as JSON, the force plates as C3D. Times are seconds since the session st
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -11,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from .. import export, schemas
 from ..errors import Invalid
 from ..store import Session, SessionStream, Store, queries
+from ..timebase import iso
 from .deps import Id, StoreDep, Viewer
 from .sessions import session_detail
 
@@ -40,10 +42,17 @@ async def export_session(
     store: StoreDep,
     session_id: Id,
     _: Viewer,
-    format: Format = "csv",
-    table: Table = "steps",
+    format: Annotated[Format, Query(description="csv, json, parquet or c3d")] = "csv",
+    table: Annotated[
+        Table, Query(description="steps, reps, raw (one stream) or session (JSON)")
+    ] = "steps",
     stream: Annotated[
-        str | None, Query(max_length=40, description="DEVICE:STREAM, for table=raw")
+        str | None,
+        Query(
+            max_length=80,
+            description="for table=raw: the device's name (plate-0), NAME:STREAM or"
+            " DEVICE:STREAM (the stream's key in the session's detail)",
+        ),
     ] = None,
 ):
     """Steps, reps or one stream's raw samples as CSV or Parquet; the whole session as JSON;
@@ -109,15 +118,26 @@ def _table(store: Store, row: Session, format: str, table: str) -> StreamingResp
 
 
 async def _stream_of(store: Store, session_id: int, key: str | None) -> SessionStream:
-    keys = {f"{st.device_id}:{st.stream_id}": st for st in await queries.streams(store, session_id)}
-    if key is None or key not in keys:
-        choices = ", ".join(keys) or "none: the session has no raw samples"
-        raise Invalid(f"stream: choose one of the session's streams ({choices})")
-    return keys[key]
+    """A stream by its key (DEVICE:STREAM), by NAME:STREAM, or by the device's name
+    alone when the device has one stream (`plate-0`)."""
+    streams = await queries.streams(store, session_id)
+    names: dict[str, SessionStream] = {}
+    for st in streams:
+        names[f"{st.device_id}:{st.stream_id}"] = st
+        names[f"{st.device_name}:{st.stream_id}"] = st
+        if sum(o.device_name == st.device_name for o in streams) == 1:
+            names[st.device_name] = st
+    if key is None or key not in names:
+        choices = (
+            ", ".join(f"{st.device_name} ({st.device_id}:{st.stream_id})" for st in streams)
+            or "none: the session has no raw samples"
+        )
+        raise Invalid(f"stream: choose one of the session's streams: {choices}")
+    return names[key]
 
 
 def _jsonable(d: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in d.items()}
 
 
 def _attachment(filename: str) -> dict[str, str]:

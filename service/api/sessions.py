@@ -11,8 +11,9 @@ from .. import schemas
 from ..engine import MODEL_VERSION
 from ..errors import Conflict, Invalid
 from ..recorder import rescore_stored
-from ..store import Session, SessionStream, Store, queries
-from .deps import Admin, Id, LiveDep, StoreDep, Viewer
+from ..store import Mark, Session, SessionStream, Store, queries
+from ..timebase import relative
+from .deps import Admin, Id, LiveDep, Offset, StoreDep, Viewer, limit
 
 router = APIRouter(tags=["sessions"])
 MODEL_VERSIONS = (MODEL_VERSION,)  # the scoring models this engine can run
@@ -23,10 +24,15 @@ CONFLICT = {409: {"model": schemas.Problem}}
 async def list_sessions(
     store: StoreDep,
     _: Viewer,
-    athlete_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    status: Literal["recording", "stopped", "interrupted"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    athlete_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="only this athlete's sessions")
+    ] = None,
+    status: Annotated[
+        Literal["recording", "stopped", "interrupted"] | None,
+        Query(description="only sessions in this state"),
+    ] = None,
+    limit: limit(1000) = 100,
+    offset: Offset = 0,
 ):
     return await queries.sessions(store, athlete_id, status, limit, offset)
 
@@ -74,19 +80,22 @@ async def delete_session(store: StoreDep, live: LiveDep, session_id: Id, _: Admi
 )
 async def mark(store: StoreDep, live: LiveDep, session_id: Id, body: schemas.MarkIn, _: Admin):
     """Mark this moment of the session under way ('rep 3: flying 30 m')."""
-    await queries.session(store, session_id)
-    return await live.add_mark(session_id, body.label)
+    row = await queries.session(store, session_id)
+    return mark_json(await live.add_mark(session_id, body.label), row.clock_origin_s)
 
 
 @router.get("/api/sessions/{session_id}/marks", response_model=list[schemas.MarkOut])
 async def marks(store: StoreDep, session_id: Id, _: Viewer):
-    return await queries.marks(store, session_id)
+    """The session's marks; times since the session started."""
+    row = await queries.session(store, session_id)
+    return [mark_json(m, row.clock_origin_s) for m in await queries.marks(store, session_id)]
 
 
 @router.get("/api/sessions/{session_id}/reps", response_model=list[schemas.RepOut])
 async def reps(store: StoreDep, session_id: Id, _: Viewer):
-    await queries.session(store, session_id)
-    return await queries.reps(store, session_id)
+    """The session's reps; times since the session started."""
+    row = await queries.session(store, session_id)
+    return [relative(r, row.clock_origin_s) for r in await queries.reps(store, session_id)]
 
 
 @router.get("/api/sessions/{session_id}/steps", response_model=list[schemas.StepOut])
@@ -94,17 +103,23 @@ async def steps(
     store: StoreDep,
     session_id: Id,
     _: Viewer,
-    rep: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    foot: Literal["left", "right"] | None = None,
-    limiter: Literal["push", "swing", "torso"] | None = None,
-    aligned: bool | None = None,
-    source: Literal["force", "imu", "fused"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    rep: Annotated[int | None, Query(ge=1, le=100_000, description="only this rep's")] = None,
+    foot: Annotated[Literal["left", "right"] | None, Query(description="only this foot's")] = None,
+    limiter: Annotated[
+        Literal["push", "swing", "torso"] | None, Query(description="only steps it limited")
+    ] = None,
+    aligned: Annotated[bool | None, Query(description="only (not) aligned steps")] = None,
+    source: Annotated[
+        Literal["force", "imu", "fused"] | None, Query(description="only steps timed so")
+    ] = None,
+    limit: limit(10_000) = 1000,
+    offset: Offset = 0,
 ):
-    await queries.session(store, session_id)
+    """The session's steps, filtered and paged; times since the session started."""
+    row = await queries.session(store, session_id)
     where = {"rep": rep, "foot": foot, "limiter": limiter, "aligned": aligned, "source": source}
-    return await queries.steps(store, session_id, where, limit, offset)
+    page = await queries.steps(store, session_id, where, limit, offset)
+    return [relative(s, row.clock_origin_s) for s in page]
 
 
 @router.post(
@@ -125,7 +140,9 @@ async def rescore_session(
             f" this engine runs {', '.join(MODEL_VERSIONS)}"
         )
     live.refuse_if_recording(session_id)
-    events, diffs = await rescore_stored(store, await queries.session(store, session_id))
+    row = await queries.session(store, session_id)
+    events, diffs = await rescore_stored(store, row)
+    events = [relative(e, row.clock_origin_s) for e in events]
     return {
         "session_id": session_id,
         "model_version": body.model_version,
@@ -167,6 +184,15 @@ async def session_detail(store: Store, session_id: int) -> dict:
         "raw_samples": samples,
         "raw_bytes": size,
         "raw_span_s": span_s,
+    }
+
+
+def mark_json(mark: Mark, origin_s: float) -> dict:
+    return {
+        "id": mark.id,
+        "session_id": mark.session_id,
+        "time_s": round(mark.time_s - origin_s, 6),
+        "label": mark.label,
     }
 
 

@@ -6,6 +6,10 @@ and units in the OpenAPI document) and the export columns (service/export.py)
 all come from here; a test checks that the engine's events carry exactly
 these fields.
 
+Times: the engine works on the host's monotonic clock; every event leaving the
+service counts from the session's start (service/timebase.py), which is what the
+field descriptions say.
+
 An event also reads as a mapping (`step["ic_time_s"]`, `dict(step)`), the form
 the service stores and sends as JSON.
 """
@@ -40,16 +44,16 @@ def _f(name, type_, unit, doc, optional=True, core=True) -> EventField:
 STEP_FIELDS: tuple[EventField, ...] = (
     _f("type", Literal["step"], "", "always `step`", optional=False),
     _f("foot", Literal["left", "right"], "", "the stance foot (null from force alone)"),
-    _f("ic_time_s", float, "s", "initial contact, on the session's clock", optional=False),
-    _f("to_time_s", float, "s", "toe-off, on the session's clock", optional=False),
+    _f("ic_time_s", float, "s", "initial contact, since the session started", optional=False),
+    _f("to_time_s", float, "s", "toe-off, since the session started", optional=False),
     _f("contact_time_s", float, "s", "toe-off minus initial contact"),
     _f("flight_time_s", float, "s", "the previous step's toe-off to this contact"),
     _f("step_time_s", float, "s", "the previous contact to this one"),
     _f("step_frequency_hz", float, "Hz", "1 / step time"),
     _f("peak_vertical_force_bw", float, "body weights", "peak vertical force"),
-    _f("braking_impulse_ns", float, "N s", "horizontal impulse while braking (<= 0)"),
-    _f("propulsive_impulse_ns", float, "N s", "horizontal impulse while propelling (>= 0)"),
-    _f("net_horizontal_impulse_ns", float, "N s", "braking plus propulsive impulse"),
+    _f("braking_impulse_ns", float, "N·s", "horizontal impulse while braking (<= 0)"),
+    _f("propulsive_impulse_ns", float, "N·s", "horizontal impulse while propelling (>= 0)"),
+    _f("net_horizontal_impulse_ns", float, "N·s", "braking plus propulsive impulse"),
     _f("ratio_of_force", float, "1", "net horizontal over resultant impulse (RF)"),
     _f("push_score", float, "1", "push against the athlete's baseline (1: as usual)"),
     _f("swing_score", float, "1", "swing timing against the baseline (1: as usual)"),
@@ -90,8 +94,8 @@ PROFILE_FIELDS: tuple[EventField, ...] = (
 REP_FIELDS: tuple[EventField, ...] = (
     _f("type", Literal["rep"], "", "always `rep`", optional=False),
     _f("rep", int, "", "the rep's number in the session", optional=False),
-    _f("start_s", float, "s", "its first contact, on the session's clock"),
-    _f("end_s", float, "s", "its end, on the session's clock"),
+    _f("start_s", float, "s", "its first contact, since the session started"),
+    _f("end_s", float, "s", "its end, since the session started"),
     _f("steps", int, "", "its steps", optional=False),
     _f("min_contact_time_s", float, "s", "its shortest contact"),
     _f("aligned_steps", int, "", "its steps judged aligned"),

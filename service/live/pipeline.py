@@ -31,6 +31,7 @@ from ..hub import Hub, clean
 from ..merge import TimeMerge
 from ..recorder import Recording
 from ..store import Mark, Session, Store
+from ..timebase import relative
 from .counters import Counters
 from .session import new_session, recover_interrupted, session_json
 from .trace import Trace
@@ -178,10 +179,10 @@ class Live:
             self.counters.cpu_s["fan-out"] += time.thread_time() - t0
 
     def _publish(self, events: list[dict], block: SampleBlock | None) -> None:
-        sid = self.session_row.id
+        sid, origin = self.session_row.id, self.session_row.clock_origin_s
         for e in events:
             self.counters.events += 1
-            msg = {**e, "session_id": sid}
+            msg = {**relative(e, origin), "session_id": sid}  # as REST and exports give it
             if block is not None:
                 msg["confirmed_by"] = {
                     "device_id": f"{block.device_id:016x}",
@@ -295,11 +296,13 @@ class Live:
     async def add_mark(self, session_id: int, label: str) -> Mark:
         if not self.is_recording(session_id):
             raise Conflict(f"session {session_id} is not recording; marks are made live")
+        origin = self.session_row.clock_origin_s
         mark = Mark(session_id=session_id, time_s=time.monotonic(), label=label)
         self.writer.waiting.rows.append(mark)
         await self.writer.flush_until_empty()
+        since_start = round(mark.time_s - origin, 6)
         self.hub.publish(
-            {"type": "mark", "session_id": session_id, "time_s": mark.time_s, "label": label}
+            {"type": "mark", "session_id": session_id, "time_s": since_start, "label": label}
         )
         return mark
 

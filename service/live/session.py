@@ -14,6 +14,7 @@ from ..errors import NotFound
 from ..hub import clean
 from ..recorder import Recording
 from ..store import Athlete, Session, Store
+from ..timebase import iso
 
 log = logging.getLogger("stridesync.live")
 
@@ -66,8 +67,8 @@ def session_json(row: Session) -> dict:
             "session_id": row.id,
             "athlete_id": row.athlete_id,
             "status": row.status,
-            "started_at": row.started_at.isoformat() if row.started_at else None,
-            "stopped_at": row.stopped_at.isoformat() if row.stopped_at else None,
+            "started_at": iso(row.started_at),
+            "stopped_at": iso(row.stopped_at),
             "clock_origin_s": row.clock_origin_s,
             "model_version": row.model_version,
         }

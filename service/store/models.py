@@ -21,12 +21,29 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A moment stored in UTC and read back with its offset, on SQLite too (which
+    keeps no time zone): the API's timestamps are ISO 8601 with `+00:00` throughout."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, _dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value: datetime | None, _dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -43,7 +60,7 @@ class Athlete(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     baseline: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # null: population
     cue_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # changes to the default
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     sessions: Mapped[list[Session]] = relationship(back_populates="athlete")
 
@@ -54,8 +71,8 @@ class Session(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(16))  # recording, stopped, interrupted
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     clock_origin_s: Mapped[float] = mapped_column(Float)
     notes: Mapped[str] = mapped_column(Text, default="")
     model_version: Mapped[str] = mapped_column(String(16))
@@ -142,4 +159,4 @@ class Mark(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     time_s: Mapped[float] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
