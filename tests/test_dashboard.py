@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -131,10 +133,59 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     assert page.evaluate("[...window.stridesync.state.trace.values()].some(b => b.n > 100)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
+    _no_negative_scores(page)
+    # Between reps: resting, with the rep's summary; the light names no link.
+    page.wait_for_function(
+        "document.getElementById('light').dataset.state === 'resting'"
+        " && document.querySelectorAll('#reps li.rep').length >= 2",
+        timeout=90_000,
+    )
+    assert page.text_content("#light-text") == "RESTING"
+    assert page.text_content("#light-sub").startswith("rep ")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-resting.png"), full_page=False)
+    # A page that joins now shows what this one, there from the start, shows.
+    late = _page(browser, demo, ADMIN)
+    _eventually_same(page, late)
+    late.context.close()
     # Nothing but the Pi: every request went to the demo's own address.
     host = demo["url"].split("//")[1]
     strangers = [u for u in requests if u.split("//")[1].split("/")[0] != host]
     assert requests and not strangers, strangers
+
+
+LIVE_VIEW = """() => {
+  const text = (id) => document.getElementById(id).textContent;
+  return {
+    light: [document.getElementById("light").dataset.state, text("light-text"), text("light-sub")],
+    steps: [...document.querySelectorAll("#steps tbody tr")]
+      .map((r) => r.className + r.textContent),
+    reps: [...document.querySelectorAll("#reps li")].map((li) => li.textContent),
+    numbers: ["n-contact", "n-flight", "n-freq", "n-asym", "n-speed", "n-force", "n-steps", "n-rep",
+      "val-push", "val-swing", "val-torso", "last-cue"].map(text),
+  };
+}"""
+
+
+def _eventually_same(early, late, timeout_s: float = 20.0):
+    """The two pages show the same (messages keep coming: compared until they agree)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        a, b = early.evaluate(LIVE_VIEW), late.evaluate(LIVE_VIEW)
+        if a == b:
+            assert a["reps"] and a["steps"]
+            return
+        assert time.monotonic() < deadline, (a, b)
+        time.sleep(0.3)
+
+
+def _no_negative_scores(page):
+    cells = page.evaluate(
+        """() => [...document.querySelectorAll("#steps tbody td:nth-child(5), .score b,"
+          + " #detail-steps tbody td:nth-child(n+8):nth-child(-n+11)")]
+          .map((td) => td.textContent)"""
+    )
+    values = [float(c) for c in cells if c not in ("–", "")]
+    assert values and min(values) >= 0, cells
 
 
 def test_history_exports_download_and_parse(browser, demo):
@@ -175,14 +226,53 @@ def test_a_viewer_sees_everything_and_changes_nothing(browser, demo):
     page.wait_for_selector("#sessions tbody tr")
 
 
-def test_phone_layout(browser, demo):
-    page = _page(browser, demo, ADMIN, viewport=(390, 844))
+@pytest.mark.parametrize("viewport", [(390, 844), (1280, 800)], ids=["phone", "tablet"])
+def test_layouts_never_scroll_sideways(browser, demo, viewport):
+    page = _page(browser, demo, ADMIN, viewport=viewport)
     # With the widest content there is: steps in the table, sensors listed.
     page.wait_for_selector("#steps tbody tr", timeout=60_000)
     page.wait_for_selector("#sensors tbody tr")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390  # no sideways scrolling on a phone
+    wide = "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+    assert page.evaluate(wide) <= viewport[0]
     assert page.is_visible("#light")
+    # History, with a session's every step listed: wide tables scroll in their own box.
+    page.click("#tab-history")
+    page.click("#sessions tbody tr >> nth=0")
+    page.wait_for_selector("#detail-steps tbody tr")
+    assert page.evaluate(wide) <= viewport[0]
+    # The trend fills its box (it was 240 px wide when drawn while hidden).
+    box = page.evaluate("document.getElementById('plot-trend').clientWidth")
+    canvas = page.evaluate("document.querySelector('#plot-trend canvas').clientWidth")
+    assert canvas >= 0.9 * box > 0
+    page.context.close()
+
+
+def test_history_in_the_browsers_time_zone(browser, demo):
+    """Start times are shown in the browser's zone (New York here, the machine in UTC),
+    from the API's UTC times with their offset; steps counted; no negative score."""
+    import httpx
+
+    ctx = browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id="America/New_York"
+    )
+    page = ctx.new_page()
+    page.goto(f"{demo['url']}/#token={ADMIN}")
+    page.click("#tab-history")
+    page.wait_for_selector("#sessions tbody tr")
+    cells = page.locator("#sessions tbody tr >> nth=0").locator("td").all_inner_texts()
+    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+        sid = int(cells[0])
+        detail = c.get(f"/api/sessions/{sid}").json()
+    started = datetime.fromisoformat(detail["started_at"])
+    assert started.utcoffset() is not None
+    assert cells[1] == started.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M")
+    assert int(cells[3]) > 0  # steps, counted
+    page.click("#sessions tbody tr >> nth=0")
+    page.wait_for_selector("#detail-steps tbody tr")
+    _no_negative_scores(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-history.png"), full_page=False)
+    ctx.close()
 
 
 def test_a_long_live_session_keeps_the_page_bounded(browser, demo):

@@ -41,4 +41,4 @@ async def ws_live(ws: WebSocket, ticket: str | None = None):
     await ws.accept()
     live: Live = ws.app.state.live
     peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
-    await live.hub.serve(ws, peer, hello={**live.status(), "type": "hello", "role": role})
+    await live.hub.serve(ws, peer, hello=live.hello(role))

@@ -7,6 +7,8 @@ const TRACE_WINDOW_S = 6;      // seconds of trace on screen
 const STEP_ROWS = 12;          // rows of the live step table
 const ASYM_STEPS = 20;         // steps for the left/right asymmetry
 const REP_ROWS = 8;
+const SCORE_MAX = 1.5;         // every link's bar on one scale; 1.0 (the baseline) is marked
+const G = 9.81;                // m/s², for the force plot's scale in body weights
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -25,6 +27,9 @@ const state = {
   messages: 0,
   lost: 0,
   selected: null,      // history: session id
+  kept: 0,             // steps the session keeps (retracted ones gone)
+  resting: false,      // between reps: the last rep's summary, not a stale light
+  bodyWeightN: 75 * G, // the force plot's scale
 };
 
 // --- token and API --------------------------------------------------------------------
@@ -109,6 +114,7 @@ function handle(msg) {
       $("role").textContent = msg.role;
       applyRole();
       renderStatus(msg);
+      backfill(msg.snapshot);
       break;
     case "status": renderStatus(msg); break;
     case "step": onStep(msg); break;
@@ -117,15 +123,28 @@ function handle(msg) {
     case "steps_retracted": onRetracted(msg.steps); break;
     case "trace": onTrace(msg); break;
     case "session":
-      if (msg.event === "started") state.kept = 0;
+      if (msg.event === "started") resetLive();
       loadAthletes(); renderSession(msg.event === "started" ? msg : null); break;
     case "cue": $("last-cue").textContent = msg.text; break;
+    case "mark": onMark(msg); break;
     case "lost": state.lost += msg.count; banner(`The screen fell behind: ${state.lost} messages skipped`); break;
     default: break;
   }
 }
 
 // --- live view -------------------------------------------------------------------------
+
+// A moment in the browser's own time zone: 2026-12-02 23:20 (with seconds: 23:20:05).
+function clock(date, seconds = true) {
+  const p = (n) => String(n).padStart(2, "0");
+  return `${p(date.getHours())}:${p(date.getMinutes())}` + (seconds ? `:${p(date.getSeconds())}` : "");
+}
+
+function localDate(iso) {
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${clock(d, false)}`;
+}
 
 function fmt(v, digits = 0, scale = 1) {
   if (v === null || v === undefined) return "–";
@@ -143,36 +162,46 @@ function setLight(kind, text, sub) {
   $("light-sub").textContent = sub || "";
 }
 
+// The light names a link only when the step's verdict does (docs/scoring.md): aligned,
+// or the limiting link; a step with no verdict (a rep's first steps) is neutral.
+function stepLight(s) {
+  if (s.aligned === true) return setLight("aligned", "ALIGNED", `step ${s.n}`);
+  if (s.limiter) return setLight(s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`);
+  setLight("running", "RUNNING", `step ${s.n} · no verdict yet`);
+}
+
+function scoreBar(link, v) {
+  const shown = v === null || v === undefined ? null : Math.min(Math.max(v, 0), SCORE_MAX);
+  $(`bar-${link}`).style.width = shown === null ? "0" : `${shown / SCORE_MAX * 100}%`;
+  $(`val-${link}`).textContent = fmt(shown, 2);
+}
+
 function onStep(s) {
   state.steps = s.n;
-  state.kept = (state.kept ?? 0) + 1;
-  if (s.aligned) setLight("aligned", "ALIGNED", `step ${s.n}`);
-  else if (s.limiter) setLight(s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`);
-  for (const link of ["push", "swing", "torso"]) {
-    const v = s[`${link}_score`];
-    $(`bar-${link}`).style.width = v === null ? "0" : `${Math.min(v, 1.5) / 1.5 * 100}%`;
-    $(`val-${link}`).textContent = fmt(v, 2);
-  }
+  state.kept += 1;
+  state.resting = false;
+  $("live").classList.remove("resting");
+  stepLight(s);
+  for (const link of ["push", "swing", "torso"]) scoreBar(link, s[`${link}_score`]);
   $("n-contact").textContent = fmt(s.contact_time_s, 0, 1000);
   $("n-flight").textContent = fmt(s.flight_time_s, 0, 1000);
   $("n-freq").textContent = fmt(s.step_frequency_hz, 2);
   $("n-speed").textContent = fmt(s.velocity_m_s, 1);
+  // A step timed by the shanks alone had no plate under it: no force metrics, and why.
+  $("n-force").textContent = s.source === "imu" ? "no plate" : fmt(s.peak_vertical_force_bw, 1);
+  $("n-force").classList.toggle("missing", s.source === "imu");
   $("n-steps").textContent = state.kept;
   $("n-rep").textContent = `rep ${s.rep ?? "–"}`;
   state.recent.push(s);
   if (state.recent.length > ASYM_STEPS) state.recent.shift();
-  const mean = (foot) => {
-    const c = state.recent.filter((x) => x.foot === foot && x.contact_time_s).map((x) => x.contact_time_s);
-    return c.length ? c.reduce((a, b) => a + b) / c.length : null;
-  };
-  const l = mean("left"), r = mean("right");
-  $("n-asym").textContent = l && r ? fmt((l - r) / ((l + r) / 2) * 100, 1) : "–";
+  renderAsymmetry();
   const row = document.createElement("tr");
   row.dataset.n = s.n;
   // Provisional: the first steps of what may be a sprint, or slowing down at its end.
   if (s.provisional) row.classList.add("provisional");
+  const system = s.system_score === null || s.system_score === undefined ? null : Math.max(s.system_score, 0);
   for (const v of [s.n, s.foot ?? "–", fmt(s.contact_time_s, 0, 1000), fmt(s.flight_time_s, 0, 1000),
-    fmt(s.system_score, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]) {
+    fmt(system, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]) {
     const td = document.createElement("td");
     td.textContent = v;
     row.appendChild(td);
@@ -180,6 +209,15 @@ function onStep(s) {
   const body = $("steps").tBodies[0];
   body.prepend(row);
   while (body.rows.length > STEP_ROWS) body.deleteRow(-1);
+}
+
+function renderAsymmetry() {
+  const mean = (foot) => {
+    const c = state.recent.filter((x) => x.foot === foot && x.contact_time_s).map((x) => x.contact_time_s);
+    return c.length ? c.reduce((a, b) => a + b) / c.length : null;
+  };
+  const l = mean("left"), r = mean("right");
+  $("n-asym").textContent = l && r ? fmt((l - r) / ((l + r) / 2) * 100, 1) : "–";
 }
 
 function stepRows(numbers) {
@@ -196,25 +234,75 @@ function onRetracted(numbers) {
   for (const row of stepRows(numbers)) row.remove();
   const gone = new Set(numbers);
   state.recent = state.recent.filter((x) => !gone.has(x.n));
-  state.kept = Math.max(0, (state.kept ?? 0) - numbers.length);
+  renderAsymmetry();
+  state.kept = Math.max(0, state.kept - numbers.length);
   $("n-steps").textContent = state.kept;
 }
 
-function onRep(r) {
-  const li = document.createElement("li");
-  li.textContent = `Rep ${r.rep}: ${r.steps} steps, ${r.aligned_steps ?? 0} aligned` +
+function repSummary(r) {
+  return `Rep ${r.rep}: ${r.steps} steps, ${r.aligned_steps ?? 0} aligned` +
     (r.main_limiter ? `, mostly ${r.main_limiter}` : "") +
     (r.mss_m_s ? `, top speed ${r.mss_m_s.toFixed(2)} m/s` : "");
+}
+
+function listItem(text, kind) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  li.className = kind;
   $("reps").prepend(li);
   while ($("reps").children.length > REP_ROWS) $("reps").lastChild.remove();
 }
 
+function onRep(r) {
+  listItem(repSummary(r), "rep");
+  // Resting: the rep's summary, and the last step's numbers greyed, until the next step.
+  state.resting = true;
+  $("live").classList.add("resting");
+  const limited = r.main_limiter ? `mostly ${r.main_limiter}` : "no link limited";
+  setLight("resting", "RESTING", `rep ${r.rep}: ${r.aligned_steps ?? 0} of ${r.steps} aligned · ${limited}`);
+}
+
+function onMark(m) {
+  listItem(`Mark at ${fmt(m.time_s, 1)} s: ${m.label}`, "mark");
+}
+
+function resetLive() {
+  state.recent = [];
+  state.kept = 0;
+  state.resting = false;
+  $("live").classList.remove("resting");
+  $("steps").tBodies[0].replaceChildren();
+  $("reps").replaceChildren();
+  $("last-cue").textContent = "–";
+  for (const link of ["push", "swing", "torso"]) scoreBar(link, null);
+  for (const id of ["n-contact", "n-flight", "n-freq", "n-asym", "n-speed", "n-force"]) $(id).textContent = "–";
+  $("n-force").classList.remove("missing");
+  $("n-steps").textContent = "0";
+  $("n-rep").textContent = "rep –";
+  setLight("idle", state.session ? "READY" : "NO SESSION", state.session ? "waiting for the first sprint" : "");
+}
+
+// A page that joins mid-session (or reconnects) replays the session's last messages
+// from the hello, through the same handler: it shows what an early page shows.
+function backfill(snapshot) {
+  resetLive();
+  if (!snapshot) return;
+  for (const m of snapshot.messages) handle(m);
+  state.kept = snapshot.steps;
+  $("n-steps").textContent = state.kept;
+}
+
 function renderSession(s) {
   state.session = s;
+  const athlete = s && state.athletes.find((a) => a.id === s.athlete_id);
+  state.bodyWeightN = (athlete ? athlete.body_mass_kg : 75) * G;
   const info = s ? `Session ${s.session_id} recording` : "No session recording";
   $("session-info").textContent = info;
-  if (!s) setLight("idle", "NO SESSION", "");
-  else if (state.lastLight === "idle" || state.lastLight === null) setLight("idle", "READY", "waiting for the first sprint");
+  if (!s) {
+    state.resting = false;
+    $("live").classList.remove("resting");
+    setLight("idle", "NO SESSION", "");
+  } else if (state.lastLight === "idle" || state.lastLight === null) setLight("idle", "READY", "waiting for the first sprint");
   applyRole();
 }
 
@@ -229,8 +317,10 @@ function renderStatus(msg) {
   for (const d of msg.devices) {
     const tr = document.createElement("tr");
     let status = "ok";
-    if (!d.connected) { status = "DISCONNECTED"; tr.className = "bad"; warnings.push(`${d.name} disconnected`); }
-    else if (d.last_frame_age_s > 0.5) { status = "silent"; tr.className = "bad"; warnings.push(`${d.name} silent`); }
+    // Since when: from the age of its last frame, as the Pi counts it (the same on every page).
+    const since = d.last_frame_age_s === null ? "" : ` since ${clock(new Date(Date.now() - d.last_frame_age_s * 1000))}`;
+    if (!d.connected) { status = "DISCONNECTED"; tr.className = "bad"; warnings.push(`${d.name} disconnected${since}`); }
+    else if (d.last_frame_age_s > 0.5) { status = "silent"; tr.className = "bad"; warnings.push(`${d.name} silent${since}`); }
     else if (Math.abs(d.clock_drift_ppm) > 200) { status = "clock?"; tr.className = "warn"; }
     else if (d.overflow_samples > 0) { status = "overflow"; tr.className = "warn"; }
     else if (d.lost_samples > 0) { status = "gaps"; tr.className = "warn"; }
@@ -259,18 +349,25 @@ function renderStatus(msg) {
 
 const plots = {};
 
-function makePlot(id, unit) {
+function makePlot(id, unit, yRange) {
   const el = $(id);
   const width = Math.max(el.clientWidth, 300);
   return new uPlot({
     width, height: 200,
     legend: { show: true, live: false },
     cursor: { show: false },
-    scales: { x: { time: false } },
+    scales: { x: { time: false }, y: yRange ? { range: yRange } : {} },
     axes: [{ label: "s" }, { label: unit, size: 60 }],
     series: [{}],
   }, [[]], el);
 }
+
+// The force plot from 0 to twice body weight at least: a plate with nobody on it is a
+// flat line at 0, not autoscaled noise; a contact fills the plot as a contact should.
+function forceRange(_u, _min, max) {
+  return [0, Math.max(max * 1.1, 2 * state.bodyWeightN)];
+}
+const PLATE_IDLE_N = 50;  // below this on every plate for the window: nobody on them
 
 function onTrace(msg) {
   for (const s of msg.series) {
@@ -321,6 +418,10 @@ function drawTraces() {
       data.push(ref.t.map((t) => byT.get(Math.round(t * 1000)) ?? null));
     }
     plots[kind].setData(data);
+    if (kind === "force") {
+      const peak = Math.max(0, ...data.slice(1).flat().filter((v) => v !== null));
+      $("force-note").hidden = peak >= PLATE_IDLE_N;
+    }
   }
 }
 
@@ -380,19 +481,23 @@ async function loadHistory() {
   const athlete = $("history-athlete").value;
   if (!athlete) return;
   const sessions = await (await api(`/api/sessions?athlete_id=${athlete}&limit=50`)).json();
-  const body = $("sessions").tBodies[0];
   const rows = [];
-  const trend = [[], [], []];
+  const trend = [[], [], []];  // start (unix s), best contact (ms), top speed (m/s)
   for (const s of [...sessions].reverse()) {
-    const reps = await (await api(`/api/sessions/${s.id}/reps`)).json();
+    const [detail, reps] = await Promise.all([
+      api(`/api/sessions/${s.id}`).then((r) => r.json()),
+      api(`/api/sessions/${s.id}/reps`).then((r) => r.json()),
+    ]);
     const best = Math.min(...reps.map((r) => r.min_contact_time_s ?? Infinity));
     const mss = Math.max(...reps.map((r) => r.mss_m_s ?? -Infinity));
-    trend[0].push(s.id);
-    trend[1].push(Number.isFinite(best) ? best * 1000 : null);
-    trend[2].push(Number.isFinite(mss) ? mss : null);
+    if (Number.isFinite(best) || Number.isFinite(mss)) {
+      trend[0].push(new Date(s.started_at).getTime() / 1000);
+      trend[1].push(Number.isFinite(best) ? best * 1000 : null);
+      trend[2].push(Number.isFinite(mss) ? mss : null);
+    }
     const tr = document.createElement("tr");
     tr.dataset.session = s.id;
-    for (const v of [s.id, new Date(s.started_at).toLocaleString(), s.status, "", reps.length]) {
+    for (const v of [s.id, localDate(s.started_at), s.status, detail.steps, detail.reps]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);
@@ -400,8 +505,15 @@ async function loadHistory() {
     tr.onclick = () => act(() => showSession(s.id));
     rows.push(tr);
   }
-  body.replaceChildren(...rows.reverse());
+  $("sessions").tBodies[0].replaceChildren(...rows.reverse());
+  fitPlot("plot-trend", plots.trend);
   plots.trend.setData(trend);
+  // A week either side of a single session; else the sessions' span with a day's margin.
+  if (trend[0].length) {
+    const min = Math.min(...trend[0]), max = Math.max(...trend[0]);
+    const pad = Math.max(86400, (max - min) * 0.05, min === max ? 7 * 86400 : 0);
+    plots.trend.setScale("x", { min: min - pad, max: max + pad });
+  }
 }
 
 async function showSession(id) {
@@ -415,9 +527,12 @@ async function showSession(id) {
   $("detail-title").textContent = `Session ${id}: ${detail.steps} steps, ${detail.reps} reps, ${(detail.raw_bytes / 1e6).toFixed(1)} MB raw`;
   fill($("detail-reps"), reps.map((r) => [r.rep, r.steps, r.aligned_steps ?? "–", r.main_limiter ?? "–",
     fmt(r.min_contact_time_s, 0, 1000), fmt(r.mss_m_s, 2), fmt(r.f0_n, 0), fmt(r.v0_m_s, 2)]));
-  fill($("detail-steps"), steps.map((s) => [s.n, s.rep ?? "–", s.foot ?? "–", fmt(s.contact_time_s, 0, 1000),
-    fmt(s.flight_time_s, 0, 1000), fmt(s.push_score, 2), fmt(s.swing_score, 2), fmt(s.torso_score, 2),
-    fmt(s.system_score, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]));
+  const score = (v) => fmt(v === null || v === undefined ? null : Math.max(v, 0), 2);
+  fill($("detail-steps"), steps.map((s) => [s.n, s.rep ?? "–", s.foot ?? "–", s.source,
+    fmt(s.contact_time_s, 0, 1000), fmt(s.flight_time_s, 0, 1000),
+    s.source === "imu" ? "no plate" : fmt(s.peak_vertical_force_bw, 2),
+    score(s.push_score), score(s.swing_score), score(s.torso_score), score(s.system_score),
+    s.aligned ? "aligned" : (s.limiter ?? "–")]));
   $("session-detail").hidden = false;
 }
 
@@ -457,6 +572,7 @@ function show(tab) {
   $("tab-live").classList.toggle("active", tab === "live");
   $("tab-history").classList.toggle("active", tab === "history");
   if (tab === "history") act(loadHistory);
+  else for (const [id, p] of [["plot-force", plots.force], ["plot-gyro", plots.gyro]]) fitPlot(id, p);
 }
 $("tab-live").onclick = () => show("live");
 $("tab-history").onclick = () => show("history");
@@ -475,18 +591,34 @@ $("token-form").onsubmit = () => {
   }
 };
 
-plots.force = makePlot("plot-force", "N");
+plots.force = makePlot("plot-force", "N", forceRange);
 plots.gyro = makePlot("plot-gyro", "deg/s");
+// By date, in the browser's zone; both axes from zero, so that 0.1 m/s looks like 0.1 m/s.
 plots.trend = new uPlot({
-  width: Math.max($("plot-trend").clientWidth, 300), height: 220,
-  scales: { x: { time: false }, v: {} },
-  axes: [{ label: "session" }, { label: "best contact, ms", size: 60 }, { side: 1, scale: "v", label: "top speed, m/s", grid: { show: false } }],
+  width: Math.max($("plot-trend").clientWidth, 300), height: 240,
+  legend: { show: false },  // the axes say what each line is, in its colour
+  cursor: { show: false },
+  scales: {
+    x: { time: true },
+    y: { range: (_u, _min, max) => [0, Math.max(250, (max ?? 0) * 1.15)] },
+    v: { range: (_u, _min, max) => [0, Math.max(12, (max ?? 0) * 1.15)] },
+  },
+  axes: [
+    {},
+    { label: "best contact, ms", size: 60, stroke: "#b00020" },
+    { side: 1, scale: "v", label: "top speed, m/s", size: 60, grid: { show: false }, stroke: "#0047ab" },
+  ],
   series: [{}, { label: "best contact (ms)", stroke: "#b00020", width: 2, points: { size: 8 } },
     { label: "top speed (m/s)", stroke: "#0047ab", width: 2, scale: "v", points: { size: 8 } }],
 }, [[], [], []], $("plot-trend"));
+
+// A plot made while its tab was hidden measured 0 px: sized when shown, and on resize.
+function fitPlot(id, p) {
+  p.setSize({ width: Math.max($(id).clientWidth, 300), height: p.height });
+}
 window.addEventListener("resize", () => {
   for (const [id, p] of [["plot-force", plots.force], ["plot-gyro", plots.gyro], ["plot-trend", plots.trend]]) {
-    p.setSize({ width: Math.max($(id).clientWidth, 300), height: p.height });
+    fitPlot(id, p);
   }
 });
 

@@ -33,6 +33,7 @@ from ..recorder import Recording
 from ..store import Mark, Session, Store
 from ..timebase import relative
 from .counters import Counters
+from .journal import Journal
 from .session import new_session, recover_interrupted, session_json
 from .trace import Trace
 from .writer import Writer
@@ -57,6 +58,8 @@ class Live:
             log_stats=False,
         )
         self.trace = Trace(settings.live.trace_hz)
+        self.journal = Journal()  # the session's last messages, for late joiners
+        hub.listeners.append(self.journal.note)
         self.counters = Counters()
         self.writer = Writer(store, settings.recording, self.counters, self._new_streams)
         self.recording: Recording | None = None
@@ -253,6 +256,7 @@ class Live:
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
             self.session_row, self.recording = row, rec
+            self.journal.clear()
             self.merge = TimeMerge(max_hold_s=rec.engine.cfg.stale_s)
             self.cue_maker = CueMaker(policy)
             self.hub.publish({"type": "session", "event": "started", **session_json(row)})
@@ -329,6 +333,13 @@ class Live:
             series = self.trace.take()
             if series:
                 self.hub.publish({"type": "trace", "series": series})
+
+    def hello(self, role: str) -> dict:
+        """What a websocket client gets first: the status, its role, and the session's
+        last messages to replay (null with no session)."""
+        rec = self.recording
+        snapshot = self.journal.snapshot(rec.steps) if rec is not None else None
+        return {**self.status(), "type": "hello", "role": role, "snapshot": snapshot}
 
     def status(self) -> dict:
         """JSON-safe: a device not yet synchronised reports NaN drift, sent as null."""
