@@ -100,7 +100,7 @@ def test_events_carry_exactly_the_fields_of_their_one_definition(treadmill):
     # The API's schema is the same definition, each field with its unit.
     props = schemas.StepOut.model_json_schema()["properties"]
     assert list(props) == [f.name for f in STEP_FIELDS]
-    assert props["braking_impulse_ns"]["description"].endswith("[N s]")
+    assert props["braking_impulse_ns"]["description"].endswith("[N·s]")
     schemas.StepOut.model_validate(step)
     schemas.RepOut.model_validate(reps[0])
 

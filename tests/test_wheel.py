@@ -51,6 +51,10 @@ def test_the_wheel_carries_the_dashboard_and_the_migrations(installed_venv):
     for f in ("index.html", "app.js", "style.css", "vendor/uplot/uPlot.iife.min.js",
               "vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/LICENSE"):  # fmt: skip
         assert (dash / f).is_file(), f
+    # Every module the page imports (app.js loads them from js/).
+    checkout = Path(__file__).resolve().parent.parent / "service" / "dashboard" / "js"
+    modules = sorted(p.name for p in checkout.glob("*.js"))
+    assert modules and all((dash / "js" / m).is_file() for m in modules), modules
 
 
 def _local_refs(html: str) -> list[str]:
