@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/stridesync demo
+	$(BIN)/stridesync demo --history
 
 test: $(STAMP)
 	$(BIN)/ruff check .

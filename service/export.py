@@ -43,11 +43,15 @@ REP_COLUMNS = (
 
 
 async def raw_blocks(
-    store: Store, session_id: int, stream: SessionStream
+    store: Store,
+    session_id: int,
+    stream: SessionStream,
+    between_s: tuple[float, float] | None = None,
 ) -> AsyncIterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """(first sample, lost before, time_s, values) per stored chunk of one stream, in order."""
+    """(first sample, lost before, time_s, values) per stored chunk of one stream, in order
+    (only the chunks overlapping `between_s`, host clock, if given)."""
     scale, offset = stream_from_json(stream.info).scales()
-    async for rows in queries.raw_pages(store, session_id, stream):
+    async for rows in queries.raw_pages(store, session_id, stream, between_s=between_s):
         decoded = await asyncio.to_thread(
             lambda rows=rows: [rawcodec.decode(r.data, scale, offset) for r in rows]
         )
@@ -75,6 +79,26 @@ async def reps_csv(store: Store, session: Session) -> AsyncIterator[str]:
     for d in await queries.reps(store, session.id):
         d = relative(d, session.clock_origin_s)
         yield _csv_line(d.get(k) for k in REP_COLUMNS)
+
+
+async def speed_between(
+    store: Store, session: Session, from_s: float, to_s: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The speed sensor's samples from `from_s` to `to_s` (seconds since the session
+    started), on that clock; None without a speed sensor."""
+    streams = await queries.streams(store, session.id)
+    speed = next((st for st in streams if st.info["kind"] == "speed"), None)
+    if speed is None:
+        return None
+    origin = session.clock_origin_s
+    window = (origin + from_s, origin + to_s)
+    parts = [(t, v[:, 0]) async for _, _, t, v in raw_blocks(store, session.id, speed, window)]
+    if not parts:
+        return None
+    t = np.concatenate([p[0] for p in parts]) - origin
+    v = np.concatenate([p[1] for p in parts])
+    keep = (t >= from_s) & (t <= to_s)
+    return t[keep], v[keep]
 
 
 def raw_columns(info: dict) -> list[str]:

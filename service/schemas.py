@@ -201,6 +201,62 @@ RepOut = _event_model(
 )
 
 
+class RepCard(BaseModel):
+    """A rep's card (docs/progress.md): splits, the velocity curve, the profile, phases."""
+
+    rep: int = _d("the rep's number in the session")
+    steps: int = _d("its steps")
+    body_mass_kg: float = _d("the athlete's body mass for this session [kg]")
+    profile: dict = _d(
+        "mss_m_s [m/s], tau_s [s], f0_n [N], f0_n_kg [N/kg], v0_m_s [m/s], pmax_w [W],"
+        " pmax_w_kg [W/kg], rf_max [1], drf [1 per m/s]; null where not measured"
+    )
+    splits: list[dict] = _d(
+        "from_m, to_m [m], time_s (between the marks) and at_s (since the start) [s]"
+    )
+    splits_from: Literal["speed sensor", "step lengths"] | None = _d(
+        "what the splits come from: the speed sensor, else the steps' lengths (coarser)"
+    )
+    velocity: dict | None = _d(
+        "t_s (since the start) [s], measured_m_s and model_m_s [m/s] at 20 Hz; null"
+        " without a speed sensor"
+    )
+    phases: dict = _d(
+        "acceleration (below 90 % of MSS) and max_velocity: steps, contact_time_s,"
+        " flight_time_s [s] (means)"
+    )
+    feet: dict = _d("left and right: steps, contact_time_s, flight_time_s [s] (means)")
+    verdict: dict = _d("the rep's steps by verdict: aligned, push, swing, torso, none")
+
+
+class Progress(BaseModel):
+    """An athlete's measure over weeks against its noise (docs/progress.md)."""
+
+    athlete_id: int = _d("whose trend it is")
+    measure: str = _d("the measure (one of the rep's, or per kg)")
+    unit: str = _d("its unit")
+    doc: str = _d("what it is")
+    higher_is_better: bool = _d("whether a rise is an improvement")
+    sessions: list[dict] = _d(
+        "by date: session_id, started_at (ISO 8601, UTC), reps, best and typical (median)"
+        " rep, in the measure's unit"
+    )
+    typical_error: float | None = _d(
+        "within-athlete SD from rep to rep, pooled over sessions (Hopkins 2000), in the"
+        " measure's unit; null without repeated reps"
+    )
+    swc: float | None = _d("the smallest worthwhile change, in the measure's unit")
+    swc_from: Literal["squad", "coach"] | None = _d(
+        "0.2 x the SD of every athlete's mean (squad), or the coach's value"
+    )
+    change: dict | None = _d(
+        "the earliest two sessions' reps against the latest two's: before, after, change,"
+        " lower and upper (its confidence interval), confidence, typical_error, swc,"
+        " flagged (the interval beyond the SWC), direction, better; null with fewer than"
+        " four sessions"
+    )
+
+
 class RescoreOut(BaseModel):
     session_id: int = _d("the session rescored")
     model_version: str = _d("the scoring model that ran")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from scipy.optimize import brentq
 from websockets.sync.client import connect
 
 from service.engine import MODEL_VERSION
@@ -211,3 +213,33 @@ def test_every_field_of_the_openapi_document_is_described():
     step = doc["components"]["schemas"]["StepOut"]["properties"]
     assert "[N·s]" in step["propulsive_impulse_ns"]["description"]
     assert "since the session started" in step["ic_time_s"]["description"]
+
+
+def test_a_reps_card(recorded):
+    """The rep card of the recorded sprint: splits from the speed sensor agree with the
+    simulated athlete's own velocity model (MSS 9.5 m/s, tau 1.1 s: the closed-form
+    distance), F0 per kg is F0 over the session's mass, the phases and feet add up."""
+    svc, sid = recorded["svc"], recorded["sid"]
+    with svc.client(VIEWER) as c:
+        card = _get(c, f"/api/sessions/{sid}/reps/1/card").json()
+        rep = _get(c, f"/api/sessions/{sid}/reps").json()[0]
+        missing = c.get(f"/api/sessions/{sid}/reps/99/card")
+    assert missing.status_code == 404
+    assert card["splits_from"] == "speed sensor" and card["steps"] == rep["steps"]
+    p = card["profile"]
+    assert p["f0_n_kg"] == pytest.approx(p["f0_n"] / 75.0) and p["mss_m_s"] == rep["mss_m_s"]
+
+    def model_at(mark, mss=9.5, tau=1.1):
+        return brentq(lambda x: mss * (x + tau * math.exp(-x / tau) - tau) - mark, 1e-6, 30)
+
+    marks = [s["to_m"] for s in card["splits"]]
+    assert marks[:4] == [5.0, 10.0, 20.0, 30.0]
+    assert [s["at_s"] for s in card["splits"]] == pytest.approx(
+        [model_at(m) for m in marks], abs=0.05
+    )
+    v = card["velocity"]
+    assert len(v["t_s"]) == len(v["measured_m_s"]) == len(v["model_m_s"]) > 50
+    phases = card["phases"]
+    assert phases["acceleration"]["steps"] + phases["max_velocity"]["steps"] == card["steps"]
+    assert card["feet"]["left"]["steps"] + card["feet"]["right"]["steps"] == card["steps"]
+    assert sum(card["verdict"].values()) == card["steps"]

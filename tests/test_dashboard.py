@@ -41,14 +41,17 @@ def demo(tmp_path_factory):
         [
             sys.executable, "-m", "service.cli", "demo", "--port", str(port), "--token", ADMIN,
             "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{tmp}/demo.db",
-            "--scenario", "mixed",
+            "--scenario", "mixed", "--history", "4",
         ],
         stdout=subprocess.PIPE,
         stderr=open(tmp / "demo.log", "ab"),  # noqa: SIM115
         text=True,
         env=env,
     )  # fmt: skip
-    banner = "".join(proc.stdout.readline() for _ in range(5))
+    # Four weeks of three athletes' history first (service/demo_history.py), then the banner.
+    banner = ""
+    while "Ctrl-C" not in banner and proc.poll() is None:
+        banner += proc.stdout.readline()
     assert "Dashboard:" in banner, banner + (tmp / "demo.log").read_text()
     started = time.monotonic()
     try:
@@ -215,6 +218,64 @@ def test_history_exports_download_and_parse(browser, demo):
     assert pq.read_table(dl.value.path()).num_rows >= len(rows)
     # The trend chart has this athlete's sessions.
     assert page.evaluate("document.querySelectorAll('#plot-trend canvas').length") == 1
+
+
+def test_progress_rep_card_and_report(browser, demo):
+    """The History tab of the demo's simulated weeks: athlete A (faster off the line)
+    is judged better on F0 per kg and unchanged in top speed; a rep's card has its
+    splits from the speed sensor and its velocity curve; the PDF report downloads and
+    a PDF reader finds the athlete's name and the numbers the API gives."""
+    import httpx
+    from pypdf import PdfReader
+
+    page = _page(browser, demo, ADMIN)
+    page.click("#tab-history")
+    page.select_option("#history-athlete", label="Demo A (faster off the line) (72 kg)")
+    page.wait_for_function("document.getElementById('progress-verdict').textContent !== ''")
+    page.wait_for_function(
+        "document.getElementById('progress-verdict').textContent.startsWith('BETTER')"
+    )
+    page.select_option("#progress-measure", "mss_m_s")
+    page.wait_for_function(
+        "document.getElementById('progress-verdict').textContent.startsWith('no clear change')"
+    )
+    page.select_option("#progress-measure", "f0_n_kg")
+    page.wait_for_function(
+        "document.getElementById('progress-verdict').textContent.startsWith('BETTER')"
+    )
+    # The trend has the athlete's four weekly sessions, by date.
+    assert page.evaluate("window.stridesync.state && 1") == 1
+    page.click("#sessions tbody tr >> nth=0")
+    page.click("#detail-reps tbody tr >> nth=0")
+    page.wait_for_selector("#rep-card:not([hidden])")
+    page.wait_for_selector("#card-splits tbody tr >> nth=3")
+    assert page.text_content("#card-splits-from") == "from the speed sensor"
+    splits = page.locator("#card-splits tbody td:nth-child(1)").all_inner_texts()
+    assert splits[:4] == ["0–5 m", "5–10 m", "10–20 m", "20–30 m"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-progress.png"), full_page=False)
+    page.locator("#rep-card").screenshot(path=str(ARTIFACTS / "dashboard-card.png"))
+    with page.expect_download() as dl:
+        page.click("button[data-report=pdf]")
+    assert dl.value.suggested_filename.endswith(".pdf")
+    text = "".join(p.extract_text() for p in PdfReader(dl.value.path()).pages)
+    athlete = page.eval_on_selector("#history-athlete", "s => s.value")
+    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+        f0 = c.get(f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg"}).json()
+        coach = c.get(
+            f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg", "swc": 5.0}
+        ).json()
+    assert "Demo A (faster off the line)" in text
+    assert f"{f0['sessions'][-1]['typical']:.2f}" in text and "better" in text
+    assert f0["change"]["flagged"] and f0["change"]["better"] and f0["swc_from"] == "squad"
+    # A coach who sets a larger worthwhile change (5 N/kg) is told it is not there.
+    assert coach["swc_from"] == "coach" and not coach["change"]["flagged"]
+    # The simulated weeks are sessions like any other: a rescore reproduces them.
+    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+        first = f0["sessions"][0]["session_id"]
+        rescored = c.post(f"/api/sessions/{first}/rescore", json={}, timeout=60).json()
+    assert rescored["identical"] is True, rescored["differences"]
+    page.context.close()
 
 
 def test_a_viewer_sees_everything_and_changes_nothing(browser, demo):

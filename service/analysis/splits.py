@@ -46,7 +46,17 @@ def splits_from_speed(
 ) -> list[Split]:
     """Split times between consecutive marks the trace reaches, from `start_s`."""
     t = np.asarray(time_s, dtype=float)
-    d = distance_m(t, velocity_m_s, start_s)
+    return splits_from_distance(t, distance_m(t, velocity_m_s, start_s), start_s, marks_m)
+
+
+def splits_from_distance(
+    time_s: np.ndarray,
+    distance: np.ndarray,
+    start_s: float,
+    marks_m: tuple[float, ...] = SPLIT_MARKS_M,
+) -> list[Split]:
+    """Split times where a rising distance (m since `start_s`) passes each mark."""
+    t, d = np.asarray(time_s, dtype=float), np.asarray(distance, dtype=float)
     out, last_m, last_s = [], 0.0, 0.0
     for mark in marks_m:
         if d[-1] < mark:

@@ -21,7 +21,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..hub import Hub
 from ..live import Live
 from ..store import Store
-from . import athletes, exports, health, live, sessions, site
+from . import athletes, exports, health, live, progress, sessions, site
 
 log = logging.getLogger("stridesync.api")
 
@@ -32,6 +32,7 @@ ROUTERS = (
     athletes.router,
     sessions.router,
     exports.router,
+    progress.router,
 )
 
 

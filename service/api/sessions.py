@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-from .. import schemas
+from .. import export, schemas
+from ..analysis import repcard
 from ..engine import MODEL_VERSION
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..recorder import rescore_stored
 from ..store import Mark, Session, SessionStream, Store, queries
 from ..timebase import relative
@@ -96,6 +98,38 @@ async def reps(store: StoreDep, session_id: Id, _: Viewer):
     """The session's reps; times since the session started."""
     row = await queries.session(store, session_id)
     return [relative(r, row.clock_origin_s) for r in await queries.reps(store, session_id)]
+
+
+@router.get(
+    "/api/sessions/{session_id}/reps/{rep}/card",
+    response_model=schemas.RepCard,
+    responses={404: {"model": schemas.Problem}},
+)
+async def rep_card(
+    store: StoreDep,
+    session_id: Id,
+    rep: Annotated[int, PathParam(ge=1, le=100_000, description="the rep's number")],
+    _: Viewer,
+):
+    """A rep's card: splits, velocity curve and model, profile per kg, phases, feet,
+    verdict shares (docs/progress.md)."""
+    row = await queries.session(store, session_id)
+    found = [r for r in await queries.reps(store, session_id) if r["rep"] == rep]
+    if not found:
+        raise NotFound(f"session {session_id} has no rep {rep}")
+    return await card_of(store, row, found[0])
+
+
+async def card_of(store: Store, row: Session, stored_rep: dict) -> dict:
+    """The card of a stored rep (host-clock times) of the session `row`."""
+    origin = row.clock_origin_s
+    r = relative(stored_rep, origin)
+    stored = await queries.steps(store, row.id, {"rep": r["rep"]}, 10_000, 0)
+    steps = [relative(s, origin) for s in stored]
+    first = steps[0]["ic_time_s"] if steps else r["start_s"]
+    speed = await export.speed_between(store, row, first - 3.0, r["end_s"] or first + 10.0)
+    snapshot = row.athlete_snapshot
+    return repcard.rep_card(r, steps, speed, snapshot["body_mass_kg"], snapshot["height_m"])
 
 
 @router.get("/api/sessions/{session_id}/steps", response_model=list[schemas.StepOut])

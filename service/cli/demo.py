@@ -12,12 +12,15 @@ from pathlib import Path
 
 from firmware_bridge.simulator import ALL_SCENARIOS
 
+from .. import demo_history
 from ..api import DASHBOARD
 from ..config import new_token
-from ..store import queries
+from ..store import Store, queries
+from ..store import error as StoreError
 from .common import UsageError, stop_event
 from .serve import log_setup, serve, serve_arguments, settings_from
 
+DEMO_DATABASE = "sqlite+aiosqlite:///.demo/stridesync.db"
 DEMO_ATHLETE = {
     "name": "Demo Athlete",
     "body_mass_kg": 75.0,
@@ -33,6 +36,16 @@ def add_arguments(_name: str, demo) -> None:
         "--scenario", default="mixed", help="the simulated athlete's reps (see simulate)"
     )
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--history",
+        type=int,
+        nargs="?",
+        const=5,
+        default=0,
+        metavar="WEEKS",
+        help="first fill the demo database with WEEKS (default 5) of simulated weekly"
+        " sessions of three athletes whose sprint profiles change (for the History tab)",
+    )
     demo.set_defaults(run=demo_command)
 
 
@@ -46,11 +59,12 @@ async def demo(args) -> int:
         raise UsageError(
             f"unknown scenario {args.scenario!r}; choose from {', '.join(ALL_SCENARIOS)}"
         )
+    database = args.database or DEMO_DATABASE
+    if args.history:  # before the simulated athlete starts: its first rep is the session's
+        await _fill_history(database, args.history)
     proc, paths = await start_simulated_athlete(args.scenario, args.seed)
     settings = settings_from(
-        args,
-        database={"url": args.database or "sqlite+aiosqlite:///.demo/stridesync.db"},
-        devices={"ports": paths, "scan_interval_s": 0.2},
+        args, database={"url": database}, devices={"ports": paths, "scan_interval_s": 0.2}
     )
     # The demo's console is for the banner and the reps; the log says only what goes wrong.
     log_setup(
@@ -75,6 +89,19 @@ async def demo(args) -> int:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         await proc.wait()
+
+
+async def _fill_history(database: str, weeks: int) -> None:
+    print(f"Filling the demo database with {weeks} weeks of history:", flush=True)
+    store = Store(database)
+    try:
+        await store.open()
+        added = await demo_history.fill(store, weeks=weeks)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        await store.close()
+    print(f"  {added} sessions added", flush=True)
 
 
 def _banner(settings, args, n_ports: int, session_id: int) -> str:

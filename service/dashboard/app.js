@@ -111,7 +111,8 @@ $("token-form").onsubmit = () => {
 initTraces();
 initHistory();
 window.addEventListener("resize", () => {
-  for (const [id, p] of [["plot-force", plots.force], ["plot-gyro", plots.gyro], ["plot-trend", plots.trend]]) {
+  for (const [id, p] of [["plot-force", plots.force], ["plot-gyro", plots.gyro], ["plot-trend", plots.trend],
+    ["plot-card", plots.card]]) {
     fitPlot(id, p);
   }
 });

@@ -183,14 +183,21 @@ async def all_steps(store: Store, session_id: int) -> AsyncIterator[dict]:
 
 
 async def raw_pages(
-    store: Store, session_id: int, stream: SessionStream | None = None, page: int = RAW_PAGE
+    store: Store,
+    session_id: int,
+    stream: SessionStream | None = None,
+    page: int = RAW_PAGE,
+    between_s: tuple[float, float] | None = None,
 ) -> AsyncIterator[list]:
-    """The session's raw chunks (one stream's, or all) in time order, a page at a time:
-    rows of (id, device_id, stream_id, first_sample, lost_before, data, t_start)."""
+    """The session's raw chunks (one stream's, or all; those overlapping `between_s`, host
+    clock, if given) in time order, a page at a time: rows of (id, device_id, stream_id,
+    first_sample, lost_before, data, t_start)."""
     last = (-1e300, 0)  # (t_start, id) of the last chunk given
     where = [RawChunk.session_id == session_id]
     if stream is not None:
         where += [RawChunk.device_id == stream.device_id, RawChunk.stream_id == stream.stream_id]
+    if between_s is not None:
+        where += [RawChunk.t_end >= between_s[0], RawChunk.t_start <= between_s[1]]
     while True:
         async with store.session() as s:
             rows = (
@@ -248,3 +255,17 @@ async def athlete_named(store: Store, fields: dict[str, Any]) -> Athlete:
             s.add(row)
             await s.flush()
     return row
+
+
+async def squad_reps(store: Store) -> list[tuple[int, int, Any, dict, dict]]:
+    """Every stored rep with its athlete, session, start and the athlete as at that
+    session: (athlete_id, session_id, started_at, athlete_snapshot, rep data)."""
+    q = (
+        select(
+            Session.athlete_id, Session.id, Session.started_at, Session.athlete_snapshot, Rep.data
+        )
+        .join(Rep, Rep.session_id == Session.id)
+        .order_by(Session.started_at, Rep.number)
+    )
+    async with store.session() as s:
+        return [tuple(r) for r in (await s.execute(q)).all()]

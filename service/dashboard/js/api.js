@@ -43,4 +43,5 @@ export async function loadAthletes() {
     sel.replaceChildren(...state.athletes.map((a) => new Option(`${a.name} (${a.body_mass_kg} kg)`, a.id)));
     if (keep) sel.value = keep;
   }
+  if (state.session) $("athlete").value = state.session.athlete_id;
 }

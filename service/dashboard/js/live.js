@@ -150,6 +150,7 @@ export function renderSession(s) {
   state.session = s;
   const athlete = s && state.athletes.find((a) => a.id === s.athlete_id);
   state.bodyWeightN = (athlete ? athlete.body_mass_kg : 75) * G;
+  if (s) $("athlete").value = s.athlete_id;  // the picker shows who is recording
   const info = s ? `Session ${s.session_id} recording` : "No session recording";
   $("session-info").textContent = info;
   if (!s) {

@@ -1,0 +1,129 @@
+"""An athlete's measures by date, against the noise of the measure and the squad.
+
+Each session gives a **best** and a **typical** (median) rep of a measure. The
+typical error comes from the athlete's repeated reps within sessions; the
+smallest worthwhile change from the squad (0.2 × the SD of every athlete's
+mean; at least two athletes) unless the coach sets one. The change is the
+earliest two sessions' reps against the latest two's (progress.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import fmean, median
+
+from .progress import CONFIDENCE, assess_change, smallest_worthwhile_change, typical_error
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    unit: str
+    higher_is_better: bool
+    value: Callable[[dict, float], float | None]  # (rep, body mass kg) -> value
+    doc: str
+
+
+def _field(key: str):
+    return lambda rep, _mass: rep.get(key)
+
+
+def _per_kg(key: str):
+    return lambda rep, mass: rep[key] / mass if rep.get(key) is not None else None
+
+
+MEASURES = {
+    m.name: m
+    for m in (
+        Measure("mss_m_s", "m/s", True, _field("mss_m_s"), "maximal sprinting speed"),
+        Measure("f0_n", "N", True, _field("f0_n"), "theoretical maximal horizontal force"),
+        Measure("f0_n_kg", "N/kg", True, _per_kg("f0_n"), "F0 per kg of body mass"),
+        Measure("v0_m_s", "m/s", True, _field("v0_m_s"), "theoretical maximal speed"),
+        Measure("pmax_w", "W", True, _field("pmax_w"), "maximal horizontal power"),
+        Measure("pmax_w_kg", "W/kg", True, _per_kg("pmax_w"), "Pmax per kg of body mass"),
+        Measure("rf_max", "1", True, _field("rf_max"), "maximal ratio of force"),
+        Measure("tau_s", "s", False, _field("tau_s"), "time constant of the speed curve"),
+        Measure("min_contact_time_s", "s", False, _field("min_contact_time_s"), "shortest contact"),
+        Measure(
+            "aligned_share",
+            "1",
+            True,
+            lambda rep, _m: rep["aligned_steps"] / rep["steps"] if rep.get("steps") else None,
+            "share of the rep's steps judged aligned",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RepRow:
+    athlete_id: int
+    session_id: int
+    started_at: datetime
+    body_mass_kg: float
+    rep: dict
+
+
+def athlete_trend(
+    rows: list[RepRow],
+    athlete_id: int,
+    measure: str,
+    swc: float | None = None,
+    confidence: float = CONFIDENCE,
+) -> dict:
+    """The athlete's sessions by date (best and typical rep), TE, SWC and the change."""
+    m = MEASURES[measure]
+    values = _values(rows, m)
+    mine = [v for v in values if v[0] == athlete_id]
+    sessions: dict[int, tuple[datetime, list[float]]] = {}
+    for _, sid, started, value in mine:
+        sessions.setdefault(sid, (started, []))[1].append(value)
+    ordered = sorted(sessions.items(), key=lambda kv: kv[1][0])
+    pick = max if m.higher_is_better else min
+    by_date = [
+        {
+            "session_id": sid,
+            "started_at": started,
+            "reps": len(v),
+            "best": pick(v),
+            "typical": median(v),
+        }
+        for sid, (started, v) in ordered
+    ]
+    te = typical_error([v for _, (_, v) in ordered])
+    swc_from = "coach" if swc is not None else None
+    if swc is None:
+        squad = {}
+        for aid, _, _, value in values:
+            squad.setdefault(aid, []).append(value)
+        swc = smallest_worthwhile_change([fmean(v) for v in squad.values()])
+        swc_from = "squad" if swc is not None else None
+    change = None
+    if te and swc and len(ordered) >= 4:
+        before = [x for _, (_, v) in ordered[:2] for x in v]
+        after = [x for _, (_, v) in ordered[-2:] for x in v]
+        change = assess_change(before, after, te, swc, confidence).as_dict()
+        change["better"] = change["flagged"] and (change["direction"] == "up") == m.higher_is_better
+    return {
+        "athlete_id": athlete_id,
+        "measure": m.name,
+        "unit": m.unit,
+        "doc": m.doc,
+        "higher_is_better": m.higher_is_better,
+        "sessions": by_date,
+        "typical_error": te,
+        "swc": swc,
+        "swc_from": swc_from,
+        "change": change,
+    }
+
+
+def _values(rows: list[RepRow], m: Measure) -> list[tuple[int, int, datetime, float]]:
+    out = []
+    for r in rows:
+        value = m.value(r.rep, r.body_mass_kg)
+        if value is not None:
+            out.append((r.athlete_id, r.session_id, r.started_at, float(value)))
+    return out

@@ -1,0 +1,96 @@
+"""Is the training working? An athlete's measures by date, a rep's card, the report."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+
+from .. import report, schemas
+from ..analysis.trends import MEASURES, RepRow, athlete_trend
+from ..store import Store, queries
+from .deps import Id, StoreDep, Viewer
+from .sessions import card_of
+
+router = APIRouter(tags=["progress"])
+MeasureName = Literal[tuple(MEASURES)]
+
+
+@router.get(
+    "/api/athletes/{athlete_id}/progress",
+    response_model=schemas.Progress,
+    responses={404: {"model": schemas.Problem}},
+)
+async def progress(
+    store: StoreDep,
+    athlete_id: Id,
+    _: Viewer,
+    measure: Annotated[
+        MeasureName, Query(description="the measure: " + ", ".join(MEASURES))
+    ] = "f0_n_kg",
+    swc: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=1e6,
+            description="the coach's smallest worthwhile change, in the"
+            " measure's unit (default: 0.2 x the squad's between-athlete SD)",
+        ),
+    ] = None,
+    confidence: Annotated[
+        float, Query(ge=0.5, le=0.99, description="of the change's interval (default 0.90)")
+    ] = 0.90,
+):
+    """The athlete's measure by date, its typical error and smallest worthwhile change,
+    and whether the change from the earliest sessions to the latest is real."""
+    await queries.athlete(store, athlete_id)  # no such athlete: 404
+    return athlete_trend(await _squad(store), athlete_id, measure, swc, confidence)
+
+
+@router.get(
+    "/api/athletes/{athlete_id}/report",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}, "text/html": {}}, "description": "the report"},
+        404: {"model": schemas.Problem},
+    },
+)
+async def athlete_report(
+    store: StoreDep,
+    athlete_id: Id,
+    _: Viewer,
+    format: Annotated[
+        Literal["pdf", "html"], Query(description="pdf (a file to hand over) or html")
+    ] = "pdf",
+):
+    """One page: the athlete's trends by date with their noise and verdicts, and the last
+    session's rep cards."""
+    athlete = await queries.athlete(store, athlete_id)
+    squad = await _squad(store)
+    trends = {key: athlete_trend(squad, athlete_id, key) for key, *_ in report.MEASURES}
+    cards = await _last_session_cards(store, athlete_id)
+    about = {k: getattr(athlete, k) for k in ("name", "body_mass_kg", "height_m")}
+    made = datetime.now(UTC)
+    name = f"stridesync-report-{athlete_id}"
+    if format == "html":
+        return HTMLResponse(report.report_html(about, trends, cards, made))
+    pdf = await asyncio.to_thread(report.report_pdf, about, trends, cards, made)
+    disposition = {"Content-Disposition": f'attachment; filename="{name}.pdf"'}
+    return Response(pdf, media_type="application/pdf", headers=disposition)
+
+
+async def _squad(store: Store) -> list[RepRow]:
+    return [
+        RepRow(a, sid, started, snapshot["body_mass_kg"], rep)
+        for a, sid, started, snapshot, rep in await queries.squad_reps(store)
+    ]
+
+
+async def _last_session_cards(store: Store, athlete_id: int) -> list[dict]:
+    latest = await queries.sessions(store, athlete_id, None, 1, 0)
+    if not latest:
+        return []
+    return [await card_of(store, latest[0], r) for r in await queries.reps(store, latest[0].id)]
