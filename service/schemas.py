@@ -234,6 +234,7 @@ class Progress(BaseModel):
 
     athlete_id: int = _d("whose trend it is")
     measure: str = _d("the measure (one of the rep's, or per kg)")
+    kind: str | None = _d("only reps of this kind (the last mark's label before them)")
     unit: str = _d("its unit")
     doc: str = _d("what it is")
     higher_is_better: bool = _d("whether a rise is an improvement")

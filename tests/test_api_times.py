@@ -243,3 +243,9 @@ def test_a_reps_card(recorded):
     assert phases["acceleration"]["steps"] + phases["max_velocity"]["steps"] == card["steps"]
     assert card["feet"]["left"]["steps"] + card["feet"]["right"]["steps"] == card["steps"]
     assert sum(card["verdict"].values()) == card["steps"]
+    with svc.client(VIEWER) as c:
+        text = _get(c, f"/api/sessions/{sid}/reps/1/card", format="csv").text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    splits = [r for r in rows if r["section"] == "split"]
+    assert [float(r["value"]) for r in splits] == [s["time_s"] for s in card["splits"]]
+    assert {"mss_m_s", "f0_n_kg"} <= {r["name"] for r in rows if r["section"] == "profile"}

@@ -145,6 +145,9 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     )
     assert page.text_content("#light-text") == "RESTING"
     assert page.text_content("#light-sub").startswith("rep ")
+    # The rep's card, a moment after it ended: its splits from the speed sensor.
+    page.wait_for_selector("#live-card:not([hidden])", timeout=15_000)
+    assert page.text_content("#live-card-splits").startswith("Splits (speed sensor): 0–5 m")
     page.screenshot(path=str(ARTIFACTS / "dashboard-resting.png"), full_page=False)
     # A page that joins now shows what this one, there from the start, shows.
     late = _page(browser, demo, ADMIN)

@@ -103,3 +103,28 @@ def test_a_rising_f0_is_flagged_and_a_steady_one_is_not():
         assert c.flagged is flagged, c
     up = assess_change(rising[0] + rising[1], rising[4] + rising[5], typical_error(rising), swc)
     assert up.direction == "up" and up.change == pytest.approx(0.085 * up.before, rel=0.25)
+
+
+def test_like_with_like_by_the_kind_of_rep():
+    """A rep's kind is the last mark before it; a trend of one kind uses only those reps
+    (every athlete's, for the SWC)."""
+    from datetime import UTC, datetime, timedelta
+
+    from service.analysis.trends import RepRow, athlete_trend, rep_kind
+
+    marks = [(10.0, "block start"), (50.0, "flying 30")]
+    assert rep_kind({"start_s": 5.0}, marks) is None
+    assert rep_kind({"start_s": 20.0}, marks) == "block start"
+    assert rep_kind({"start_s": 60.0}, marks) == "flying 30"
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [
+        RepRow(a, 10 * a + w, day + timedelta(weeks=w), 70.0, {"mss_m_s": mss + w * step}, kind)
+        for a, step in ((1, 0.1), (2, 0.0))
+        for w in range(4)
+        for mss, kind in ((8.0, "block start"), (8.05, "block start"), (9.5, "flying 30"))
+    ]
+    block = athlete_trend(rows, 1, "mss_m_s", kind="Block Start")
+    assert [s["typical"] for s in block["sessions"]] == pytest.approx([8.025, 8.125, 8.225, 8.325])
+    assert block["kind"] == "Block Start" and block["typical_error"] == pytest.approx(0.05 / 2**0.5)
+    every = athlete_trend(rows, 1, "mss_m_s")
+    assert every["sessions"][0]["best"] == 9.5  # the flying reps are faster: not like with like

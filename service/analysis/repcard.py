@@ -112,3 +112,21 @@ def _verdict(steps: list[dict]) -> dict:
         key = "aligned" if s.get("aligned") else (s.get("limiter") or "none")
         out[key] += 1
     return out
+
+
+def card_rows(card: dict) -> list[tuple]:
+    """The card as (section, name, value, unit) rows, for a CSV."""
+    units = {"mss_m_s": "m/s", "tau_s": "s", "f0_n": "N", "f0_n_kg": "N/kg", "v0_m_s": "m/s",
+             "pmax_w": "W", "pmax_w_kg": "W/kg", "rf_max": "1", "drf": "1 per m/s"}  # fmt: skip
+    rows = [("rep", "number", card["rep"], ""), ("rep", "steps", card["steps"], "")]
+    rows += [("profile", k, v, units[k]) for k, v in card["profile"].items()]
+    rows += [
+        ("split", f"{s['from_m']:g}-{s['to_m']:g} m", s["time_s"], "s") for s in card["splits"]
+    ]
+    for group in ("phases", "feet"):
+        for name, times in card[group].items():
+            for key in ("steps", "contact_time_s", "flight_time_s"):
+                unit = "" if key == "steps" else "s"
+                rows.append((group, f"{name} {key}", times[key] if times else None, unit))
+    rows += [("verdict", k, v, "steps") for k, v in card["verdict"].items()]
+    return rows

@@ -4,7 +4,9 @@ Each session gives a **best** and a **typical** (median) rep of a measure. The
 typical error comes from the athlete's repeated reps within sessions; the
 smallest worthwhile change from the squad (0.2 × the SD of every athlete's
 mean; at least two athletes) unless the coach sets one. The change is the
-earliest two sessions' reps against the latest two's (progress.py).
+earliest two sessions' reps against the latest two's (progress.py). Like is compared
+with like when asked: only reps of one kind, a kind being the label of the last mark
+the coach made before the rep ("block start", "flying 30").
 """
 
 from __future__ import annotations
@@ -64,6 +66,14 @@ class RepRow:
     started_at: datetime
     body_mass_kg: float
     rep: dict
+    kind: str | None = None  # the label of the session's last mark before the rep
+
+
+def rep_kind(rep: dict, marks: list[tuple[float, str]]) -> str | None:
+    """A rep's kind: the label of the last mark made before it started ("flying 30")."""
+    start = rep.get("start_s")
+    before = [label for t, label in marks if start is not None and t <= start]
+    return before[-1] if before else None
 
 
 def athlete_trend(
@@ -72,9 +82,13 @@ def athlete_trend(
     measure: str,
     swc: float | None = None,
     confidence: float = CONFIDENCE,
+    kind: str | None = None,
 ) -> dict:
-    """The athlete's sessions by date (best and typical rep), TE, SWC and the change."""
+    """The athlete's sessions by date (best and typical rep), TE, SWC and the change;
+    with `kind`, only reps of that kind (like with like: every athlete's, for the SWC)."""
     m = MEASURES[measure]
+    if kind is not None:
+        rows = [r for r in rows if (r.kind or "").casefold() == kind.casefold()]
     values = _values(rows, m)
     mine = [v for v in values if v[0] == athlete_id]
     sessions: dict[int, tuple[datetime, list[float]]] = {}
@@ -109,6 +123,7 @@ def athlete_trend(
     return {
         "athlete_id": athlete_id,
         "measure": m.name,
+        "kind": kind,
         "unit": m.unit,
         "doc": m.doc,
         "higher_is_better": m.higher_is_better,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from .. import report, schemas
-from ..analysis.trends import MEASURES, RepRow, athlete_trend
+from ..analysis.trends import MEASURES, RepRow, athlete_trend, rep_kind
 from ..store import Store, queries
 from .deps import Id, StoreDep, Viewer
 from .sessions import card_of
@@ -43,11 +43,20 @@ async def progress(
     confidence: Annotated[
         float, Query(ge=0.5, le=0.99, description="of the change's interval (default 0.90)")
     ] = 0.90,
+    kind: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="only reps of this kind: the label of the last mark made before"
+            " them (e.g. flying 30)",
+        ),
+    ] = None,
 ):
     """The athlete's measure by date, its typical error and smallest worthwhile change,
     and whether the change from the earliest sessions to the latest is real."""
     await queries.athlete(store, athlete_id)  # no such athlete: 404
-    return athlete_trend(await _squad(store), athlete_id, measure, swc, confidence)
+    return athlete_trend(await _squad(store), athlete_id, measure, swc, confidence, kind)
 
 
 @router.get(
@@ -83,8 +92,9 @@ async def athlete_report(
 
 
 async def _squad(store: Store) -> list[RepRow]:
+    marks = await queries.squad_marks(store)
     return [
-        RepRow(a, sid, started, snapshot["body_mass_kg"], rep)
+        RepRow(a, sid, started, snapshot["body_mass_kg"], rep, rep_kind(rep, marks.get(sid, [])))
         for a, sid, started, snapshot, rep in await queries.squad_reps(store)
     ]
 

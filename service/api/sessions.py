@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -103,13 +105,19 @@ async def reps(store: StoreDep, session_id: Id, _: Viewer):
 @router.get(
     "/api/sessions/{session_id}/reps/{rep}/card",
     response_model=schemas.RepCard,
-    responses={404: {"model": schemas.Problem}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "the card (JSON, or CSV rows)"},
+        404: {"model": schemas.Problem},
+    },
 )
 async def rep_card(
     store: StoreDep,
     session_id: Id,
     rep: Annotated[int, PathParam(ge=1, le=100_000, description="the rep's number")],
     _: Viewer,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="json, or csv: section,name,value,unit rows")
+    ] = "json",
 ):
     """A rep's card: splits, velocity curve and model, profile per kg, phases, feet,
     verdict shares (docs/progress.md)."""
@@ -117,7 +125,16 @@ async def rep_card(
     found = [r for r in await queries.reps(store, session_id) if r["rep"] == rep]
     if not found:
         raise NotFound(f"session {session_id} has no rep {rep}")
-    return await card_of(store, row, found[0])
+    card = await card_of(store, row, found[0])
+    if format == "json":
+        return card
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [("section", "name", "value", "unit"), *repcard.card_rows(card)]
+    )
+    name = f"stridesync-session-{session_id}-rep-{rep}-card.csv"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(out.getvalue(), media_type="text/csv", headers=disposition)
 
 
 async def card_of(store: Store, row: Session, stored_rep: dict) -> dict:

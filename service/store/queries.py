@@ -269,3 +269,14 @@ async def squad_reps(store: Store) -> list[tuple[int, int, Any, dict, dict]]:
     )
     async with store.session() as s:
         return [tuple(r) for r in (await s.execute(q)).all()]
+
+
+async def squad_marks(store: Store) -> dict[int, list[tuple[float, str]]]:
+    """Every session's marks in order: session id -> [(time_s host clock, label)]."""
+    async with store.session() as s:
+        q = select(Mark.session_id, Mark.time_s, Mark.label).order_by(Mark.time_s)
+        rows = (await s.execute(q)).all()
+    out: dict[int, list[tuple[float, str]]] = {}
+    for sid, t, label in rows:
+        out.setdefault(sid, []).append((t, label))
+    return out

@@ -31,7 +31,9 @@ export async function loadHistory() {
 export async function loadProgress() {
   const athlete = $("history-athlete").value;
   const measure = $("progress-measure").value;
-  const p = await (await api(`/api/athletes/${athlete}/progress?measure=${measure}`)).json();
+  const kind = $("progress-kind").value.trim();
+  const like = kind ? `&kind=${encodeURIComponent(kind)}` : "";  // like with like: one kind of rep
+  const p = await (await api(`/api/athletes/${athlete}/progress?measure=${measure}${like}`)).json();
   const scale = p.unit === "s" ? 1000 : 1;  // times in ms on screen
   const unit = p.unit === "s" ? "ms" : p.unit;
   const x = p.sessions.map((s) => new Date(s.started_at).getTime() / 1000);
@@ -152,6 +154,7 @@ export function initHistory() {
       { label: "model", stroke: "#b00020", width: 2, dash: [6, 4] }],
   }, [[], [], []], $("plot-card"));
   $("progress-measure").onchange = () => act(loadProgress);
+  $("progress-kind").onchange = () => act(loadProgress);
   for (const b of document.querySelectorAll("[data-export]")) {
     b.onclick = () => act(() => download(
       `/api/sessions/${state.selected}/export?format=${b.dataset.export}&table=${b.dataset.table}`));

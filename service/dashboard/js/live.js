@@ -1,6 +1,9 @@
 // The live view: the light, the bars, the numbers, the steps, the reps, the sensors;
 // a late joiner's backfill.
+import { api } from "./api.js";
 import { $, ASYM_STEPS, G, REP_ROWS, SCORE_MAX, STEP_ROWS, banner, clock, fmt, state } from "./core.js";
+
+const CARD_DELAY_MS = 1500;  // the writer commits twice a second: the rep is stored by then
 
 export function setLight(kind, text, sub) {
   const el = $("light");
@@ -106,8 +109,29 @@ export function listItem(text, kind) {
   while ($("reps").children.length > REP_ROWS) $("reps").lastChild.remove();
 }
 
+export // The rep's card (splits, profile) once the rep is stored: fetched for the newest rep
+// only, a moment after it ends (a late joiner's replay fetches one, not every rep's).
+let cardTimer = null;
+function scheduleCard(r) {
+  clearTimeout(cardTimer);
+  cardTimer = setTimeout(() => showLiveCard(r.session_id, r.rep).catch(() => {}), CARD_DELAY_MS);
+}
+
+async function showLiveCard(sessionId, rep) {
+  const c = await (await api(`/api/sessions/${sessionId}/reps/${rep}/card`)).json();
+  const p = c.profile;
+  $("live-card-title").textContent = `Rep ${c.rep}: ${c.steps} steps`;
+  $("live-card-profile").textContent = `MSS ${fmt(p.mss_m_s, 2)} m/s · F0 ${fmt(p.f0_n_kg, 2)} N/kg` +
+    ` · Pmax ${fmt(p.pmax_w_kg, 1)} W/kg · RFmax ${fmt(p.rf_max, 2)}`;
+  $("live-card-splits").textContent = c.splits.length
+    ? `Splits (${c.splits_from}): ` + c.splits.map((s) => `${s.from_m}–${s.to_m} m ${fmt(s.time_s, 2)} s`).join(" · ")
+    : "No splits: no speed data in this rig.";
+  $("live-card").hidden = false;
+}
+
 export function onRep(r) {
   listItem(repSummary(r), "rep");
+  scheduleCard(r);
   // Resting: the rep's summary, and the last step's numbers greyed, until the next step.
   state.resting = true;
   $("live").classList.add("resting");
@@ -126,6 +150,7 @@ export function resetLive() {
   $("live").classList.remove("resting");
   $("steps").tBodies[0].replaceChildren();
   $("reps").replaceChildren();
+  $("live-card").hidden = true;
   $("last-cue").textContent = "–";
   for (const link of ["push", "swing", "torso"]) scoreBar(link, null);
   for (const id of ["n-contact", "n-flight", "n-freq", "n-asym", "n-speed", "n-force"]) $(id).textContent = "–";
