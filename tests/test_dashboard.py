@@ -273,6 +273,14 @@ def test_progress_rep_card_and_report(browser, demo):
     assert f0["change"]["flagged"] and f0["change"]["better"] and f0["swc_from"] == "squad"
     # A coach who sets a larger worthwhile change (5 N/kg) is told it is not there.
     assert coach["swc_from"] == "coach" and not coach["change"]["flagged"]
+    # Contact time at matched speed, session by session.
+    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+        at = c.get(
+            f"/api/athletes/{athlete}/progress",
+            params={"measure": "contact_time_at_speed_s", "speed_m_s": 8.5},
+        ).json()
+    assert at["unit"] == "s" and len(at["sessions"]) == 4
+    assert all(0.08 < s["typical"] < 0.2 for s in at["sessions"])
     # The simulated weeks are sessions like any other: a rescore reproduces them.
     with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
         first = f0["sessions"][0]["session_id"]

@@ -128,3 +128,39 @@ def test_like_with_like_by_the_kind_of_rep():
     assert block["kind"] == "Block Start" and block["typical_error"] == pytest.approx(0.05 / 2**0.5)
     every = athlete_trend(rows, 1, "mss_m_s")
     assert every["sessions"][0]["best"] == 9.5  # the flying reps are faster: not like with like
+
+
+def test_contact_time_compared_at_matched_speed():
+    from service.analysis.trends import contact_at_speed
+
+    steps = [
+        {"contact_time_s": 0.150, "velocity_m_s": 6.0},  # accelerating: longer contacts
+        {"contact_time_s": 0.110, "velocity_m_s": 7.9},
+        {"contact_time_s": 0.108, "velocity_m_s": 8.2},
+        {"contact_time_s": 0.100, "velocity_m_s": 9.4},
+        {"contact_time_s": None, "velocity_m_s": 8.0},
+        {"contact_time_s": 0.120, "velocity_m_s": None},
+    ]
+    assert contact_at_speed(steps, 8.0) == pytest.approx(0.109)
+    assert contact_at_speed(steps, 11.0) is None
+
+
+def test_a_card_without_a_speed_sensor_splits_by_step_lengths():
+    """No speed sensor: the splits come from the steps' lengths (distance at each
+    contact), and the card says so; phases and feet still add up."""
+    from service.analysis.repcard import rep_card
+
+    # Two metres a step, a step every 0.25 s: 8 m/s from the first contact.
+    steps = [
+        {"ic_time_s": 10.0 + 0.25 * i, "step_length_m": 2.0, "foot": "left" if i % 2 else "right",
+         "contact_time_s": 0.11, "flight_time_s": 0.13, "velocity_m_s": 8.0, "aligned": True}
+        for i in range(20)
+    ]  # fmt: skip
+    rep = {"rep": 1, "mss_m_s": None}
+    card = rep_card(rep, steps, None, 70.0, 1.75)
+    assert card["splits_from"] == "step lengths" and card["velocity"] is None
+    assert [(s["to_m"], s["at_s"]) for s in card["splits"]] == pytest.approx(
+        [(5.0, 0.625), (10.0, 1.25), (20.0, 2.5), (30.0, 3.75)]
+    )
+    assert card["feet"]["left"]["steps"] + card["feet"]["right"]["steps"] == 20
+    assert card["verdict"]["aligned"] == 20 and card["phases"]["acceleration"] is None

@@ -49,6 +49,13 @@ MEASURES = {
         Measure("tau_s", "s", False, _field("tau_s"), "time constant of the speed curve"),
         Measure("min_contact_time_s", "s", False, _field("min_contact_time_s"), "shortest contact"),
         Measure(
+            "contact_time_at_speed_s",
+            "s",
+            False,
+            _field("contact_time_at_speed_s"),
+            "mean contact time of the rep's steps at the speed asked (+/- 0.25 m/s)",
+        ),
+        Measure(
             "aligned_share",
             "1",
             True,
@@ -67,6 +74,22 @@ class RepRow:
     body_mass_kg: float
     rep: dict
     kind: str | None = None  # the label of the session's last mark before the rep
+
+
+SPEED_BAND_M_S = 0.25  # contact time shortens ~10 ms per m/s: a band this narrow is like
+
+
+def contact_at_speed(steps: list[dict], speed_m_s: float) -> float | None:
+    """Mean contact time of the steps run within ±SPEED_BAND_M_S of `speed_m_s`: contact
+    time is compared at matched speed, since it shortens as the athlete runs faster."""
+    near = [
+        s["contact_time_s"]
+        for s in steps
+        if s.get("contact_time_s") is not None
+        and s.get("velocity_m_s") is not None
+        and abs(s["velocity_m_s"] - speed_m_s) <= SPEED_BAND_M_S
+    ]
+    return fmean(near) if near else None
 
 
 def rep_kind(rep: dict, marks: list[tuple[float, str]]) -> str | None:

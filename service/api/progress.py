@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from .. import report, schemas
-from ..analysis.trends import MEASURES, RepRow, athlete_trend, rep_kind
+from ..analysis.trends import MEASURES, RepRow, athlete_trend, contact_at_speed, rep_kind
 from ..store import Store, queries
 from .deps import Id, StoreDep, Viewer
 from .sessions import card_of
@@ -52,11 +52,21 @@ async def progress(
             " them (e.g. flying 30)",
         ),
     ] = None,
+    speed_m_s: Annotated[
+        float,
+        Query(
+            ge=3.0,
+            le=12.0,
+            description="for contact_time_at_speed_s: the speed the contacts are compared at"
+            " [m/s] (steps within 0.25 m/s of it)",
+        ),
+    ] = 8.0,
 ):
     """The athlete's measure by date, its typical error and smallest worthwhile change,
     and whether the change from the earliest sessions to the latest is real."""
     await queries.athlete(store, athlete_id)  # no such athlete: 404
-    return athlete_trend(await _squad(store), athlete_id, measure, swc, confidence, kind)
+    squad = await _squad(store, speed_m_s if measure == "contact_time_at_speed_s" else None)
+    return athlete_trend(squad, athlete_id, measure, swc, confidence, kind)
 
 
 @router.get(
@@ -91,12 +101,18 @@ async def athlete_report(
     return Response(pdf, media_type="application/pdf", headers=disposition)
 
 
-async def _squad(store: Store) -> list[RepRow]:
+async def _squad(store: Store, speed_m_s: float | None = None) -> list[RepRow]:
+    """Every athlete's reps; with `speed_m_s`, each with its contact time at that speed."""
     marks = await queries.squad_marks(store)
-    return [
-        RepRow(a, sid, started, snapshot["body_mass_kg"], rep, rep_kind(rep, marks.get(sid, [])))
-        for a, sid, started, snapshot, rep in await queries.squad_reps(store)
-    ]
+    steps = await queries.squad_rep_steps(store) if speed_m_s is not None else {}
+    rows = []
+    for a, sid, started, snapshot, rep in await queries.squad_reps(store):
+        if speed_m_s is not None:
+            at_speed = contact_at_speed(steps.get((sid, rep["rep"]), []), speed_m_s)
+            rep = {**rep, "contact_time_at_speed_s": at_speed}
+        kind = rep_kind(rep, marks.get(sid, []))
+        rows.append(RepRow(a, sid, started, snapshot["body_mass_kg"], rep, kind))
+    return rows
 
 
 async def _last_session_cards(store: Store, athlete_id: int) -> list[dict]:

@@ -280,3 +280,13 @@ async def squad_marks(store: Store) -> dict[int, list[tuple[float, str]]]:
     for sid, t, label in rows:
         out.setdefault(sid, []).append((t, label))
     return out
+
+
+async def squad_rep_steps(store: Store) -> dict[tuple[int, int], list[dict]]:
+    """Every rep's steps: (session id, rep number) -> step data, in order."""
+    q = select(Step.session_id, Step.rep, Step.data).where(Step.rep.is_not(None))
+    out: dict[tuple[int, int], list[dict]] = {}
+    async with store.session() as s:
+        for sid, rep, data in (await s.execute(q.order_by(Step.session_id, Step.seq))).all():
+            out.setdefault((sid, rep), []).append(data)
+    return out
