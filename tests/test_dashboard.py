@@ -280,6 +280,16 @@ def test_progress_rep_card_and_report(browser, demo):
             params={"measure": "contact_time_at_speed_s", "speed_m_s": 8.5},
         ).json()
     assert at["unit"] == "s" and len(at["sessions"]) == 4
+    # A period: the first two weeks only (too few sessions to judge a change), and its report.
+    until = f0["sessions"][1]["started_at"][:10]
+    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+        early = c.get(
+            f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg", "until": until}
+        ).json()
+        pdf = c.get(f"/api/athletes/{athlete}/report", params={"until": until})
+    assert len(early["sessions"]) == 2 and early["change"] is None
+    early_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert f"to {until}" in early_text and "too few sessions" in early_text
     assert all(0.08 < s["typical"] < 0.2 for s in at["sessions"])
     # The simulated weeks are sessions like any other: a rescore reproduces them.
     with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -17,6 +17,10 @@ from .sessions import card_of
 
 router = APIRouter(tags=["progress"])
 MeasureName = Literal[tuple(MEASURES)]
+Since = Annotated[
+    date | None, Query(description="only sessions from this day on (UTC), e.g. 2026-11-01")
+]
+Until = Annotated[date | None, Query(description="only sessions up to this day (UTC)")]
 
 
 @router.get(
@@ -61,11 +65,14 @@ async def progress(
             " [m/s] (steps within 0.25 m/s of it)",
         ),
     ] = 8.0,
+    since: Since = None,
+    until: Until = None,
 ):
     """The athlete's measure by date, its typical error and smallest worthwhile change,
     and whether the change from the earliest sessions to the latest is real."""
     await queries.athlete(store, athlete_id)  # no such athlete: 404
-    squad = await _squad(store, speed_m_s if measure == "contact_time_at_speed_s" else None)
+    speed = speed_m_s if measure == "contact_time_at_speed_s" else None
+    squad = await _squad(store, speed, (since, until))
     return athlete_trend(squad, athlete_id, measure, swc, confidence, kind)
 
 
@@ -84,13 +91,15 @@ async def athlete_report(
     format: Annotated[
         Literal["pdf", "html"], Query(description="pdf (a file to hand over) or html")
     ] = "pdf",
+    since: Since = None,
+    until: Until = None,
 ):
-    """One page: the athlete's trends by date with their noise and verdicts, and the last
-    session's rep cards."""
+    """One page for the period (default: every session): the athlete's trends by date
+    with their noise and verdicts, and the period's last session's rep cards."""
     athlete = await queries.athlete(store, athlete_id)
-    squad = await _squad(store)
+    squad = await _squad(store, None, (since, until))
     trends = {key: athlete_trend(squad, athlete_id, key) for key, *_ in report.MEASURES}
-    cards = await _last_session_cards(store, athlete_id)
+    cards = await _last_session_cards(store, squad, athlete_id)
     about = {k: getattr(athlete, k) for k in ("name", "body_mass_kg", "height_m")}
     made = datetime.now(UTC)
     name = f"stridesync-report-{athlete_id}"
@@ -101,12 +110,19 @@ async def athlete_report(
     return Response(pdf, media_type="application/pdf", headers=disposition)
 
 
-async def _squad(store: Store, speed_m_s: float | None = None) -> list[RepRow]:
-    """Every athlete's reps; with `speed_m_s`, each with its contact time at that speed."""
+async def _squad(
+    store: Store, speed_m_s: float | None = None, period: tuple = (None, None)
+) -> list[RepRow]:
+    """Every athlete's reps in the period (days, UTC; None: open); with `speed_m_s`, each
+    with its contact time at that speed."""
+    since, until = period
     marks = await queries.squad_marks(store)
     steps = await queries.squad_rep_steps(store) if speed_m_s is not None else {}
     rows = []
     for a, sid, started, snapshot, rep in await queries.squad_reps(store):
+        day = started.astimezone(UTC).date()
+        if (since is not None and day < since) or (until is not None and day > until):
+            continue
         if speed_m_s is not None:
             at_speed = contact_at_speed(steps.get((sid, rep["rep"]), []), speed_m_s)
             rep = {**rep, "contact_time_at_speed_s": at_speed}
@@ -115,8 +131,11 @@ async def _squad(store: Store, speed_m_s: float | None = None) -> list[RepRow]:
     return rows
 
 
-async def _last_session_cards(store: Store, athlete_id: int) -> list[dict]:
-    latest = await queries.sessions(store, athlete_id, None, 1, 0)
-    if not latest:
+async def _last_session_cards(store: Store, squad: list[RepRow], athlete_id: int) -> list[dict]:
+    """The cards of the athlete's last session with reps in the period."""
+    mine = [r for r in squad if r.athlete_id == athlete_id]
+    if not mine:
         return []
-    return [await card_of(store, latest[0], r) for r in await queries.reps(store, latest[0].id)]
+    last = max(mine, key=lambda r: r.started_at).session_id
+    row = await queries.session(store, last)
+    return [await card_of(store, row, r.rep) for r in mine if r.session_id == last]
