@@ -290,6 +290,11 @@ def test_progress_rep_card_and_report(browser, demo):
     assert len(early["sessions"]) == 2 and early["change"] is None
     early_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert f"to {until}" in early_text and "too few sessions" in early_text
+    page.fill("#period-until", until)
+    page.dispatch_event("#period-until", "change")
+    page.wait_for_function(
+        "document.getElementById('progress-verdict').textContent.startsWith('Too few sessions')"
+    )
     assert all(0.08 < s["typical"] < 0.2 for s in at["sessions"])
     # The simulated weeks are sessions like any other: a rescore reproduces them.
     with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:

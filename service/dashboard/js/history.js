@@ -33,7 +33,7 @@ export async function loadProgress() {
   const measure = $("progress-measure").value;
   const kind = $("progress-kind").value.trim();
   const like = kind ? `&kind=${encodeURIComponent(kind)}` : "";  // like with like: one kind of rep
-  const p = await (await api(`/api/athletes/${athlete}/progress?measure=${measure}${like}`)).json();
+  const p = await (await api(`/api/athletes/${athlete}/progress?measure=${measure}${like}${period()}`)).json();
   const scale = p.unit === "s" ? 1000 : 1;  // times in ms on screen
   const unit = p.unit === "s" ? "ms" : p.unit;
   const x = p.sessions.map((s) => new Date(s.started_at).getTime() / 1000);
@@ -119,6 +119,12 @@ export function fill(table, rows) {
   }));
 }
 
+// The period chosen (days, UTC), for the progress and the report; open ends by default.
+function period() {
+  const since = $("period-since").value, until = $("period-until").value;
+  return (since ? `&since=${since}` : "") + (until ? `&until=${until}` : "");
+}
+
 // A link cannot carry the token: fetch with it, then save the file.
 async function download(path) {
   const r = await api(path);
@@ -155,6 +161,8 @@ export function initHistory() {
   }, [[], [], []], $("plot-card"));
   $("progress-measure").onchange = () => act(loadProgress);
   $("progress-kind").onchange = () => act(loadProgress);
+  $("period-since").onchange = () => act(loadProgress);
+  $("period-until").onchange = () => act(loadProgress);
   for (const b of document.querySelectorAll("[data-export]")) {
     b.onclick = () => act(() => download(
       `/api/sessions/${state.selected}/export?format=${b.dataset.export}&table=${b.dataset.table}`));
@@ -162,8 +170,8 @@ export function initHistory() {
   for (const b of document.querySelectorAll("[data-report]")) {
     b.onclick = () => act(async () => {
       const athlete = $("history-athlete").value;
-      if (b.dataset.report === "pdf") return download(`/api/athletes/${athlete}/report?format=pdf`);
-      const page = await (await api(`/api/athletes/${athlete}/report?format=html`)).text();
+      if (b.dataset.report === "pdf") return download(`/api/athletes/${athlete}/report?format=pdf${period()}`);
+      const page = await (await api(`/api/athletes/${athlete}/report?format=html${period()}`)).text();
       const url = URL.createObjectURL(new Blob([page], { type: "text/html" }));
       window.open(url, "_blank");
     });
