@@ -24,9 +24,9 @@ from firmware_bridge.simulator import simulate_session
 from firmware_bridge.virtual import quantise
 
 from .engine import MODEL_VERSION, AthleteInfo
-from .live.writer import event_row
-from .recorder import Recording, stream_to_json
-from .store import Athlete, RawChunk, Session, SessionStream, Store
+from .live.writer import add_rows, event_row, stream_row
+from .recorder import Recording
+from .store import Athlete, RawChunk, Session, Store
 
 # name, mass kg, height m, (MSS m/s, tau s) in the first week and in the last
 ATHLETES = (
@@ -108,7 +108,7 @@ def _record(sim_athlete: SimAthlete, seed: int, reps: int):
 
 
 async def _session(store: Store, athlete_id: int, sim_athlete, when, seed: int, reps: int):
-    # In a worker thread: the event loop keeps serving (and reading the sensors) meanwhile.
+    # Off the event loop: simulating and recording a session is CPU work.
     rec, events, chunks, origin = await asyncio.to_thread(_record, sim_athlete, seed, reps)
     async with store.session() as s, s.begin():
         row = Session(
@@ -126,21 +126,6 @@ async def _session(store: Store, athlete_id: int, sim_athlete, when, seed: int, 
         )
         s.add(row)
         await s.flush()
-        for _, device, name, info, at_start in rec.take_new_streams():
-            s.add(
-                SessionStream(
-                    session_id=row.id,
-                    device_id=f"{device:016x}",
-                    device_name=name,
-                    stream_id=info.stream_id,
-                    info=stream_to_json(info),
-                    expected_at_start=at_start,
-                )
-            )
+        s.add_all(stream_row(row.id, *st[1:]) for st in rec.take_new_streams())
         s.add_all(RawChunk(session_id=row.id, data=c.encode(), **c.row()) for c in chunks)
-        for e in events:
-            kept = event_row(row.id, e)
-            if kept is not None and not hasattr(kept, "whereclause"):
-                s.add(kept)
-            elif kept is not None:
-                await s.execute(kept)
+        await add_rows(s, [r for r in (event_row(row.id, e) for e in events) if r is not None])

@@ -71,8 +71,12 @@ async def test_the_installed_device_plays_the_services_cue(tmp_path, cue_venv):
         records = await _records(log, 1)
         assert records[0] | {"id": "7-1", "kind": "limiter", "played": True} == records[0]
         wav = next((tmp_path / "wav").glob("*.wav"))
-        with wave.open(str(wav)) as w:  # the "swing" pattern: two 70 ms beeps and a rest
-            assert w.getnframes() / w.getframerate() == pytest.approx(0.19, abs=0.002)
+        # The "swing" pattern, by its samples (the file's length, not a clock): two 70 ms
+        # beeps around a 50 ms rest at the device's 22.05 kHz.
+        with wave.open(str(wav)) as w:
+            rate = w.getframerate()
+            assert rate == 22050
+            assert w.getnframes() == 2 * int(0.07 * rate) + int(0.05 * rate)
     finally:
         await out.close()
         device.terminate()

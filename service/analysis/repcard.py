@@ -14,6 +14,7 @@ from statistics import fmean
 
 import numpy as np
 
+from ..engine.events import PROFILE_FIELDS
 from ..engine.profile import sprint_profile, sprint_window, velocity_model
 from .splits import splits_from_distance, splits_from_speed
 
@@ -116,8 +117,7 @@ def _verdict(steps: list[dict]) -> dict:
 
 def card_rows(card: dict) -> list[tuple]:
     """The card as (section, name, value, unit) rows, for a CSV."""
-    units = {"mss_m_s": "m/s", "tau_s": "s", "f0_n": "N", "f0_n_kg": "N/kg", "v0_m_s": "m/s",
-             "pmax_w": "W", "pmax_w_kg": "W/kg", "rf_max": "1", "drf": "1 per m/s"}  # fmt: skip
+    units = {f.name: f.unit for f in PROFILE_FIELDS} | {"f0_n_kg": "N/kg", "pmax_w_kg": "W/kg"}
     rows = [("rep", "number", card["rep"], ""), ("rep", "steps", card["steps"], "")]
     rows += [("profile", k, v, units[k]) for k, v in card["profile"].items()]
     rows += [

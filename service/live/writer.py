@@ -116,26 +116,12 @@ class Writer:
 
     async def _commit(self, streams, chunks, blobs, rows) -> None:
         async with self.store.session() as s, s.begin():
-            s.add_all(
-                SessionStream(
-                    session_id=sid,
-                    device_id=f"{d:016x}",
-                    device_name=name,
-                    stream_id=info.stream_id,
-                    info=stream_to_json(info),
-                    expected_at_start=at_start,
-                )
-                for sid, d, name, info, at_start in streams
-            )
+            s.add_all(stream_row(*st) for st in streams)
             s.add_all(
                 RawChunk(session_id=c.session_id, data=blob, **c.row())
                 for c, blob in zip(chunks, blobs, strict=True)
             )
-            for r in rows:
-                if isinstance(r, Update | Delete):
-                    await s.execute(r)
-                else:
-                    s.add(r)
+            await add_rows(s, rows)
 
     def _failed(self, exc: Exception) -> None:
         self.counters.commit_errors += 1
@@ -194,6 +180,27 @@ class Writer:
             "commit_errors": self.counters.commit_errors,
             "chunks_dropped": self.counters.chunks_dropped,
         }
+
+
+def stream_row(session_id: int, device_id: int, name: str, info, at_start: bool) -> SessionStream:
+    """A session's raw stream, as its HELLO described it."""
+    return SessionStream(
+        session_id=session_id,
+        device_id=f"{device_id:016x}",
+        device_name=name,
+        stream_id=info.stream_id,
+        info=stream_to_json(info),
+        expected_at_start=at_start,
+    )
+
+
+async def add_rows(s, rows: list) -> None:
+    """Rows to store and updates or deletions to run, in order, in the session `s`."""
+    for r in rows:
+        if isinstance(r, Update | Delete):
+            await s.execute(r)
+        else:
+            s.add(r)
 
 
 def event_row(session_id: int, e: dict):
