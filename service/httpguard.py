@@ -260,14 +260,23 @@ async def _answer(send, status: int, detail: str) -> None:
 
 
 FD_RESERVE = 128  # descriptors kept for serial ports, the database, the broker, logs
+# uvicorn's `backlog` is both the kernel's accept queue and how many connections
+# asyncio accepts in one wake-up, before the guard has seen any of them. uvicorn's
+# 2,048 let a loop that was busy for a moment accept a queued flood in one go, past
+# systemd's 1,024 descriptors ("Too many open files"). A refused connection is
+# closed two loop turns after its accept, so up to three bursts are in flight.
+ACCEPT_BURST = 64
+ACCEPT_IN_FLIGHT = 3 * ACCEPT_BURST
 WS_MAX_MESSAGE_BYTES = 64 * KIB  # clients only listen; uvicorn would take 16 MiB
 
 
 def connection_budget(wanted: int) -> int:
-    """`wanted` connections if the file-descriptor limit leaves FD_RESERVE beside them
-    (raising the soft limit towards the hard one if need be), else as many as fit."""
+    """`wanted` connections if the file-descriptor limit leaves FD_RESERVE and the
+    accepts in flight beside them (raising the soft limit towards the hard one if need
+    be), else as many as fit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = wanted + FD_RESERVE
+    reserve = FD_RESERVE + ACCEPT_IN_FLIGHT
+    need = wanted + reserve
     if soft != resource.RLIM_INFINITY and soft < need:
         new = need if hard == resource.RLIM_INFINITY else min(need, hard)
         try:
@@ -277,7 +286,7 @@ def connection_budget(wanted: int) -> int:
             pass
     if soft == resource.RLIM_INFINITY or soft >= need:
         return wanted
-    fit = max(8, soft - FD_RESERVE)
+    fit = max(8, soft - reserve)
     log.warning(
         "only %d file descriptors (LimitNOFILE): server.max_connections lowered from %d to %d",
         soft,
@@ -300,6 +309,7 @@ def server_config(app, settings, **kwargs):
         http=guarded_protocol(limits),
         timeout_keep_alive=server.keep_alive_s,
         ws_max_size=WS_MAX_MESSAGE_BYTES,
+        backlog=ACCEPT_BURST,
         log_level="warning",
         access_log=False,
         lifespan="on",
