@@ -25,6 +25,11 @@ EventSink = Callable[[DeviceEvent], None]
 class HostProtocol:
     """Decode a device's bytes and keep its DeviceSession up to date."""
 
+    # A HELLO this soon after an IDENTIFY is its answer, or the boot HELLO of a device
+    # that started as the port opened and crossed it: not a restart. (A restart in
+    # this window still shows, as a sample index and clock that go back.)
+    HELLO_ANSWER_S = 0.5
+
     # CPU seconds of this process's thread spent in feed(), sample blocks handed on
     # included (every device's: the service subtracts what its on_block took).
     cpu_s_total = 0.0
@@ -39,6 +44,7 @@ class HostProtocol:
         self.awaiting_hello = True
         self.needs_sync = False  # the device restarted: query its clock and START again
         self.last_frame_s: float | None = None
+        self.identify_sent_s = float("-inf")
 
     def attach(self, session: DeviceSession) -> None:
         """Stream into `session` (a device known before keeps its session)."""
@@ -79,8 +85,9 @@ class HostProtocol:
             return
         if hello.device_id != self.session.device_id:
             return
+        solicited = now - self.identify_sent_s <= self.HELLO_ANSWER_S
         try:
-            self._deliver(self.session.on_hello(hello, now, solicited=False))
+            self._deliver(self.session.on_hello(hello, now, solicited=solicited))
         except DeviceError as exc:
             log.error("%s: %s", self.label, exc)
 
@@ -98,5 +105,7 @@ class HostProtocol:
         """A command sent to the device (replay: as recorded) — remember clock queries."""
         if cmd.type == MsgType.CLOCK_QUERY and self.session is not None:
             self.session.note_query(cmd.token, now)
-        elif cmd.type == MsgType.IDENTIFY and self.session is None:
-            self.awaiting_hello = True
+        elif cmd.type == MsgType.IDENTIFY:
+            self.identify_sent_s = now
+            if self.session is None:
+                self.awaiting_hello = True

@@ -67,6 +67,9 @@ class SerialTransport:
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise error(open_error_message(self.path, exc)) from None
+        # What the device said before anyone listened (its boot HELLO, kept by a pty
+        # or a USB bridge) is stale: the link asks, and the answer is the one HELLO.
+        self._serial.reset_input_buffer()
         self._fd = self._serial.fileno()
         os.set_blocking(self._fd, False)
         self._loop = asyncio.get_running_loop()

@@ -24,6 +24,7 @@ COMMANDS = {
     "virtual-devices": ("sensors", "serve virtual sensor MCUs on pseudo-terminals"),
     "simulate": ("simulate", "a simulated sprinter: wire capture + ground truth"),
     "replay": ("replay", "steps and reps of a recording, as JSON lines"),
+    "emulate-board": ("emulate", "a sensor node's real firmware in QEMU, on a pty"),
 }
 
 

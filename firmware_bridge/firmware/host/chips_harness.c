@@ -11,6 +11,19 @@
 /* Every SPI transfer the driver made: its first byte (or command word) and length. */
 #define LOG_MAX 4096
 static uint32_t log_first[LOG_MAX], log_len[LOG_MAX], log_at_us[LOG_MAX], log_n;
+/* No chip on the bus: MISO reads 0 (a pulled-down line). */
+static int unplugged;
+void bus_unplug(int yes) { unplugged = yes; }
+
+static int absent(uint8_t *rx, size_t n)
+{
+    size_t i;
+    if (!unplugged)
+        return 0;
+    for (i = 0; rx && i < n; i++)
+        rx[i] = 0;
+    return 1;
+}
 
 static void record(uint32_t first, uint32_t n, uint32_t at_us)
 {
@@ -42,7 +55,8 @@ static ss_spi_t icm_bus;
 static void icm_transfer(void *ctx, const uint8_t *tx, uint8_t *rx, size_t n)
 {
     record(tx ? tx[0] : 0, (uint32_t)n, icm.now_us);
-    icm.bus.transfer(ctx, tx, rx, n);
+    if (!absent(rx, n))
+        icm.bus.transfer(ctx, tx, rx, n);
 }
 
 void icm_new(icm_model_signal_fn signal, uint32_t now_us)
@@ -51,6 +65,7 @@ void icm_new(icm_model_signal_fn signal, uint32_t now_us)
     icm_bus = icm.bus;
     icm_bus.transfer = icm_transfer;
     log_n = 0;
+    unplugged = 0;
 }
 
 int icm_init(uint16_t watermark) { return icm42688_init(&icm_driver, &icm_bus, watermark); }
@@ -75,7 +90,8 @@ static ss_spi_t ads_bus;
 static void ads_transfer(void *ctx, const uint8_t *tx, uint8_t *rx, size_t n)
 {
     record(tx ? (uint32_t)(tx[0] << 8 | tx[1]) : 0, (uint32_t)n, ads.now_us);
-    ads.bus.transfer(ctx, tx, rx, n);
+    if (!absent(rx, n))
+        ads.bus.transfer(ctx, tx, rx, n);
 }
 
 void ads_new(ads_model_signal_fn signal, uint32_t now_us)
@@ -84,6 +100,7 @@ void ads_new(ads_model_signal_fn signal, uint32_t now_us)
     ads_bus = ads.bus;
     ads_bus.transfer = ads_transfer;
     log_n = 0;
+    unplugged = 0;
 }
 
 int ads_init(const uint8_t gain_code[4]) { return ads131m04_init(&ads_driver, &ads_bus, gain_code); }

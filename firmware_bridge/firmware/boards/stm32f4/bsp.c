@@ -67,6 +67,30 @@
 static uint8_t tx_buf[TX_BYTES], rx_buf[RX_BYTES];
 static volatile uint32_t tx_head, tx_tail, rx_head, rx_tail; /* free-running */
 
+/* Only one context moves bytes to the UART, or the queue's tail could be written
+ * back to an older value and frames sent twice: the TXE interrupt on hardware,
+ * the main loop under QEMU (whose USART model raises no TXE interrupt and sends
+ * each byte as it is written). */
+static void drain(void)
+{
+    while (tx_tail != tx_head && (USART_SR & SR_TXE)) {
+        USART_DR = tx_buf[tx_tail % TX_BYTES];
+        tx_tail++;
+    }
+}
+
+static void kick(void)
+{
+#ifdef SS_EMULATED
+    drain();
+#else
+    __asm__ volatile("cpsid i");
+    if (tx_tail != tx_head)
+        USART_CR1 |= CR1_TXEIE;
+    __asm__ volatile("cpsie i");
+#endif
+}
+
 size_t bsp_uart_write(const uint8_t *data, size_t n)
 {
     uint32_t head = tx_head, i;
@@ -75,18 +99,12 @@ size_t bsp_uart_write(const uint8_t *data, size_t n)
     for (i = 0; i < n; i++)
         tx_buf[(head + i) % TX_BYTES] = data[i];
     tx_head = head + (uint32_t)n;
-#ifndef SS_EMULATED
-    USART_CR1 |= CR1_TXEIE;
-#endif
     return n;
 }
 
 void bsp_uart_pump(void)
 {
-    while (tx_tail != tx_head && (USART_SR & SR_TXE)) {
-        USART_DR = tx_buf[tx_tail % TX_BYTES];
-        tx_tail++;
-    }
+    kick();
 }
 
 int bsp_uart_read(void)
@@ -109,9 +127,11 @@ void usart2_handler(void)
             rx_head++;
         } /* else: a command byte lost; the host repeats unanswered commands */
     }
-    bsp_uart_pump();
+#ifndef SS_EMULATED
+    drain();
     if (tx_tail == tx_head)
         USART_CR1 &= ~CR1_TXEIE;
+#endif
 }
 
 /* --- clocks ------------------------------------------------------------------ */

@@ -23,7 +23,7 @@ uint32_t bsp_now_us(void);
 uint64_t bsp_device_id(void);
 /* Queue n bytes for the host, all or nothing: 0 when the queue has no room. */
 size_t bsp_uart_write(const uint8_t *data, size_t n);
-/* Move queued bytes to the UART while it takes them (never waits). */
+/* Have queued bytes sent (never waits): called by the main loop. */
 void bsp_uart_pump(void);
 /* The next byte from the host, or -1. */
 int bsp_uart_read(void);
