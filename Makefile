@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint bench firmware system-deps clean
 
 $(STAMP): pyproject.toml
 	./scripts/system-deps.sh
@@ -28,8 +28,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench all
 
+# Every sensor node's firmware, for the real boards and for QEMU, with its flash and RAM.
+firmware:
+	./scripts/system-deps.sh
+	$(MAKE) -C firmware_bridge/firmware
+
 system-deps:
 	./scripts/system-deps.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info firmware_bridge/firmware/build

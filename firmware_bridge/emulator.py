@@ -11,6 +11,7 @@ clock, which follows the host's.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -44,9 +45,12 @@ def firmware_elf(name: str) -> Path:
         if elf.exists():
             return elf
         raise error("no ARM toolchain: install gcc-arm-none-eabi picolibc-arm-none-eabi")
-    done = subprocess.run(
-        ["make", "-s", "-C", str(FIRMWARE_DIR), "qemu"], capture_output=True, text=True
-    )
+    (FIRMWARE_DIR / "build").mkdir(exist_ok=True)
+    with open(FIRMWARE_DIR / "build" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time (parallel tests)
+        done = subprocess.run(
+            ["make", "-s", "-C", str(FIRMWARE_DIR), "qemu"], capture_output=True, text=True
+        )
     if done.returncode != 0:
         raise error(f"the firmware did not build:\n{done.stderr[-2000:]}")
     return elf

@@ -201,3 +201,47 @@ def _check_device(rec: Recorder, name: str) -> dict:
         "clock_error_ms_max_after_warmup": round(float(warm_ms.max()), 3),
         "overflow": overflow,
     }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_devices_identifies_and_serve_records_the_emulated_boards(tmp_path):
+    """What a newcomer does after `stridesync emulate-board`: `stridesync devices PORT`
+    names the board, and `serve --device PORT` records a session from it."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.service_helpers import Service, free_port, stored_streams, write_config
+
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    boards = [EmulatedBoard(n, by_id / n) for n in ("imu-left", "force")]
+    try:
+        found = subprocess.run(
+            [sys.executable, "-m", "service.cli", "devices", "--json", str(by_id / "force")],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        hello = json.loads(found.stdout)
+        assert hello["name"] == "plate-0" and hello["device_id"] == "5353454d00000002"
+        assert hello["streams"][0]["kind"] == "force_3axis"
+        db = tmp_path / "s.db"
+        port = free_port()
+        ports = [str(by_id / "imu-left"), str(by_id / "force")]
+        svc = Service(write_config(tmp_path / "c.toml", f"sqlite+aiosqlite:///{db}", ports, port),
+                      port, tmp_path / "log")  # fmt: skip
+        try:
+            svc.wait_devices(2)
+            sid = svc.start_session("E")
+            time.sleep(6)
+            with svc.client() as c:
+                assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
+        finally:
+            svc.close()
+    finally:
+        for b in boards:
+            b.close()
+    streams = stored_streams(db, sid)  # contiguous, every loss counted
+    assert sorted(k[0] for k in streams) == ["5353454d00000001", "5353454d00000002"]
+    for rows in streams.values():
+        assert sum(n for _, n, *_ in rows) > 4000  # ~6 s at 1 kHz, stored
