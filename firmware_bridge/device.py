@@ -142,12 +142,29 @@ class DeviceSession:
         if len(self._queries) > 64:  # replies that never came
             del self._queries[next(iter(self._queries))]
 
-    def on_clock(self, reply: ClockReply, host_time_s: float) -> bool:
+    # A reboot takes the MCU clock back to zero: replies this far behind the fit
+    # mean the device restarted (a jump of less is the fit's own business).
+    RESTART_JUMP_US = 1_000_000
+
+    def on_clock(self, reply: ClockReply, host_time_s: float) -> list[DeviceEvent]:
+        """A clock reply. When replies agree with each other but are far behind the
+        fit, the MCU restarted and its HELLO was lost (a reset in the middle of a
+        frame takes the HELLO with it): the device is reset here, and the link
+        starts it again."""
         sent = self._queries.pop(reply.token, None)
         if sent is None:
-            return False
+            return []
+        jumps = self.clock.stats.resets
+        predicted = self.clock.host_to_mcu(0.5 * (sent + host_time_s)) if self.clock.ready else None
         self.clock.add_sample(sent, host_time_s, self._clock_ext.extend(reply.mcu_time_us))
-        return True
+        if self.clock.stats.resets == jumps or predicted is None:
+            return []
+        behind = ((int(predicted) - reply.mcu_time_us + 2**31) & 0xFFFFFFFF) - 2**31
+        if behind < self.RESTART_JUMP_US:
+            return []
+        event = self._reset(host_time_s, "its clock went back (a restart whose hello was lost)")
+        self.clock.add_sample(sent, host_time_s, self._clock_ext.extend(reply.mcu_time_us))
+        return [event]
 
     # --- resets ------------------------------------------------------------
 

@@ -70,7 +70,7 @@ class HostProtocol:
                     self._deliver(self.session.on_samples(msg, now))
             elif isinstance(msg, ClockReply):
                 if self.session is not None:
-                    self.session.on_clock(msg, now)
+                    self._deliver(self.session.on_clock(msg, now))
             elif isinstance(msg, Hello):
                 self._on_hello(msg, now)
             elif isinstance(msg, Ack) and msg.status != AckStatus.OK:

@@ -11,6 +11,7 @@ static void send(ss_node_t *node, const uint8_t *frame, size_t n)
 
 void ss_node_boot(ss_node_t *node)
 {
+    static const uint8_t delimiter = 0x00;
     uint8_t frame[SS_FRAME_CAPACITY(192)];
     node->streaming = 0;
     node->next_index = 0;
@@ -19,6 +20,9 @@ void ss_node_boot(ss_node_t *node)
     node->have_last = 0;
     node->period_est_us = (float)node->period_us;
     ss_cmd_decoder_init(&node->decoder);
+    /* A reset can cut a frame short: a delimiter first ends it on the host, so
+     * that the HELLO is not lost with it. */
+    send(node, &delimiter, 1);
     send(node, frame, ss_frame_hello(node->hello, frame, sizeof frame));
 }
 

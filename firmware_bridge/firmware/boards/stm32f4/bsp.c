@@ -139,10 +139,15 @@ void usart2_handler(void)
 static void clock_init(void)
 {
 #ifndef SS_EMULATED
-    /* 84 MHz from the 16 MHz HSI: PLLM 16, PLLN 336, PLLP 4 (PLLQ 7 for a 48 MHz
-     * USB clock). Valid on the F401 (84 MHz top), F411 and F446. */
+    /* 84 MHz from the 8 MHz the Nucleo's ST-LINK feeds to OSC_IN (its crystal's
+     * MCO, HSE in bypass mode): a clock good to tens of ppm, where the internal RC
+     * oscillator (HSI) is only good to 1 %. PLLM 8, PLLN 336, PLLP 4 (PLLQ 7 for a
+     * 48 MHz USB clock); valid on the F401 (84 MHz top), F411 and F446. */
+    RCC_CR |= (1u << 18) | (1u << 16); /* HSEBYP, HSEON */
+    while (!(RCC_CR & (1u << 17)))
+        ;                              /* HSERDY */
     FLASH_ACR = (1u << 8) | (1u << 9) | (1u << 10) | 2u; /* prefetch, caches, 2 wait states */
-    RCC_PLLCFGR = 16u | (336u << 6) | (1u << 16) | (7u << 24);
+    RCC_PLLCFGR = 8u | (336u << 6) | (1u << 16) | (1u << 22) | (7u << 24); /* source HSE */
     RCC_CR |= 1u << 24; /* PLLON */
     while (!(RCC_CR & (1u << 25)))
         ;

@@ -1,7 +1,8 @@
 /* Board support for STM32F4 sensor nodes: clock, UART, MCU time, SPI, sensor IRQ.
  *
  * Two builds of the same board:
- *  - real (Nucleo-F401RE/F411RE/F446RE): 84 MHz from the HSI through the PLL,
+ *  - real (Nucleo-F401RE/F411RE/F446RE): 84 MHz through the PLL from the 8 MHz
+ *    that the board's ST-LINK feeds to OSC_IN,
  *    USART2 on PA2/PA3 (the ST-LINK's virtual COM port, /dev/ttyACM0 on the Pi),
  *    SPI1 on PA5/PA6/PA7 with chip select PA4, the sensor's interrupt on PA0.
  *  - emulated (SS_EMULATED, QEMU's netduinoplus2, an STM32F405): QEMU has no
