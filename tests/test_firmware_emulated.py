@@ -245,3 +245,32 @@ def test_devices_identifies_and_serve_records_the_emulated_boards(tmp_path):
     assert sorted(k[0] for k in streams) == ["5353454d00000001", "5353454d00000002"]
     for rows in streams.values():
         assert sum(n for _, n, *_ in rows) > 4000  # ~6 s at 1 kHz, stored
+
+
+@pytest.mark.timeout(60)
+def test_emulate_board_prints_a_port_that_answers_and_stops_on_sigterm(tmp_path):
+    """The newcomer's command: it names the port, the port answers, Ctrl-C or a
+    SIGTERM stops the board."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from firmware_bridge.link import identify_port
+
+    cmd = [sys.executable, "-m", "service.cli", "emulate-board", "force"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        port = re.search(r"serial port (\S+)", lines[1]).group(1)
+        assert lines[2].strip() == f"try: stridesync devices {port}"
+        hello = asyncio.run(identify_port(port, 2.0))
+        assert hello.name == "plate-0" and hello.firmware == (1, 0, 0)
+        qemu = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    for pid in map(int, qemu.stdout.split()):  # the board went with it
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
