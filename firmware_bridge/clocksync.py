@@ -135,6 +135,15 @@ class ClockSync:
     OUTLIER_MIN_US = 5000.0
     # ... and this many in a row mean the clock jumped: start again.
     OUTLIERS_TO_RESET = 4
+    # Samples are stamped once the fit is ready. A USB or pty link answers in a
+    # half round trip of 0.05-0.5 ms; a reply slower than QUICK_HALF_RTT_S was
+    # held up on a busy host, and its midpoint can be off by as much (a starved
+    # host's first replies took hundreds of ms, and the samples waiting for the
+    # clock were stored that far from their time). So the fit is ready on two
+    # replies once one of them was quick, or after PATIENCE_S on a link that is
+    # never quick (so that no link is left without a clock).
+    QUICK_HALF_RTT_S = 1e-3
+    PATIENCE_S = 2.0
 
     def __init__(self, nominal_hz: float = MCU_CLOCK_HZ) -> None:
         self.nominal_hz = nominal_hz
@@ -164,7 +173,10 @@ class ClockSync:
 
     @property
     def ready(self) -> bool:
-        return self._used >= 2
+        if self._used < 2:
+            return False
+        quick = self._min_half_rtt <= self.QUICK_HALF_RTT_S
+        return quick or self._newest_s - self._first_s >= self.PATIENCE_S
 
     @property
     def frequency_hz(self) -> float:
@@ -187,13 +199,19 @@ class ClockSync:
         self.stats.samples += 1
         half_rtt = 0.5 * (received_s - sent_s)
         t_mid = sent_s + half_rtt
-        if self._used and self._is_outlier(t_mid, mcu_clock, half_rtt):
+        # A reply far quicker than any in the fit is better evidence than the fit:
+        # never an outlier (_add starts the fit again from it).
+        quicker = half_rtt < self._aged_min_half_rtt(t_mid) - self.ACCEPT_MARGIN_S
+        if self._used and not quicker and self._is_outlier(t_mid, mcu_clock, half_rtt):
             return self._outlier(t_mid, mcu_clock, half_rtt)
         self._outlier_run = 0
         return self._add(t_mid, mcu_clock, half_rtt)
 
+    def _aged_min_half_rtt(self, t: float) -> float:
+        return self._min_half_rtt + (t - self._min_rtt_at_s) * self.RTT_AGE_S_PER_S
+
     def _add(self, t: float, clock: float, half_rtt: float) -> bool:
-        aged_min = self._min_half_rtt + (t - self._min_rtt_at_s) * self.RTT_AGE_S_PER_S
+        aged_min = self._aged_min_half_rtt(t)
         if self._used and half_rtt < aged_min - self.ACCEPT_MARGIN_S:
             # Far quicker than any reply in the fit (a host starved while it first
             # learnt the clock, as after a replug under load): the bar now rejects

@@ -53,6 +53,37 @@ def test_clock_jump_is_detected_and_followed():
     assert sync.mcu_to_host(0) == pytest.approx(t_reset, abs=1e-4)
 
 
+def test_the_clock_waits_for_a_quick_reply_before_samples_are_stamped():
+    """A starved host's first replies come back hundreds of ms late: their
+    midpoints can be that far from when the MCU read its clock, so the fit is not
+    ready on them; one quick reply restarts it and makes it ready."""
+    sync = ClockSync()
+    true_offset_s = 42.0  # host time = MCU time + offset
+
+    def reply(sent: float, out_s: float, back_s: float) -> None:
+        read_at = sent + out_s
+        sync.add_sample(sent, read_at + back_s, int((read_at - true_offset_s) * 1e6))
+
+    reply(100.0, 0.001, 0.600)  # read early, answer read late: midpoint 0.3 s off
+    reply(100.01, 0.001, 0.590)
+    assert not sync.ready
+    reply(100.7, 0.0002, 0.0002)
+    reply(100.71, 0.0002, 0.0003)
+    assert sync.ready
+    mcu = int((101.0 - true_offset_s) * 1e6)
+    assert abs(sync.mcu_to_host(mcu) - 101.0) < 0.5e-3
+
+
+def test_a_link_that_is_never_quick_still_gets_a_clock():
+    sync = ClockSync()
+    for k in range(400):  # replies 4 ms each way, every 10 ms, for 4 s
+        sent = 10.0 + 0.01 * k
+        sync.add_sample(sent, sent + 0.008, int((sent + 0.004) * 1e6))
+        if sent - 10.0 < ClockSync.PATIENCE_S - 0.05:
+            assert not sync.ready
+    assert sync.ready and abs(sync.mcu_to_host(int(13e6)) - 13.0) < 1e-4
+
+
 def test_sample_timeline_learns_the_real_sample_rate():
     tl = SampleTimeline(1000.0)
     true_period = 1000.0 * (1 + 2000e-6)  # a sensor oscillator 0.2 % fast on the MCU clock
