@@ -137,7 +137,7 @@ class EmulatedBoard:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            out = _read_until(s, b"(qemu) ")
+            _read_until(s, b"(qemu) ")  # the banner and first prompt
             s.sendall(command.encode() + b"\n")
             out = _read_until(s, b"(qemu) ")
         return out.decode(errors="replace")

@@ -166,8 +166,8 @@ class DeviceConnection:
         return self._tokens
 
     def _send(self, cmd: Command) -> None:
-        if cmd.type == MsgType.IDENTIFY:
-            self.protocol.identify_sent_s = time.monotonic()
+        if cmd.type == MsgType.IDENTIFY:  # a HELLO soon after is its answer
+            self.protocol.observe_command(cmd, time.monotonic())
         self.transport.write(encode_frame(cmd))
 
     def send_command(self, type_: MsgType, stream_id: int = 0xFF) -> None:

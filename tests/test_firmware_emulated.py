@@ -10,7 +10,13 @@ regression)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict, deque
 
@@ -20,6 +26,8 @@ import pytest
 from firmware_bridge import link
 from firmware_bridge.device import DeviceSession
 from firmware_bridge.emulator import EmulatedBoard
+from firmware_bridge.link import identify_port
+from tests.service_helpers import Service, free_port, stored_streams, write_config
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="make test installs QEMU"),
@@ -208,11 +216,6 @@ def _check_device(rec: Recorder, name: str) -> dict:
 def test_devices_identifies_and_serve_records_the_emulated_boards(tmp_path):
     """What a newcomer does after `stridesync emulate-board`: `stridesync devices PORT`
     names the board, and `serve --device PORT` records a session from it."""
-    import json
-    import subprocess
-    import sys
-
-    from tests.service_helpers import Service, free_port, stored_streams, write_config
 
     by_id = tmp_path / "by-id"
     by_id.mkdir()
@@ -251,13 +254,6 @@ def test_devices_identifies_and_serve_records_the_emulated_boards(tmp_path):
 def test_emulate_board_prints_a_port_that_answers_and_stops_on_sigterm(tmp_path):
     """The newcomer's command: it names the port, the port answers, Ctrl-C or a
     SIGTERM stops the board."""
-    import os
-    import re
-    import signal
-    import subprocess
-    import sys
-
-    from firmware_bridge.link import identify_port
 
     cmd = [sys.executable, "-m", "service.cli", "emulate-board", "force"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -79,7 +79,7 @@ static void drain(void)
     }
 }
 
-static void kick(void)
+void bsp_uart_pump(void)
 {
 #ifdef SS_EMULATED
     drain();
@@ -100,11 +100,6 @@ size_t bsp_uart_write(const uint8_t *data, size_t n)
         tx_buf[(head + i) % TX_BYTES] = data[i];
     tx_head = head + (uint32_t)n;
     return n;
-}
-
-void bsp_uart_pump(void)
-{
-    kick();
 }
 
 int bsp_uart_read(void)
