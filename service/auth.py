@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .config import Settings, hash_token
 
-Role = Literal["admin", "viewer"]
+Role = Literal["admin", "viewer", "node"]  # node: a club lane, uploading (docs/club.md)
 NEED_TOKEN = "a valid token is required (Authorization: Bearer TOKEN)"
 _bearer = HTTPBearer(auto_error=False, description="an admin or viewer token")
 
@@ -35,6 +35,7 @@ class Auth:
         ] + [(h, "viewer") for h in settings.auth.viewer_token_hashes]
         if settings.token is not None:
             self._hashes.append((hash_token(settings.token.get_secret_value()), "admin"))
+        self._nodes = [(h, node) for node, h in settings.club.node_token_hashes.items()]
         self.ttl_s = settings.auth.ticket_ttl_s
         self.allowed_origins = {o.rstrip("/") for o in settings.server.allowed_origins}
         self._tickets: dict[str, tuple[Role, float]] = {}
@@ -51,7 +52,19 @@ class Auth:
         for known, r in self._hashes:  # compare every one, in constant time
             if hmac.compare_digest(known, h) and (role is None or r == "admin"):
                 role = r
+        if role is None and self.node(token) is not None:
+            role = "node"
         return role
+
+    def node(self, token: str | None) -> str | None:
+        """The club lane whose token this is (the centre's `club.node_token_hashes`)."""
+        if not token:
+            return None
+        h, found = hash_token(token), None
+        for known, node in self._nodes:
+            if hmac.compare_digest(known, h):
+                found = node
+        return found
 
     def issue_ticket(self, role: Role) -> str:
         now = time.monotonic()
@@ -97,9 +110,21 @@ def _require(request: Request, token: str | None, need: Role) -> Role:
             NEED_TOKEN,
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if role == "node":
+        raise HTTPException(403, "a lane's token only uploads to /api/club (docs/club.md)")
     if need == "admin" and role != "admin":
         raise HTTPException(403, "this token can only read (a viewer token)")
     return role
+
+
+async def lane(request: Request) -> str:
+    """The club lane a request comes from, by its token; 401 for any other."""
+    node = request.app.state.auth.node(await _credentials(request))
+    if node is None:
+        raise HTTPException(
+            401, "a lane's token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return node
 
 
 async def viewer(request: Request) -> Role:

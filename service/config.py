@@ -159,6 +159,44 @@ class MqttConfig(_Section):
         return self.password.get_secret_value() or None
 
 
+class ClubConfig(_Section):
+    """Several lanes, one centre (docs/club.md). A lane uploads finished sessions to
+    `central_url`; the centre (`stridesync central`) takes them from the lanes whose
+    tokens it knows and consumes every lane's topics from the broker in `[mqtt]`."""
+
+    role: Literal["lane", "central"] = Field("lane", description="lane: a Pi; central: the centre")
+    central_url: str = Field("", description="lane: the centre's API; empty: no upload")
+    token: SecretStr = SecretStr("")
+    token_file: str = Field("", description="lane: read its token at the centre from this file")
+    ca_file: str = Field("", description="lane: CA certificate of the centre; empty: the system's")
+    upload_interval_s: float = Field(10.0, ge=1.0, le=3600.0, description="lane: retry every")
+    upload_batch_bytes: int = Field(2_000_000, ge=10_000, le=8_000_000, description="per request")
+    # centre: each lane's token, hashed as `stridesync token` prints it; the key is the lane.
+    node_token_hashes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("central_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("central_url is http(s)://HOST[:PORT]")
+        return v.rstrip("/")
+
+    @field_validator("node_token_hashes")
+    @classmethod
+    def _node_hashes(cls, v: dict[str, str]) -> dict[str, str]:
+        for node, h in v.items():
+            if not node or not all(c.isalnum() or c in "-_." for c in node):
+                raise ValueError(f"{node!r}: a lane's name is letters, digits, '-', '_', '.'")
+            if not h.startswith(TOKEN_PREFIX) or len(h) != len(TOKEN_PREFIX) + 64:
+                raise ValueError(f"{node}: a token hash is 'sha256:' and 64 hex digits")
+        return v
+
+    def secret(self) -> str | None:
+        if self.token_file:
+            return Path(self.token_file).read_text().strip()
+        return self.token.get_secret_value() or None
+
+
 class CuesConfig(_Section):
     """The default cue policy (docs/cues.md); athletes and sessions may override it.
     The defaults are CuePolicy's (service/cues/policy.py); here, their bounds."""
@@ -193,6 +231,7 @@ class Settings(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     cues: CuesConfig = Field(default_factory=CuesConfig)
+    club: ClubConfig = Field(default_factory=ClubConfig)
     log_level: LogLevel = "info"
     # A plain admin token from the environment (STRIDESYNC_TOKEN) or --token,
     # for the demo and for tests; an installed Pi keeps only hashes.
@@ -217,6 +256,7 @@ class Settings(BaseSettings):
         d = self.model_dump(mode="json")
         d["token"] = "(set)" if self.token else None
         d["mqtt"]["password"] = "(set)" if self.mqtt.password.get_secret_value() else ""
+        d["club"]["token"] = "(set)" if self.club.token.get_secret_value() else ""
         return d
 
 

@@ -47,6 +47,10 @@ BODY_LIMITS: tuple[tuple[str, re.Pattern, int], ...] = (
     ("POST", re.compile(r"/api/sessions"), 16 * KIB),
     ("POST", re.compile(r"/api/sessions/\d+/marks"), 1 * KIB),
     ("POST", re.compile(r"/api/sessions/\d+/rescore"), 1 * KIB),
+    # A lane's uploads to a club's centre (docs/club.md): batches of up to 8 MB.
+    ("PUT", re.compile(r"/api/club/sessions/[0-9a-f-]{36}"), 12 * KIB * KIB),
+    ("POST", re.compile(r"/api/club/sessions/[0-9a-f-]{36}/(steps|chunks)"), 12 * KIB * KIB),
+    ("POST", re.compile(r"/api/club/sessions/[0-9a-f-]{36}/complete"), 4 * KIB * KIB),
 )
 OTHER_API_BODY_BYTES = 1 * KIB  # any other /api route (a stray body on a GET or DELETE)
 

@@ -25,6 +25,7 @@ def node_topics(node: str) -> dict[str, str]:
     base = f"{ROOT}/{node}"
     return {
         "status": f"{base}/status",
+        "sessions": f"{base}/sessions",  # started and stopped, for a club's centre
         "cue": base + "/athletes/{athlete}/cue",
         "steps": base + "/athletes/{athlete}/steps",
         "reps": base + "/athletes/{athlete}/reps",

@@ -16,12 +16,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import auth, httpguard, metrics, schemas
+from ..club.centre import Centre
+from ..club.lane import Uploader
 from ..config import Settings
 from ..errors import Conflict, Invalid, NotFound
 from ..hub import Hub
 from ..live import Live
 from ..store import Store
-from . import athletes, exports, health, live, progress, sessions, site
+from . import athletes, club, exports, health, live, progress, sessions, site
 
 log = logging.getLogger("stridesync.api")
 
@@ -63,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
     _errors(app)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.club.role == "central":
+        app.include_router(club.router)
     return app
 
 
@@ -75,14 +79,30 @@ async def _lifespan(app: FastAPI):
     pipeline = Live(settings, store, hub)
     await pipeline.start()
     app.state.store, app.state.hub, app.state.live = store, hub, pipeline
+    app.state.club = _club(settings, store, hub, pipeline)
+    if app.state.club is not None:
+        await app.state.club.start()
     app.state.registry = metrics.registry_for(pipeline, hub)
     log.info("service ready on %s:%d", settings.server.host, settings.server.port)
     try:
         yield
     finally:
         await pipeline.close()  # stops a session under way, stores it whole
+        if app.state.club is not None:  # after the last session is stored: its upload
+            await app.state.club.close()
         await hub.close()
         await store.close()
+
+
+def _club(settings: Settings, store: Store, hub: Hub, pipeline: Live):
+    """The centre's consumer, a lane's uploader, or nothing (docs/club.md)."""
+    if settings.club.role == "central":
+        return Centre(settings, store, hub)
+    if settings.club.central_url:
+        uploader = Uploader(settings, store)
+        pipeline.on_stopped.append(uploader.wake.set)
+        return uploader
+    return None
 
 
 def _errors(app: FastAPI) -> None:

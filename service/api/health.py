@@ -14,7 +14,7 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/healthz")
-async def healthz(store: StoreDep, live: LiveDep):
+async def healthz(request: Request, store: StoreDep, live: LiveDep):
     """Each component's health; 503 when one is failing."""
     parts = {
         "database": await _database(store),
@@ -25,6 +25,9 @@ async def healthz(store: StoreDep, live: LiveDep):
     }
     if live.mqtt is not None:
         parts["mqtt"] = live.mqtt.health()
+    club = request.app.state.club  # a club's centre, or a lane's uploader (docs/club.md)
+    if club is not None:
+        parts["club"] = club.health()
     # Without its database the service cannot do its job (503); without the broker
     # only the cues stop: reported, not failing.
     ok = parts["database"]["ok"] and parts["storage"]["ok"]

@@ -35,7 +35,7 @@ async def ws_live(ws: WebSocket, ticket: str | None = None):
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
     role = a.role(token) if token else a.redeem(ticket)
-    if role is None:
+    if role is None or role == "node":  # a lane's token only uploads
         await ws.close(code=1008, reason="a valid token or ticket is required")
         return
     await ws.accept()

@@ -17,6 +17,8 @@ from .common import UsageError
 COMMANDS = {
     "devices": ("devices", "list serial ports and identify Stridesync devices"),
     "serve": ("serve", "the live service: sensors, engine, API, websocket"),
+    "central": ("club", "a club's centre: every lane live, every session (docs/club.md)"),
+    "club": ("club", "Mosquitto configuration of a club's lanes and centre"),
     "demo": ("demo", "the service with a simulated athlete on virtual serial ports"),
     "cue-device": ("cue", "the athlete's cue device: subscribe and play cues"),
     "token": ("tokens", "make an access token and print the hash for the config"),

@@ -72,7 +72,9 @@ class Live:
         self._lock = asyncio.Lock()  # session start/stop
         self.cue_maker: CueMaker | None = None
         self.cues_sent = 0
-        self.mqtt = _mqtt_out(settings)
+        # The centre consumes its broker (service/club/centre.py): it publishes nothing.
+        self.mqtt = _mqtt_out(settings) if settings.club.role == "lane" else None
+        self.on_stopped: list = []  # called when a session has stopped (the club uploader)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -202,9 +204,9 @@ class Live:
         athlete, mqtt = self.session_row.athlete_id, self.mqtt
         if mqtt is not None:
             kind = "reps" if e["type"] == "rep" else "steps"
-            mqtt.publish(
-                mqtt.topics[kind].format(athlete=athlete), msg, qos=0 if kind == "steps" else 1
-            )
+            # QoS 1 and the session's UUID: a club's centre keeps every step (docs/club.md).
+            out = {**msg, "session_uuid": self.session_row.uuid}
+            mqtt.publish(mqtt.topics[kind].format(athlete=athlete), out, qos=1)
         cue = self.cue_maker.on_event(e) if self.cue_maker is not None else None
         if cue is None:
             return
@@ -213,6 +215,11 @@ class Live:
         self.hub.publish({"type": "cue", **out})
         if mqtt is not None:
             mqtt.publish_cue(athlete, out, cue["expiry_s"])
+
+    def _announce(self, msg: dict) -> None:
+        """A session's start or stop on MQTT, for a club's centre (docs/club.md)."""
+        if self.mqtt is not None:
+            self.mqtt.publish(self.mqtt.topics["sessions"], msg, qos=1)
 
     def on_event(self, ev: DeviceEvent) -> None:
         d = self.counters.device_events
@@ -251,7 +258,9 @@ class Live:
         async with self._lock:
             if self.recording is not None:
                 raise Conflict(f"session {self.session_row.id} is recording; stop it first")
-            row, rec, policy = await new_session(self.store, self.settings, athlete_id, notes, cues)
+            row, rec, policy, who = await new_session(
+                self.store, self.settings, athlete_id, notes, cues
+            )
             for dev in self.bridge.device_sessions():
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
@@ -260,6 +269,7 @@ class Live:
             self.merge = TimeMerge(max_hold_s=rec.engine.cfg.stale_s)
             self.cue_maker = CueMaker(policy)
             self.hub.publish({"type": "session", "event": "started", **session_json(row)})
+            self._announce({"event": "started", **session_json(row), "athlete": who})
             log.info("session %d started for athlete %d", row.id, athlete_id)
             self.writer.wake.set()
             return row
@@ -294,6 +304,9 @@ class Live:
             with contextlib.suppress(OSError):
                 await self.writer.flush_until_empty(deadline)
             self.hub.publish({"type": "session", "event": "stopped", **session_json(row)})
+            self._announce({"event": "stopped", **session_json(row)})
+            for wake in self.on_stopped:
+                wake()
             log.info("session %d stopped: %d steps, %d reps", row.id, rec.steps, rec.reps)
             return row
 

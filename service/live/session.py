@@ -21,9 +21,9 @@ log = logging.getLogger("stridesync.live")
 
 async def new_session(
     store: Store, settings: Settings, athlete_id: int, notes: str, cues: dict | None
-) -> tuple[Session, Recording, CuePolicy]:
+) -> tuple[Session, Recording, CuePolicy, dict]:
     """The session's row, stored, with what it begins with (the athlete as now, the
-    baseline, the cue policy), and its recording."""
+    baseline, the cue policy), its recording, and the athlete (`athlete_json`)."""
     async with store.session() as s, s.begin():
         athlete = await s.get(Athlete, athlete_id)
         if athlete is None:
@@ -43,8 +43,20 @@ async def new_session(
         )
         s.add(row)
         await s.flush()
+        who = athlete_json(athlete)
     rec = Recording(row.id, info, baseline, settings.recording.chunk_s)
-    return row, rec, policy
+    return row, rec, policy, who
+
+
+def athlete_json(a: Athlete) -> dict:
+    """An athlete as a club's lanes and centre exchange it (docs/club.md)."""
+    return {
+        "uuid": a.uuid,
+        "name": a.name,
+        "body_mass_kg": a.body_mass_kg,
+        "height_m": a.height_m,
+        "notes": a.notes,
+    }
 
 
 async def recover_interrupted(store: Store) -> None:
@@ -65,6 +77,7 @@ def session_json(row: Session) -> dict:
     return clean(
         {
             "session_id": row.id,
+            "uuid": row.uuid,
             "athlete_id": row.athlete_id,
             "status": row.status,
             "started_at": iso(row.started_at),

@@ -7,6 +7,7 @@ start (exports subtract it) and `Session.started_at` the wall-clock time.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -28,6 +29,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
 
 
 class UTCDateTime(TypeDecorator):
@@ -54,6 +59,8 @@ class Athlete(Base):
     __tablename__ = "athletes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One registry across a club's lanes (docs/club.md): the id is this database's own.
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
     name: Mapped[str] = mapped_column(String(100))
     body_mass_kg: Mapped[float] = mapped_column(Float)
     height_m: Mapped[float] = mapped_column(Float)
@@ -64,11 +71,18 @@ class Athlete(Base):
 
     sessions: Mapped[list[Session]] = relationship(back_populates="athlete")
 
+    __table_args__ = (Index("ux_athletes_uuid", "uuid", unique=True),)
+
 
 class Session(Base):
     __tablename__ = "sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    # The lane it was recorded on (a club's centre); null: this node.
+    node: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # On a lane: when the centre confirmed it holds the session whole (docs/club.md).
+    replicated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(16))  # recording, stopped, interrupted
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -82,6 +96,8 @@ class Session(Base):
     cue_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # as used
 
     athlete: Mapped[Athlete] = relationship(back_populates="sessions")
+
+    __table_args__ = (Index("ux_sessions_uuid", "uuid", unique=True),)
 
 
 class SessionStream(Base):
@@ -115,8 +131,13 @@ class RawChunk(Base):
     t_end: Mapped[float] = mapped_column(Float)
     lost_before: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Its index in the session as the lane stored it (the centre's copies); null on a lane.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    __table_args__ = (Index("ix_raw_chunks_session_time", "session_id", "t_start"),)
+    __table_args__ = (
+        Index("ix_raw_chunks_session_time", "session_id", "t_start"),
+        Index("ux_raw_chunks_seq", "session_id", "seq", unique=True),
+    )
 
 
 class Rep(Base):

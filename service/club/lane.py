@@ -1,0 +1,243 @@
+"""A lane's side of the club link: finished sessions up to the centre, the club's
+roster down (docs/club.md).
+
+Over HTTP, not MQTT: a session's raw samples are megabytes, which a broker
+would hold in its queue beside the live steps (Mosquitto keeps queued messages
+in memory) and which want a reply saying what arrived. Each request is
+idempotent and the centre says what it holds, so an upload cut by a reboot or
+the link resumes from there: `PUT` the record, steps (all: small), raw chunks
+from the centre's count in batches of `club.upload_batch_bytes`, then
+`complete`; only when the centre answers that it holds exactly the session is
+it marked replicated here. A lane records whatever the link does: nothing here
+is on the sample path, and JSON and base64 are made in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import func, select, update
+
+from ..config import Settings
+from ..live.session import athlete_json
+from ..store import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step, Store
+from .wire import (
+    MARK_COLS,
+    REP_COLS,
+    SESSION_FIELDS,
+    STEP_COLS,
+    STREAM_COLS,
+    chunk_wire,
+    columns,
+)
+
+log = logging.getLogger("stridesync.club")
+
+STEP_BATCH = 2000
+CHUNK_PAGE = 100
+
+
+class Uploader:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.cfg = settings.club
+        self.store = store
+        self.wake = asyncio.Event()
+        self.error: str | None = None
+        self.uploaded = 0  # sessions the centre confirmed
+        self.chunks_sent = 0
+        self.roster_pulls = 0
+        self._task: asyncio.Task | None = None
+
+    def health(self) -> dict:
+        return {
+            "ok": self.error is None,
+            "central_url": self.cfg.central_url,
+            "error": self.error,
+            "sessions_uploaded": self.uploaded,
+            "chunks_sent": self.chunks_sent,
+        }
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="club-upload")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sync()
+                self.error = None
+            except (httpx.HTTPError, OSError, UploadRefused) as exc:
+                if self.error is None:
+                    log.warning("club: %s: %s; will retry", self.cfg.central_url, exc)
+                self.error = str(exc)[:200] or type(exc).__name__
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.cfg.upload_interval_s)
+            self.wake.clear()
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.cfg.central_url,
+            headers={"Authorization": f"Bearer {self.cfg.secret() or ''}"},
+            verify=self.cfg.ca_file or True,
+            timeout=30,
+        )
+
+    async def sync(self) -> None:
+        """The roster down, then every finished session the centre lacks, oldest first."""
+        async with self._client() as c:
+            await self._pull_roster(c)
+            for sid in await _pending(self.store):
+                await self._upload(c, sid)
+
+    async def _pull_roster(self, c: httpx.AsyncClient) -> None:
+        r = await _ok(await c.get("/api/club/athletes"))
+        await merge_roster(self.store, r.json())
+        self.roster_pulls += 1
+
+    async def _upload(self, c: httpx.AsyncClient, sid: int) -> None:
+        record, uuid = await _record(self.store, sid)
+        base = f"/api/club/sessions/{uuid}"
+        held = (await _ok(await c.put(base, content=record, headers=JSON))).json()
+        seqs = []
+        async for batch in _step_batches(self.store, sid):
+            seqs += [s["seq"] for s in batch]
+            body = await asyncio.to_thread(json.dumps, {"steps": batch}, default=str)
+            await _ok(await c.post(f"{base}/steps", content=body, headers=JSON))
+        async for first, body in self._chunk_batches(sid, held["chunks"]):
+            held = (await _ok(await c.post(f"{base}/chunks", content=body, headers=JSON))).json()
+            self.chunks_sent += held["chunks"] - first
+        total = await _chunk_count(self.store, sid)
+        done = {"seqs": seqs, "chunks": total}
+        held = (await _ok(await c.post(f"{base}/complete", json=done))).json()
+        if not held["complete"]:
+            raise UploadRefused(f"session {uuid}: the centre holds {held}, not {done['chunks']}")
+        async with self.store.session() as s, s.begin():
+            now = datetime.now(UTC)
+            await s.execute(update(Session).where(Session.id == sid).values(replicated_at=now))
+        self.uploaded += 1
+        log.info("club: session %d (%s) is at the centre, %d chunks", sid, uuid, total)
+
+    async def _chunk_batches(self, sid: int, start: int):
+        """(index of the first, JSON body) of the chunks from `start`, in stored order,
+        each body at most about `upload_batch_bytes`."""
+        index, batch, size = start, [], 0
+        first = start
+        while True:
+            async with self.store.session() as s:
+                rows = (
+                    await s.scalars(
+                        select(RawChunk)
+                        .where(RawChunk.session_id == sid)
+                        .order_by(RawChunk.id)
+                        .offset(index)
+                        .limit(CHUNK_PAGE)
+                    )
+                ).all()
+            for row in rows:
+                wire = chunk_wire(row)
+                batch.append(wire)
+                size += len(wire["data"]) + 200
+                index += 1
+                if size >= self.cfg.upload_batch_bytes:
+                    yield first, await _body(first, batch)
+                    first, batch, size = index, [], 0
+            if len(rows) < CHUNK_PAGE:
+                break
+        if batch:
+            yield first, await _body(first, batch)
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+class UploadRefused(Exception):
+    """The centre answered, and not with what was asked: said once, retried later."""
+
+
+async def _ok(r: httpx.Response) -> httpx.Response:
+    if r.is_success:
+        return r
+    raise UploadRefused(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:200]}")
+
+
+async def _body(first: int, batch: list[dict]) -> bytes:
+    return await asyncio.to_thread(lambda: json.dumps({"first": first, "chunks": batch}).encode())
+
+
+async def _pending(store: Store) -> list[int]:
+    """This lane's finished sessions the centre has not confirmed, oldest first."""
+    async with store.session() as s:
+        q = select(Session.id).where(
+            Session.status.in_(("stopped", "interrupted")),
+            Session.replicated_at.is_(None),
+            Session.node.is_(None),
+        )
+        return list((await s.scalars(q.order_by(Session.id))).all())
+
+
+async def _chunk_count(store: Store, sid: int) -> int:
+    async with store.session() as s:
+        return await s.scalar(select(func.count()).where(RawChunk.session_id == sid))
+
+
+async def _record(store: Store, sid: int) -> tuple[bytes, str]:
+    """The `PUT` body of a session (service/club/wire.py SessionUpload), and its UUID."""
+    async with store.session() as s:
+        row = await s.get(Session, sid)
+        athlete = await s.get(Athlete, row.athlete_id)
+
+        async def rows(model, cols):
+            q = select(model).where(model.session_id == sid).order_by(model.id)
+            return [columns(r, cols) for r in (await s.scalars(q)).all()]
+
+        body = {
+            "session": {"uuid": row.uuid, **columns(row, SESSION_FIELDS)},
+            "athlete": athlete_json(athlete),
+            "streams": await rows(SessionStream, STREAM_COLS),
+            "reps": await rows(Rep, REP_COLS),
+            "marks": await rows(Mark, MARK_COLS),
+        }
+    return await asyncio.to_thread(lambda: json.dumps(body, default=_iso).encode()), row.uuid
+
+
+def _iso(v):
+    if isinstance(v, datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
+    raise TypeError(f"{type(v).__name__} is not JSON")
+
+
+async def _step_batches(store: Store, sid: int):
+    last = 0
+    while True:
+        async with store.session() as s:
+            q = select(Step).where(Step.session_id == sid, Step.seq > last)
+            rows = (await s.scalars(q.order_by(Step.seq).limit(STEP_BATCH))).all()
+        if not rows:
+            return
+        yield [columns(r, STEP_COLS) for r in rows]
+        last = rows[-1].seq
+
+
+async def merge_roster(store: Store, athletes: list[dict]) -> None:
+    """The club's registry into this lane's cache: the centre's record wins for an
+    athlete both know; one only this lane knows stays (it goes up with its sessions)."""
+    fields = ("name", "body_mass_kg", "height_m", "notes")
+    async with store.session() as s, s.begin():
+        mine = {a.uuid: a for a in (await s.scalars(select(Athlete))).all()}
+        for a in athletes:
+            row = mine.get(a["uuid"])
+            if row is None:
+                s.add(Athlete(uuid=a["uuid"], **{k: a[k] for k in fields}))
+            else:
+                for k in fields:
+                    setattr(row, k, a[k])
