@@ -51,6 +51,9 @@ class ServerConfig(_Section):
     allowed_origins: list[str] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list, description="CORS: closed when empty")
     dashboard_dir: str = Field("", description="static files of the dashboard; empty: built-in")
+    # HTTPS, e.g. on a club's centre (docs/club.md); both empty: plain HTTP.
+    tls_cert_file: str = Field("", description="PEM certificate (chain) for HTTPS")
+    tls_key_file: str = Field("", description="its PEM private key")
     # The front door (service/httpguard.py, docs/api.md "Limits"): open connections in
     # all and from one address (websockets included), kept below the file descriptors
     # the unit allows (LimitNOFILE) so that a sensor can always be opened; a request's

@@ -317,5 +317,7 @@ def server_config(app, settings, **kwargs):
         log_level="warning",
         access_log=False,
         lifespan="on",
+        ssl_certfile=server.tls_cert_file or None,
+        ssl_keyfile=server.tls_key_file or None,
         **kwargs,
     )

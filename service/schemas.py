@@ -101,6 +101,7 @@ class AthletePatch(_In):
 
 class AthleteOut(BaseModel):
     id: int = _d("the athlete's id")
+    uuid: str = _d("the athlete's id across a club's lanes and centre (docs/club.md)")
     name: str = _d("the athlete's name")
     body_mass_kg: float = _d("body mass [kg]")
     height_m: float = _d("standing height [m]")
@@ -124,6 +125,8 @@ class SessionStart(_In):
 
 class SessionOut(BaseModel):
     id: int = _d("the session's id")
+    uuid: str = _d("the session's id across a club's lanes and centre (docs/club.md)")
+    node: str | None = _d("the lane it was recorded on, at a club's centre; null: this node")
     athlete_id: int = _d("whose session it is")
     status: Literal["recording", "stopped", "interrupted"] = _d(
         "interrupted: the service stopped without stopping it (power cut, crash)"

@@ -45,8 +45,8 @@ def cue_wheel(tmp_path_factory):
 # simulated sensors, which real sensors never are. The rest (pure computation)
 # runs beside them on the other worker.
 REAL_TIME_MODULES = {
-    "test_api_fuzz", "test_api_times", "test_cue_package", "test_cues", "test_dashboard",
-    "test_demo", "test_deploy", "test_firmware_emulated",
+    "test_api_fuzz", "test_api_times", "test_club", "test_cue_package", "test_cues",
+    "test_dashboard", "test_demo", "test_deploy", "test_firmware_emulated",
     "test_glitch_live", "test_http_guard", "test_overload", "test_power_cut",
     "test_replug_under_load", "test_serial_link", "test_service", "test_stop",
     "test_storage_failure", "test_websocket", "test_wheel",

@@ -55,6 +55,7 @@ class SimAthlete:
         faults: str = "",
         link_dir: Path | None = None,
         noise: bool = True,
+        rig: str = "standard",
     ):
         argv = [
             sys.executable, "-m", "service.cli", "simulate", "--pty",
@@ -67,7 +68,10 @@ class SimAthlete:
             argv += ["--link-dir", str(link_dir)]
         if not noise:
             argv.append("--no-noise")
-        self.args = dict(scenario=scenario, seed=seed, duration_s=duration_s, stand_s=stand_s)
+        argv += ["--rig", rig]
+        self.args = dict(
+            scenario=scenario, seed=seed, duration_s=duration_s, stand_s=stand_s, rig=rig
+        )
         self.noise = noise
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         self.paths: list[str] = []
@@ -292,7 +296,7 @@ class Broker:
         "\n" + "\n".join(device_acl(a)) + "\n" for a in (1, 2)
     )
 
-    def __init__(self, tmp: Path, port: int | None = None) -> None:
+    def __init__(self, tmp: Path, port: int | None = None, extra: str = "") -> None:
         import shutil
 
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -319,7 +323,7 @@ class Broker:
         ]
         if os.geteuid() == 0:
             lines.append("user root")
-        self.conf.write_text("\n".join(lines) + "\n")
+        self.conf.write_text("\n".join(lines) + "\n" + extra)
         for f in (passwd, tmp / "acl"):
             f.chmod(0o600)
         self.proc: subprocess.Popen | None = None

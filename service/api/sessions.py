@@ -208,6 +208,8 @@ async def rescore_session(
 
 SESSION_FIELDS = (
     "id",
+    "uuid",
+    "node",
     "athlete_id",
     "status",
     "started_at",

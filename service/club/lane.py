@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from datetime import UTC, datetime
 
 import httpx
@@ -88,7 +89,7 @@ class Uploader:
         return httpx.AsyncClient(
             base_url=self.cfg.central_url,
             headers={"Authorization": f"Bearer {self.cfg.secret() or ''}"},
-            verify=self.cfg.ca_file or True,
+            verify=ssl.create_default_context(cafile=self.cfg.ca_file or None),
             timeout=30,
         )
 

@@ -1,0 +1,184 @@
+"""Club mode end to end (docs/club.md): three lanes, each a `serve` with a simulated
+athlete and its own Mosquitto bridged over TLS to the central broker, and the
+centre (`stridesync central`, HTTPS) on a throwaway PostgreSQL database.
+
+The club link is cut for 30 s in the middle of a rep (the central broker
+stopped) and restored. Then every step, rep and raw chunk of every session must
+be in the central database exactly once, equal to what its lane stored, and the
+centre's rescore of each session must equal the lane's live steps."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+import subprocess
+import time
+
+import aiomqtt
+import pytest
+
+from tests.club_helpers import CentralBroker, Centre, Lane, WsReader, make_tls, wait_until
+from tests.service_helpers import PG_DSN, pg_database, sql
+
+pytestmark = pytest.mark.timeout(900)
+
+LANES = ("lane-1", "lane-2", "lane-3")
+CUT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def club(tmp_path_factory):
+    d = tmp_path_factory.mktemp("club")
+    tls = make_tls(d / "tls")
+    tokens = {lane: f"{lane}-token-0123456789abcdef0123456789" for lane in LANES}
+    broker = CentralBroker(d / "broker", {lane: f"{lane}-pw" for lane in LANES}, tls)
+    lanes: list[Lane] = []
+    with pg_database() as db_url:
+        centre = Centre(d, db_url, broker, tls, tokens)
+        try:
+            for i, name in enumerate(LANES):
+                lanes.append(Lane(d / name, name, i + 1, centre, broker, tokens[name]))
+            yield broker, centre, lanes, db_url
+        finally:
+            for lane in lanes:
+                lane.close()
+            centre.close()
+            broker.stop()
+
+
+def _pg(db_url: str, query: str) -> list[list[str]]:
+    name = db_url.rsplit("/", 1)[1]
+    out = subprocess.run(
+        ["psql", f"{PG_DSN}/{name}", "-AtF", "\t", "-c", query],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def _lane_steps(lane: Lane, sid: int) -> list[dict]:
+    with lane.service.client() as c:
+        return c.get(f"/api/sessions/{sid}/steps", params={"limit": 10000}).json()
+
+
+def test_three_lanes_one_centre_and_the_club_link_cut_for_30_s(club):
+    broker, centre, lanes, db_url = club
+    for lane in lanes:
+        lane.service.wait_devices(6)
+    ws = WsReader(centre.url.replace("https", "wss") + "/ws/live", ca=centre.ca)
+    sessions = {lane.name: lane.service.start_session(f"Athlete {lane.name}") for lane in lanes}
+
+    # Live: every lane's steps reach the centre's websocket.
+    wait_until("steps of all three lanes live at the centre", lambda: all(
+        len(ws.steps(lane.name)) >= 3 for lane in lanes))  # fmt: skip
+
+    # The club link down for 30 s mid-rep; the lanes keep recording.
+    at_cut = {lane.name: len(_lane_steps(lane, sessions[lane.name])) for lane in lanes}
+    broker.stop()
+    t_cut = time.monotonic()
+    time.sleep(CUT_S)
+    during = {lane.name: len(_lane_steps(lane, sessions[lane.name])) for lane in lanes}
+    assert time.monotonic() - t_cut >= CUT_S
+    assert all(during[n] > at_cut[n] for n in LANES), (at_cut, during)  # steps made in the cut
+    broker.start()
+
+    # Store-and-forward: what the lanes made while the link was down reaches the
+    # centre's websocket through the bridges, before any session is uploaded.
+    def caught_up():
+        for lane in lanes:
+            kept = {s["n"] for s in _lane_steps(lane, sessions[lane.name])}
+            if not kept <= set(ws.steps(lane.name)):
+                return False
+        return True
+
+    wait_until("the steps made during the cut at the centre", caught_up)
+    for lane in lanes:
+        with lane.service.client() as c:
+            assert c.get("/healthz").json()["components"]["club"]["sessions_uploaded"] == 0
+
+    for lane in lanes:
+        with lane.service.client() as c:
+            assert c.post(f"/api/sessions/{sessions[lane.name]}/stop").status_code == 200
+    for lane in lanes:
+        wait_until(f"{lane.name}'s session uploaded", lambda lane=lane: _uploaded(lane) >= 1)
+    ws.close()
+
+    for lane in lanes:
+        _check_replicated(lane, sessions[lane.name], centre, db_url)
+
+
+def _uploaded(lane: Lane) -> int:
+    with lane.service.client() as c:
+        return c.get("/healthz").json()["components"]["club"]["sessions_uploaded"]
+
+
+def _check_replicated(lane: Lane, sid: int, centre: Centre, db_url: str) -> None:
+    with lane.service.client() as c:
+        mine = c.get(f"/api/sessions/{sid}").json()
+        steps = c.get(f"/api/sessions/{sid}/steps", params={"limit": 10000}).json()
+        reps = c.get(f"/api/sessions/{sid}/reps").json()
+    assert steps and reps, "the lane's session has steps and reps"
+    with centre.client() as c:
+        theirs = next(s for s in c.get("/api/sessions", params={"limit": 100}).json()
+                      if s["uuid"] == mine["uuid"])  # fmt: skip
+        assert theirs["node"] == lane.name
+        cid = theirs["id"]
+        assert c.get(f"/api/sessions/{cid}/steps", params={"limit": 10000}).json() == steps
+        assert c.get(f"/api/sessions/{cid}/reps").json() == reps
+        detail = c.get(f"/api/sessions/{cid}").json()
+        rescore = c.post(f"/api/sessions/{cid}/rescore", json={}).json()
+    for key in ("status", "started_at", "stopped_at", "clock_origin_s", "athlete_snapshot"):
+        assert theirs[key] == mine[key], key
+
+    # Exactly once, by key, in the central database.
+    for table, key in (("steps", "seq"), ("reps", "number"), ("raw_chunks", "seq")):
+        dup = _pg(db_url, f"SELECT {key}, count(*) FROM {table} WHERE session_id = {cid}"
+                          f" GROUP BY {key} HAVING count(*) > 1")  # fmt: skip
+        assert dup == [], (table, dup)
+    assert detail["steps"] == len(steps) and detail["reps"] == len(reps)
+
+    # Every raw chunk, byte for byte, in the lane's order.
+    lane_chunks = sql(lane.db, "SELECT data FROM raw_chunks WHERE session_id = ? ORDER BY id", sid)
+    central = _pg(db_url, f"SELECT seq, encode(sha256(data), 'hex') FROM raw_chunks"
+                          f" WHERE session_id = {cid} ORDER BY seq")  # fmt: skip
+    assert [int(s) for s, _ in central] == list(range(len(lane_chunks)))
+    assert [h for _, h in central] == [hashlib.sha256(d).hexdigest() for (d,) in lane_chunks]
+
+    # The centre's rescore from the replicated raw samples is the lane's live session.
+    assert rescore["identical"], rescore["differences"]
+    assert [s["n"] for s in rescore["steps"]] == [s["n"] for s in steps]
+    assert [s["ic_time_s"] for s in rescore["steps"]] == [s["ic_time_s"] for s in steps]
+    assert [s["limiter"] for s in rescore["steps"]] == [s["limiter"] for s in steps]
+
+
+def test_a_lane_cannot_publish_under_another_lanes_topics(club):
+    broker, centre, _lanes, _db = club
+    ctx = ssl.create_default_context(cafile=str(centre.ca))
+
+    async def run():
+        def client(user, ident):
+            return aiomqtt.Client(
+                "127.0.0.1", broker.port, username=user, password=broker.passwords[user],
+                identifier=ident, tls_context=ctx,
+            )  # fmt: skip
+
+        async with (
+            client("centre", "acl-test-reader") as reader,
+            client("lane-1", "acl-test-1") as lane1,
+        ):
+            await reader.subscribe("stridesync/acl-test/#", qos=1)
+            await reader.subscribe("stridesync/lane-2/acl-test", qos=1)
+            await reader.subscribe("stridesync/lane-1/acl-test", qos=1)
+            # lane-1 writes as lane-2 first, then as itself, on one connection: in order.
+            await lane1.publish("stridesync/lane-2/acl-test", b"forged", qos=1)
+            await lane1.publish("stridesync/acl-test/x", b"forged", qos=1)
+            await lane1.publish("stridesync/lane-1/acl-test", b"own", qos=1)
+            got = []
+            async with asyncio.timeout(30):
+                async for m in reader.messages:
+                    got.append((str(m.topic), bytes(m.payload)))
+                    if m.payload == b"own":
+                        break
+            return got
+
+    assert asyncio.run(run()) == [("stridesync/lane-1/acl-test", b"own")]
