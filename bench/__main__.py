@@ -8,9 +8,9 @@ import argparse
 import json
 import sys
 
-from . import attack, clock, cues, dashboard, decode, engine, service, verdict
+from . import attack, clock, club, cues, dashboard, decode, engine, service, verdict
 
-ALL = (decode, clock, engine, verdict, service, cues, dashboard, attack)
+ALL = (decode, clock, engine, verdict, service, cues, dashboard, attack, club)
 RUNS = {m.NAME: (m,) for m in ALL} | {"all": ALL}
 
 

@@ -192,7 +192,8 @@ class WsReader:
 
         ctx = ssl.create_default_context(cafile=str(ca)) if ca else None
         headers = {"Authorization": f"Bearer {token}"}
-        self.ws = connect(url, additional_headers=headers, ssl=ctx)
+        self._connection = connect(url, additional_headers=headers, ssl=ctx)
+        self.ws = self._connection.__enter__()
         self.messages: list[dict] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -209,7 +210,7 @@ class WsReader:
         }
 
     def close(self) -> None:
-        self.ws.close()
+        self._connection.__exit__(None, None, None)
 
 
 def wait_until(what: str, check, timeout_s: float = 120.0, every_s: float = 0.2):

@@ -14,12 +14,13 @@ import hashlib
 import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
 from tests.club_helpers import CentralBroker, Centre, Lane, WsReader, make_tls, wait_until
-from tests.service_helpers import PG_DSN, pg_database, sql
+from tests.service_helpers import PG_DSN, VIEWER, pg_database, sql
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -182,3 +183,60 @@ def test_a_lane_cannot_publish_under_another_lanes_topics(club):
             return got
 
     assert asyncio.run(run()) == [("stridesync/lane-1/acl-test", b"own")]
+
+
+def test_the_club_page_shows_every_lane_live_side_by_side(club):
+    """Debian's Chromium on the centre's /club, with a session on each lane."""
+    from tests.test_dashboard import ARTIFACTS, CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    _broker, centre, lanes, _db = club
+    sessions = {lane.name: lane.service.start_session(f"Sprinter {lane.name}") for lane in lanes}
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
+            )
+            # The test CA is not the browser's: a club installs its CA on the tablets.
+            ctx = b.new_context(viewport={"width": 1280, "height": 800}, ignore_https_errors=True)
+            page = ctx.new_page()
+            page.goto(f"{centre.url}/club#token={VIEWER}")
+            page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+            # Each lane's card shows its athlete, recording, and a step's verdict.
+            for lane in lanes:
+                card = f"article.lane[data-lane='{lane.name}']"
+                page.wait_for_function(
+                    f"""() => {{
+                      const c = document.querySelector("{card}");
+                      return c && Number(c.querySelector('.n-steps').textContent) > 0
+                        && !['idle', 'running'].includes(c.querySelector('.light').dataset.state);
+                    }}""",
+                    timeout=60_000,
+                )
+                assert page.locator(f"{card} .who").inner_text() == (
+                    f"Sprinter {lane.name} · recording"
+                )
+                assert page.locator(f"{card} .link").inner_text() == "online"
+            names = page.eval_on_selector_all("article.lane", "els => els.map(e => e.dataset.lane)")
+            assert names == list(LANES)
+            # Side by side at a tablet's width: one row, no sideways scroll.
+            tops = page.eval_on_selector_all(
+                "article.lane", "els => els.map(e => e.getBoundingClientRect().top)"
+            )
+            assert len(set(tops)) == 1
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "club.png"), full_page=False)
+
+            # A page opened late gets every lane at once, from GET /api/club/lanes.
+            late = ctx.new_page()
+            late.goto(f"{centre.url}/club")
+            late.wait_for_function("document.querySelectorAll('article.lane').length === 3")
+            b.close()
+    finally:
+        for lane in lanes:
+            with lane.service.client() as c:
+                c.post(f"/api/sessions/{sessions[lane.name]}/stop")

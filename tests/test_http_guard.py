@@ -66,8 +66,24 @@ async def test_a_body_without_a_valid_token_is_refused_before_it_is_sent(tmp_pat
     assert 'stridesync_http_refused_total{reason="unauthenticated_body"} 3.0' in metrics
 
 
+LANE = "lane-token-for-tests-0123456789abcdef"
+
+
 def _example_path(pattern: re.Pattern) -> str:
-    return pattern.pattern.replace(r"\d+", "1")
+    uuid = "0b8c5a4e-2f7d-4c1e-9a3b-5d6e7f809102"
+    path = pattern.pattern.replace(r"\d+", "1").replace("[0-9a-f-]{36}", uuid)
+    return path.replace("(steps|chunks)", "chunks")
+
+
+def _as(path: str) -> tuple[str, dict]:
+    """The token a route takes, and the app's sections: a club's routes are the
+    centre's, for a lane's token (docs/club.md)."""
+    if not path.startswith("/api/club/"):
+        return ADMIN, {}
+    from service.config import hash_token
+
+    hashes = {"lane-1": hash_token(LANE)}
+    return LANE, {"club": {"role": "central", "node_token_hashes": hashes}}
 
 
 @pytest.mark.parametrize(("method", "pattern", "limit"), BODY_LIMITS)
@@ -75,9 +91,10 @@ def _example_path(pattern: re.Pattern) -> str:
 async def test_each_route_takes_at_most_its_body_limit(tmp_path, method, pattern, limit):
     path = _example_path(pattern)
     assert body_limit(method, path) == limit
-    async with running(tmp_path) as (_app, addr):
+    token, sections = _as(path)
+    async with running(tmp_path, **sections) as (_app, addr):
         # One byte over, announced: refused unread, even with a token.
-        status, answer = await _raw(addr, _head(method, path, ADMIN, Content_Length=str(limit + 1)))
+        status, answer = await _raw(addr, _head(method, path, token, Content_Length=str(limit + 1)))
         assert status == 413, answer
         assert f"at most {limit} bytes".encode() in answer
         # Streamed in chunks with no length: counted as it comes, refused past the limit.
@@ -85,12 +102,12 @@ async def test_each_route_takes_at_most_its_body_limit(tmp_path, method, pattern
         body = b"".join(b"400\r\n" + chunk + b"\r\n" for _ in range(limit // 1024 + 1))
         status, answer = await _raw(
             addr,
-            _head(method, path, ADMIN, Transfer_Encoding="chunked") + body + b"0\r\n\r\n",
+            _head(method, path, token, Transfer_Encoding="chunked") + body + b"0\r\n\r\n",
         )
         assert status == 413, answer
         # At the limit it is read and judged on its content (spaces: not JSON).
         status, answer = await _raw(
-            addr, _head(method, path, ADMIN, Content_Length=str(limit), Connection="close")
+            addr, _head(method, path, token, Content_Length=str(limit), Connection="close")
             + b" " * limit,
         )  # fmt: skip
         assert status == 422, answer

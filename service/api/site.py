@@ -26,6 +26,15 @@ async def index(request: Request):
     return FileResponse(page)
 
 
+@router.get("/club")
+async def club(request: Request):
+    """Every lane live side by side: the page of a club's centre (docs/club.md)."""
+    page = _dashboard(request) / "club.html"
+    if not page.is_file():
+        return JSONResponse({"detail": "no dashboard installed; the API is at /docs"}, 404)
+    return FileResponse(page)
+
+
 @router.get("/dashboard/{path:path}")
 async def static(request: Request, path: str):
     dash = _dashboard(request)
