@@ -76,7 +76,8 @@ class _LaneBroker:
 
         d.mkdir()
         self.name, self.port = name, free_port()
-        conf = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+        conf = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
+                "set_tcp_nodelay true"]  # fmt: skip  # as deploy/mosquitto/stridesync.conf
         if os.geteuid() == 0:
             conf.append("user root")
         bridge = brokers.lane_bridge(

@@ -262,7 +262,7 @@ async def running(tmp_path, ports=(), **sections):
     settings = config.load(
         None,
         server={"port": port, **sections.pop("server", {})},
-        database={"url": f"sqlite+aiosqlite:///{tmp_path}/service.db"},
+        database=sections.pop("database", {"url": f"sqlite+aiosqlite:///{tmp_path}/service.db"}),
         devices={"ports": list(ports), "scan_interval_s": 0.1},
         auth={
             "admin_token_hashes": [config.hash_token(ADMIN)],

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 import time
 
@@ -105,6 +106,7 @@ class Centre:
             keepalive=10,
             timeout=5,
             tls_context=tls,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # no Nagle delay
         )
 
     async def _run(self) -> None:

@@ -1,0 +1,154 @@
+"""A lane's upload to a club's centre, cut mid-transfer and resumed (a Pi rebooted),
+and the club's one athlete registry (docs/club.md). The centre is the real app in
+its central role on a throwaway PostgreSQL database, over real HTTP; the lane is a
+real SQLite store with a session written as the recorder writes one."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import subprocess
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from service import config
+from service.club.lane import Uploader
+from service.store import Athlete, RawChunk, Rep, Session, SessionStream, Step, Store
+from tests.service_helpers import ADMIN, PG_DSN, pg_database, running
+
+LANE = "lane-token-for-tests-0123456789abcdef"
+N_CHUNKS, N_STEPS = 120, 50
+
+
+def _pg(db_url: str, query: str) -> list[tuple[str, ...]]:
+    out = subprocess.run(
+        ["psql", f"{PG_DSN}/{db_url.rsplit('/', 1)[1]}", "-AtF", "\t", "-c", query],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [tuple(line.split("\t")) for line in out.splitlines() if line]
+
+
+async def _recorded_session(store: Store, athlete_uuid: str, name: str) -> Session:
+    """A stopped session as the recorder leaves one: streams, steps, a rep, raw chunks."""
+    rng = random.Random(7)
+    async with store.session() as s, s.begin():
+        a = Athlete(uuid=athlete_uuid, name=name, body_mass_kg=70.0, height_m=1.75, notes="")
+        s.add(a)
+        await s.flush()
+        row = Session(
+            athlete_id=a.id, status="stopped", clock_origin_s=1000.0, notes="",
+            model_version="0.4", athlete_snapshot={"body_mass_kg": 70.0, "height_m": 1.75},
+            stopped_at=datetime.now(UTC),
+        )  # fmt: skip
+        s.add(row)
+        await s.flush()
+        s.add(
+            SessionStream(
+                session_id=row.id,
+                device_id="5353494d00000001",
+                device_name="imu",
+                stream_id=0,
+                info={"kind": "imu_6axis"},
+                expected_at_start=True,
+            )
+        )
+        for k in range(1, N_STEPS + 1):
+            step = {"type": "step", "n": k, "ic_time_s": 1000.0 + k * 0.21, "foot": "left"}
+            s.add(Step(session_id=row.id, seq=k, rep=1, foot="left", ic_time_s=step["ic_time_s"],
+                       limiter=None, aligned=True, source="imu", data=step))  # fmt: skip
+        s.add(Rep(session_id=row.id, number=1, start_s=1000.0, end_s=1011.0, steps=N_STEPS,
+                  data={"type": "rep", "rep": 1, "steps": N_STEPS}))  # fmt: skip
+        for i in range(N_CHUNKS):
+            s.add(RawChunk(session_id=row.id, device_id="5353494d00000001", stream_id=0,
+                           first_sample=i * 500, n=500, t_start=1000 + i * 0.5,
+                           t_end=1000 + i * 0.5 + 0.499, lost_before=0,
+                           data=rng.randbytes(rng.randint(500, 1500))))  # fmt: skip
+    return row
+
+
+@pytest.mark.asyncio
+async def test_an_upload_cut_mid_transfer_resumes_and_lands_exactly_once(tmp_path):
+    with pg_database() as pg_url:
+        central = {
+            "database": {"url": pg_url},
+            "club": {"role": "central", "node_token_hashes": {"lane-7": config.hash_token(LANE)}},
+        }
+        async with running(tmp_path, **central) as (_app, addr):
+            # The club's registry has an athlete the lane also has, under another name.
+            async with httpx.AsyncClient(base_url=f"http://{addr}") as c:
+                known = (
+                    await c.post(
+                        "/api/athletes",
+                        headers={"Authorization": f"Bearer {ADMIN}"},
+                        json={"name": "Ada (centre)", "body_mass_kg": 61},
+                    )
+                ).json()
+            lane = Store(f"sqlite+aiosqlite:///{tmp_path}/lane.db")
+            await lane.open()
+            row = await _recorded_session(lane, known["uuid"], "Ada (lane)")
+            settings = config.load(
+                None,
+                database={"url": f"sqlite+aiosqlite:///{tmp_path}/lane.db"},
+                club={"central_url": f"http://{addr}", "token": LANE, "upload_batch_bytes": 10_000},
+            )
+
+            # The first boot: the power goes after three batches of raw chunks.
+            first = Uploader(settings, lane)
+            batches = first._chunk_batches
+
+            async def cut(sid, start):
+                sent = 0
+                async for item in batches(sid, start):
+                    if sent == 3:
+                        raise ConnectionResetError("the power went")
+                    yield item
+                    sent += 1
+
+            first._chunk_batches = cut
+            with pytest.raises(ConnectionResetError):
+                await first.sync()
+            held = int(_pg(pg_url, "SELECT count(*) FROM raw_chunks")[0][0])
+            assert 0 < held < N_CHUNKS
+            # A step the centre had live and the lane then retracted.
+            _pg(pg_url, "INSERT INTO steps (session_id, seq, ic_time_s, source, data)"
+                        " SELECT id, 999, 0, 'imu', '{}' FROM sessions")  # fmt: skip
+
+            # The next boot resumes from what the centre holds, and finishes.
+            second = Uploader(settings, lane)
+            await second.sync()
+            assert second.uploaded == 1
+            assert second.chunks_sent == N_CHUNKS - held  # resumed, not started again
+            async with lane.session() as s:
+                assert (await s.get(Session, row.id)).replicated_at is not None
+            await second.sync()  # nothing left to send
+            assert second.uploaded == 1
+
+            # Again from the start (the lane forgets it sent it): the same, once.
+            async with lane.session() as s, s.begin():
+                (await s.get(Session, row.id)).replicated_at = None
+            await Uploader(settings, lane).sync()
+            await _check_centre_holds_the_lanes_session(lane, row, pg_url, known)
+            await lane.close()
+
+
+async def _check_centre_holds_the_lanes_session(lane: Store, row: Session, pg_url: str, known):
+    async with lane.session() as s:
+        chunks = (
+            await s.scalars(select(RawChunk.data).where(RawChunk.session_id == row.id)
+                            .order_by(RawChunk.id))
+        ).all()  # fmt: skip
+        ada = await s.scalar(select(Athlete).where(Athlete.uuid == known["uuid"]))
+    central = _pg(pg_url, "SELECT seq, encode(sha256(data), 'hex') FROM raw_chunks ORDER BY seq")
+    assert [int(q) for q, _ in central] == list(range(N_CHUNKS))  # each once, in order
+    assert [h for _, h in central] == [hashlib.sha256(d).hexdigest() for d in chunks]
+    steps = _pg(pg_url, "SELECT seq, count(*) FROM steps GROUP BY seq ORDER BY seq")
+    assert steps == [(str(k), "1") for k in range(1, N_STEPS + 1)]  # the retracted one gone
+    assert _pg(pg_url, "SELECT uuid, node, status FROM sessions") == [
+        (row.uuid, "lane-7", "stopped")
+    ]
+    # One registry: the centre's record of an athlete it knew wins, on both sides.
+    assert _pg(pg_url, "SELECT uuid, name FROM athletes") == [(known["uuid"], "Ada (centre)")]
+    assert ada.name == "Ada (centre)"
