@@ -3,7 +3,8 @@ athlete and its own Mosquitto bridged over TLS to the central broker, and the
 centre (`stridesync central`, HTTPS) on a throwaway PostgreSQL database.
 
 The club link is cut for 30 s in the middle of a rep (the central broker
-stopped) and restored. Then every step, rep and raw chunk of every session must
+stopped) and restored, and the centre's PostgreSQL is away for 5 s (as in a
+restart). Then every step, rep and raw chunk of every session must
 be in the central database exactly once, equal to what its lane stored, and the
 centre's rescore of each session must equal the lane's live steps."""
 
@@ -57,6 +58,18 @@ def _pg(db_url: str, query: str) -> list[list[str]]:
     return [line.split("\t") for line in out.splitlines() if line]
 
 
+def _pg_outage(db_url: str, seconds: float) -> None:
+    name = db_url.rsplit("/", 1)[1]
+    psql = ["psql", f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    subprocess.run([*psql, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'], check=True)
+    subprocess.run(
+        [*psql, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    time.sleep(seconds)
+    subprocess.run([*psql, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'], check=True)
+
+
 def _lane_steps(lane: Lane, sid: int) -> list[dict]:
     with lane.service.client() as c:
         return c.get(f"/api/sessions/{sid}/steps", params={"limit": 10000}).json()
@@ -93,6 +106,13 @@ def test_three_lanes_one_centre_and_the_club_link_cut_for_30_s(club):
         return True
 
     wait_until("the steps made during the cut at the centre", caught_up)
+
+    # PostgreSQL away for 5 s, as in a restart: the centre's connections cut and none
+    # let in. The centre holds the message it could not write and retries.
+    _pg_outage(db_url, 5.0)
+    wait_until("the steps made while PostgreSQL was away at the centre", caught_up)
+    with centre.client() as c:
+        assert c.get("/healthz").json()["components"]["club"]["db_retries"] > 0
     for lane in lanes:
         with lane.service.client() as c:
             assert c.get("/healthz").json()["components"]["club"]["sessions_uploaded"] == 0
