@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -309,9 +310,10 @@ include_dir /etc/mosquitto/conf.d
 
 
 def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed, request):
-    """Mosquitto refuses a setting given twice: the installer's conf.d file must add
-    only what Debian's stock mosquitto.conf does not set. Only this machine's paths
-    and the port are changed; the conf.d file is loaded through include_dir."""
+    """Mosquitto refuses a setting given twice: the installer's conf.d file, and a
+    club lane's bridge, must add only what Debian's stock mosquitto.conf does not
+    set. Only this machine's paths and the port are changed; the conf.d files are
+    loaded through include_dir."""
     import aiomqtt
 
     root, _ = installed
@@ -341,6 +343,11 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
             "\nlistener 1883\n", f"\nlistener {port} 127.0.0.1\n"
         )
     )
+    # A lane of a club: the bridge `stridesync club lane-bridge` prints (docs/club.md),
+    # to a centre that is not there (the bridge keeps trying; the Pi works on).
+    from service.club.brokers import lane_bridge
+
+    (confd / "club.conf").write_text(lane_bridge("lane1-pi", f"127.0.0.1:{free_port()}", "pw"))
     stock = (
         DEBIAN_STOCK_MOSQUITTO_CONF.replace("/run/mosquitto/", f"{run}/")
         .replace("/var/lib/mosquitto/", f"{run}/")
@@ -448,3 +455,70 @@ def test_the_watchdog_pings_at_half_the_period_systemd_asks_for(monkeypatch):
     assert watchdog_interval_s() is None
     monkeypatch.delenv("WATCHDOG_USEC")
     assert watchdog_interval_s() is None
+
+
+def test_the_club_centre_broker_starts_under_the_stock_config(request):
+    """The central broker's file from `stridesync club centre-broker` in conf.d, under
+    Debian's stock mosquitto.conf, with TLS: the centre's user logs in over TLS."""
+    import aiomqtt
+
+    from tests.club_helpers import make_tls
+
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).exists():
+        pytest.skip("mosquitto is not installed")
+    etc = Path(tempfile.mkdtemp(prefix="stridesync-centre-"))
+    etc.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(etc, ignore_errors=True))
+    ca, cert, key = make_tls(etc / "tls")
+    (etc / "tls").chmod(0o755)
+    run, confd = etc / "run", etc / "conf.d"
+    run.mkdir()
+    run.chmod(0o777)
+    confd.mkdir()
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(etc / "club.passwd"), "centre", "centre-pw"],
+        check=True,
+    )
+    cli = [sys.executable, "-m", "service.cli", "club"]
+    acl = subprocess.run([*cli, "centre-acl"], check=True, capture_output=True, text=True)
+    (etc / "club.acl").write_text(acl.stdout)
+    for f in ("club.passwd", "club.acl"):
+        (etc / f).chmod(0o644)
+    port = free_port()
+    conf = subprocess.run(
+        [*cli, "centre-broker", "--port", str(port), "--password-file", str(etc / "club.passwd"),
+         "--acl-file", str(etc / "club.acl"), "--tls", str(ca), str(cert), str(key)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    (confd / "club.conf").write_text(conf)
+    stock = (
+        DEBIAN_STOCK_MOSQUITTO_CONF.replace("/run/mosquitto/", f"{run}/")
+        .replace("/var/lib/mosquitto/", f"{run}/")
+        .replace("/var/log/mosquitto/", f"{run}/")
+        .replace("include_dir /etc/mosquitto/conf.d", f"include_dir {confd}")
+    )
+    (etc / "mosquitto.conf").write_text(stock)
+    broker = subprocess.Popen(
+        [exe, "-c", str(etc / "mosquitto.conf")], stderr=subprocess.PIPE, text=True
+    )
+    tls = ssl.create_default_context(cafile=str(ca))
+
+    async def check():
+        async with aiomqtt.Client(
+            "127.0.0.1", port, username="centre", password="centre-pw", tls_context=tls
+        ) as c:
+            await c.subscribe("stridesync/#", qos=1)
+
+    try:
+        try:
+            wait_for_port(port, broker)
+        except Exception:
+            broker.kill()
+            log = run / "mosquitto.log"
+            why = broker.communicate()[1] + (log.read_text() if log.exists() else "")
+            raise AssertionError(f"Mosquitto did not start under the stock config: {why}") from None
+        asyncio.run(check())
+    finally:
+        broker.kill()
+        broker.wait()

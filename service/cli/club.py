@@ -24,12 +24,25 @@ def add_arguments(name: str, p) -> None:
     b.add_argument("--password-file", required=True, help="the lane's password at the centre")
     b.add_argument("--ca-file", help="the central broker's CA certificate (TLS)")
     sub.add_parser("centre-acl", help="the central broker's ACL")
+    c = sub.add_parser("centre-broker", help="the central broker's mosquitto.conf")
+    c.add_argument("--port", type=int, default=8883)
+    c.add_argument("--password-file", default="/etc/mosquitto/club.passwd")
+    c.add_argument("--acl-file", default="/etc/mosquitto/club.acl")
+    c.add_argument("--tls", nargs=3, metavar=("CA", "CERT", "KEY"), help="PEM files (TLS)")
+    c.add_argument("--persistence-dir", help="where it keeps its queues across restarts")
     p.set_defaults(run=club_command)
 
 
 def club_command(args) -> int:
     if args.what == "centre-acl":
         print(brokers.centre_acl(), end="")
+        return 0
+    if args.what == "centre-broker":
+        conf = brokers.centre_broker(
+            args.port, args.password_file, args.acl_file,
+            tls=tuple(args.tls) if args.tls else None, persistence_dir=args.persistence_dir,
+        )  # fmt: skip
+        print(conf, end="")
         return 0
     try:
         password = Path(args.password_file).read_text().strip()
