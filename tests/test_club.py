@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import ssl
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import aiomqtt
@@ -203,6 +205,43 @@ def test_a_lane_cannot_publish_under_another_lanes_topics(club):
             return got
 
     assert asyncio.run(run()) == [("stridesync/lane-1/acl-test", b"own")]
+
+
+def test_a_malformed_message_is_dropped_alone_and_the_centre_goes_on(club):
+    """A lane's bug must not stop the centre: what the database refuses while it is up
+    is dropped and counted, and the messages around it are written."""
+    broker, centre, _lanes, db_url = club
+    with centre.client() as c:
+        session = next(s for s in c.get("/api/sessions", params={"limit": 100}).json()
+                       if s["node"] == "lane-1")  # fmt: skip
+        before = c.get("/healthz").json()["components"]["club"]
+    ctx = ssl.create_default_context(cafile=str(centre.ca))
+    topic = "stridesync/lane-1/athletes/1/steps"
+    good = {"type": "step", "session_uuid": session["uuid"], "n": 90001, "ic_time_s": 1.0,
+            "source": "imu"}  # fmt: skip
+
+    async def publish():
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, username="lane-1", password=broker.passwords["lane-1"],
+            identifier="malformed-test", tls_context=ctx,
+        ) as lane1:  # fmt: skip
+            await lane1.publish(topic, b"not json", qos=1)
+            await lane1.publish(topic, json.dumps({**good, "n": "ninety"}), qos=1)
+            await lane1.publish(topic, json.dumps(good), qos=1)
+            await lane1.publish(
+                topic, json.dumps({**good, "session_uuid": str(uuid.uuid4())}), qos=1
+            )
+
+    asyncio.run(publish())
+
+    def health():
+        with centre.client() as c:
+            h = c.get("/healthz").json()["components"]["club"]
+        return h if h["unknown_session"] > before["unknown_session"] else None
+
+    after = wait_until("the centre past the malformed messages", health)
+    assert after["rejected"] == before["rejected"] + 2
+    assert _pg(db_url, "SELECT count(*) FROM steps WHERE seq = 90001") == [["1"]]
 
 
 def test_the_club_page_shows_every_lane_live_side_by_side(club):

@@ -3,11 +3,13 @@ and onto the centre's websocket, with the lane's name.
 
 One MQTT 3.1.1 connection with a persistent session (`clean_session=False`, a
 fixed client id) subscribed at QoS 1, so the central broker queues what comes in
-while the centre is down or restarting. Messages are handled one at a time in
-the order they arrive (per lane, the order the lane sent them); a database that
-is down holds the next message until it is back (the broker keeps the rest).
-What is written merges by key (ledger.py): a message delivered twice is kept
-once. Topics: docs/club.md.
+while the centre is down or restarting. Messages are written in the order they
+arrive (per lane, the order the lane sent them), whatever has arrived written in
+one transaction (a burst costs one commit), and only then shown on the
+websocket. A database that is down holds the batch until it is back (the broker
+keeps the rest); a message the database refuses while it is up is malformed,
+and is dropped and counted, alone. What is written merges by key (ledger.py):
+a message delivered twice is kept once. Topics: docs/club.md.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import ssl
 import time
 
 import aiomqtt
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Settings
@@ -55,41 +58,50 @@ class Lane:
 
 class Centre:
     RETRY_MIN_S, RETRY_MAX_S = 0.25, 2.0
+    BATCH = 500  # messages a transaction, at most
+    INBOX = 5000  # messages received and not yet written, at most (then the broker holds them)
 
     def __init__(self, settings: Settings, store: Store, hub: Hub) -> None:
         self.settings, self.store, self.hub = settings, store, hub
         self._lanes: dict[str, Lane] = {}
+        self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(self.INBOX)
         self.connected = False
         self.error: str | None = None
         self.received = 0
         self.unknown_session = 0
+        self.rejected = 0
         self.db_retries = 0
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def lanes(self) -> list[dict]:
         return [lane.as_dict() for _, lane in sorted(self._lanes.items())]
 
     def health(self) -> dict:
-        m = self.settings.mqtt
         return {
             "ok": self.connected,
-            "broker": m.broker,
+            "broker": self.settings.mqtt.broker,
             "error": self.error,
             "received": self.received,
+            "waiting": self._inbox.qsize(),
             "unknown_session": self.unknown_session,
+            "rejected": self.rejected,
             "db_retries": self.db_retries,
             "lanes": len(self._lanes),
         }
 
     async def start(self) -> None:
         if self.settings.mqtt.broker:
-            self._task = asyncio.create_task(self._run(), name="club-centre")
+            self._tasks = [
+                asyncio.create_task(self._receive_forever(), name="club-receive"),
+                asyncio.create_task(self._write_forever(), name="club-write"),
+            ]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await t
 
     def _client(self) -> aiomqtt.Client:
         m = self.settings.mqtt
@@ -109,7 +121,7 @@ class Centre:
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # no Nagle delay
         )
 
-    async def _run(self) -> None:
+    async def _receive_forever(self) -> None:
         backoff = self.RETRY_MIN_S
         while True:
             try:
@@ -119,7 +131,8 @@ class Centre:
                     for topic in SUBSCRIPTIONS:
                         await client.subscribe(topic, qos=1)
                     async for message in client.messages:
-                        await self._handle(str(message.topic), bytes(message.payload))
+                        self.received += 1
+                        await self._inbox.put((str(message.topic), bytes(message.payload)))
             except (aiomqtt.MqttError, OSError) as exc:
                 if self.connected or self.error is None:
                     log.warning("club: broker %s: %s; retrying", self.settings.mqtt.broker, exc)
@@ -127,53 +140,89 @@ class Centre:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.RETRY_MAX_S)
 
-    async def _handle(self, topic: str, payload: bytes) -> None:
-        self.received += 1
+    # --- writing and showing ------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._inbox.get()]
+            while len(batch) < self.BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            parsed = [self._parse(topic, payload) for topic, payload in batch]
+            items = [p for p in parsed if p is not None]
+            written = await self._write(items) if items else []
+            for (node, kind, msg), ok in zip(items, written, strict=True):
+                if ok is not None:  # None: refused, not shown either
+                    self._show(node, kind, msg, ok)
+
+    def _parse(self, topic: str, payload: bytes) -> tuple[str, str, dict] | None:
+        """(lane, what to write, message); None for what is only shown or not ours."""
         parts = topic.split("/")
-        node, kind = parts[1], parts[-1]
+        node, last = parts[1], parts[-1]
         lane = self._lanes.setdefault(node, Lane(node))
-        if kind == "link":  # the bridge's own notification: "1" up, "0" down
+        if last == "link":  # the bridge's own notification: "1" up, "0" down
             lane.state["link"] = payload.strip() == b"1"
             self.hub.publish({"type": "lane", **lane.as_dict()})
-            return
+            return None
         try:
             msg = json.loads(payload)
         except ValueError:
-            log.warning("club: %s: not JSON; ignored", topic)
-            return
+            msg = None
         if not isinstance(msg, dict):
-            return
-        if kind == "status":
+            self.rejected += 1
+            log.warning("club: %s: not a JSON object; dropped", topic)
+            return None
+        if last == "status":
             lane.state["online"] = msg.get("state") == "online"
-        elif kind == "sessions":
-            started = msg.get("event") == "started"
-            await self._write(ledger.live_started if started else ledger.live_stopped, node, msg)
-            lane.state["session"] = msg if started else None
-            if started:
-                lane.steps, lane.last_step, lane.last_rep = 0, None, None
-        else:
-            if not await self._write(ledger.live_event, node, msg):
-                self.unknown_session += 1
-            self._note(lane, msg)
-            self.hub.publish({**msg, "lane": node, "received_at": time.time()})
-        self.hub.publish({"type": "lane", **lane.as_dict()})
+            self.hub.publish({"type": "lane", **lane.as_dict()})
+            return None
+        if last == "sessions":
+            return node, "started" if msg.get("event") == "started" else "stopped", msg
+        return node, "event", msg
 
-    @staticmethod
-    def _note(lane: Lane, msg: dict) -> None:
-        if msg.get("type") == "step":
-            lane.steps += 1
-            lane.last_step = msg
-        elif msg.get("type") == "rep":
-            lane.last_rep = msg
-
-    async def _write(self, fn, node: str, msg: dict):
-        """Until the database takes it: PostgreSQL restarting holds the queue, not loses it."""
+    async def _write(self, items: list[tuple[str, str, dict]]) -> list[bool | None]:
+        """Until the database takes them. Per message: True written, False its session
+        unknown here, None malformed (dropped, alone)."""
         delay = self.RETRY_MIN_S
         while True:
             try:
-                return await fn(self.store, node, msg)
-            except (OSError, SQLAlchemyError) as exc:
+                return await ledger.apply_live(self.store, items)
+            except (KeyError, TypeError, ValueError, AttributeError, ValidationError) as exc:
+                return await self._one_by_one(items, exc)
+            except (OSError, TimeoutError, SQLAlchemyError) as exc:
+                if await self._database_up():  # then it refused what it was given
+                    return await self._one_by_one(items, exc)
                 self.db_retries += 1
                 log.warning("club: database: %s; retrying", str(exc).splitlines()[0][:200])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.RETRY_MAX_S)
+
+    async def _one_by_one(self, items, exc: Exception) -> list[bool | None]:
+        if len(items) == 1:
+            self.rejected += 1
+            log.warning("club: %s message refused (%s); dropped", items[0][0], str(exc)[:200])
+            return [None]
+        return [ok for item in items for ok in await self._write([item])]
+
+    async def _database_up(self) -> bool:
+        try:
+            await self.store.ping()
+        except Exception:
+            return False
+        return True
+
+    def _show(self, node: str, kind: str, msg: dict, written: bool) -> None:
+        lane = self._lanes[node]
+        if kind in ("started", "stopped"):
+            lane.state["session"] = msg if kind == "started" else None
+            if kind == "started":
+                lane.steps, lane.last_step, lane.last_rep = 0, None, None
+        else:
+            if not written:
+                self.unknown_session += 1
+            if msg.get("type") == "step":
+                lane.steps += 1
+                lane.last_step = msg
+            elif msg.get("type") == "rep":
+                lane.last_rep = msg
+            self.hub.publish({**msg, "lane": node, "received_at": time.time()})
+        self.hub.publish({"type": "lane", **lane.as_dict()})

@@ -159,53 +159,63 @@ async def complete(store: Store, uuid: str, node: str, c: Complete) -> Held:
 # --- live, from MQTT (service/club/centre.py) ----------------------------------------------
 
 
-async def live_started(store: Store, node: str, msg: dict) -> None:
+async def apply_live(store: Store, items: list[tuple[str, str, dict]]) -> list[bool]:
+    """(lane, kind, message) from the lanes' topics, in order, in one transaction (one
+    commit for a burst: the centre's throughput, docs/club.md). Per message: False
+    if its session is unknown here (it began before the centre first subscribed:
+    its upload brings it). Raises on a malformed message: the caller splits the batch."""
+    async with store.session() as s, s.begin():
+        return [await _LIVE[kind](s, node, msg) for node, kind, msg in items]
+
+
+async def _started(s, node: str, msg: dict) -> bool:
     """A lane's session began: its row (recording), so its live steps have a home."""
-    async with store.session() as s, s.begin():
-        aid = await athlete_id(s, AthleteWire(**msg["athlete"]))
-        fields = {k: msg[k] for k in ("status", "clock_origin_s", "model_version")}
-        stmt = insert(Session).values(
-            uuid=msg["uuid"], node=node, athlete_id=aid, notes="", athlete_snapshot={},
-            started_at=datetime.fromisoformat(msg["started_at"]), **fields,
-        )  # fmt: skip
-        await s.execute(stmt.on_conflict_do_nothing(index_elements=["uuid"]))
+    aid = await athlete_id(s, AthleteWire(**msg["athlete"]))
+    fields = {k: msg[k] for k in ("status", "clock_origin_s", "model_version")}
+    stmt = insert(Session).values(
+        uuid=msg["uuid"], node=node, athlete_id=aid, notes="", athlete_snapshot={},
+        started_at=datetime.fromisoformat(msg["started_at"]), **fields,
+    )  # fmt: skip
+    await s.execute(stmt.on_conflict_do_nothing(index_elements=["uuid"]))
+    return True
 
 
-async def live_stopped(store: Store, node: str, msg: dict) -> None:
-    async with store.session() as s, s.begin():
+async def _stopped(s, node: str, msg: dict) -> bool:
+    await s.execute(
+        update(Session)
+        .where(Session.uuid == msg["uuid"], Session.node == node, Session.status == "recording")
+        .values(status=msg["status"])
+    )
+    return True
+
+
+async def _event(s, node: str, msg: dict) -> bool:
+    """A step, rep or retraction."""
+    row = (
         await s.execute(
-            update(Session)
-            .where(Session.uuid == msg["uuid"], Session.node == node, Session.status == "recording")
-            .values(status=msg["status"])
-        )
-
-
-async def live_event(store: Store, node: str, msg: dict) -> bool:
-    """A step, rep or retraction from a lane's topics; False if its session is unknown
-    here (it began before the centre first subscribed: its upload brings it)."""
-    async with store.session() as s, s.begin():
-        row = (
-            await s.execute(
-                select(Session.id, Session.clock_origin_s).where(
-                    Session.uuid == msg.get("session_uuid"), Session.node == node
-                )
+            select(Session.id, Session.clock_origin_s).where(
+                Session.uuid == msg.get("session_uuid"), Session.node == node
             )
-        ).first()
-        if row is None:
-            return False
-        e = absolute(msg, row.clock_origin_s)
-        if e["type"] == "step":
-            data = {k: v for k, v in e.items() if k not in LIVE_ONLY_KEYS}
-            step = {k: e.get(k) for k in STEP_COLS if k not in ("seq", "data")}
-            await upsert_steps(s, row.id, [{**step, "seq": e["n"], "data": data}])
-        elif e["type"] == "steps_retracted":
-            await s.execute(delete(Step).where(Step.session_id == row.id, Step.seq.in_(e["steps"])))
-        elif e["type"] == "rep":
-            rep = {k: e.get(k) for k in REP_COLS if k not in ("number", "data")}
-            data = {k: v for k, v in e.items() if k not in LIVE_ONLY_KEYS}
-            stmt = insert(Rep).values(session_id=row.id, number=e["rep"], data=data, **rep)
-            await s.execute(stmt.on_conflict_do_nothing(index_elements=["session_id", "number"]))
-        return True
+        )
+    ).first()
+    if row is None:
+        return False
+    e = absolute(msg, row.clock_origin_s)
+    if e["type"] == "step":
+        data = {k: v for k, v in e.items() if k not in LIVE_ONLY_KEYS}
+        step = {k: e.get(k) for k in STEP_COLS if k not in ("seq", "data")}
+        await upsert_steps(s, row.id, [{**step, "seq": e["n"], "data": data}])
+    elif e["type"] == "steps_retracted":
+        await s.execute(delete(Step).where(Step.session_id == row.id, Step.seq.in_(e["steps"])))
+    elif e["type"] == "rep":
+        rep = {k: e.get(k) for k in REP_COLS if k not in ("number", "data")}
+        data = {k: v for k, v in e.items() if k not in LIVE_ONLY_KEYS}
+        stmt = insert(Rep).values(session_id=row.id, number=e["rep"], data=data, **rep)
+        await s.execute(stmt.on_conflict_do_nothing(index_elements=["session_id", "number"]))
+    return True
+
+
+_LIVE = {"started": _started, "stopped": _stopped, "event": _event}
 
 
 def absolute(msg: dict, origin_s: float) -> dict:
