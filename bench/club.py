@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import ssl
 import subprocess
@@ -155,7 +156,8 @@ async def _phase(centre, central, lanes, hz: float, phase_s: float, arrivals) ->
                             "body_mass_kg": 75.0, "height_m": 1.8},
             }  # fmt: skip
             await c.publish(f"stridesync/{lane.name}/sessions", json.dumps(started), qos=1)
-            t_next = time.monotonic()
+            # Lanes do not step in time with each other: each its own phase.
+            t_next = time.monotonic() + random.uniform(0, 1 / hz)
             for k in range(int(phase_s * hz)):
                 msg = {**template, "n": k + 1, "ic_time_s": k / hz, "session_uuid": session,
                        "bench_sent_at": time.time()}  # fmt: skip

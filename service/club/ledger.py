@@ -164,12 +164,14 @@ async def apply_live(store: Store, items: list[tuple[str, str, dict]]) -> list[b
     commit for a burst: the centre's throughput, docs/club.md). Per message: False
     if its session is unknown here (it began before the centre first subscribed:
     its upload brings it). Raises on a malformed message: the caller splits the batch."""
+    sessions: dict = {}  # (lane, uuid) -> (id, clock origin): looked up once a batch
     async with store.session() as s, s.begin():
-        return [await _LIVE[kind](s, node, msg) for node, kind, msg in items]
+        return [await _LIVE[kind](s, node, msg, sessions) for node, kind, msg in items]
 
 
-async def _started(s, node: str, msg: dict) -> bool:
+async def _started(s, node: str, msg: dict, sessions: dict) -> bool:
     """A lane's session began: its row (recording), so its live steps have a home."""
+    sessions.pop((node, msg["uuid"]), None)
     aid = await athlete_id(s, AthleteWire(**msg["athlete"]))
     fields = {k: msg[k] for k in ("status", "clock_origin_s", "model_version")}
     stmt = insert(Session).values(
@@ -180,7 +182,7 @@ async def _started(s, node: str, msg: dict) -> bool:
     return True
 
 
-async def _stopped(s, node: str, msg: dict) -> bool:
+async def _stopped(s, node: str, msg: dict, _sessions: dict) -> bool:
     await s.execute(
         update(Session)
         .where(Session.uuid == msg["uuid"], Session.node == node, Session.status == "recording")
@@ -189,15 +191,18 @@ async def _stopped(s, node: str, msg: dict) -> bool:
     return True
 
 
-async def _event(s, node: str, msg: dict) -> bool:
+async def _event(s, node: str, msg: dict, sessions: dict) -> bool:
     """A step, rep or retraction."""
-    row = (
-        await s.execute(
-            select(Session.id, Session.clock_origin_s).where(
-                Session.uuid == msg.get("session_uuid"), Session.node == node
+    key = (node, msg.get("session_uuid"))
+    if key not in sessions:
+        sessions[key] = (
+            await s.execute(
+                select(Session.id, Session.clock_origin_s).where(
+                    Session.uuid == key[1], Session.node == node
+                )
             )
-        )
-    ).first()
+        ).first()
+    row = sessions[key]
     if row is None:
         return False
     e = absolute(msg, row.clock_origin_s)
