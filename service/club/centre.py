@@ -147,12 +147,18 @@ class Centre:
             batch = [await self._inbox.get()]
             while len(batch) < self.BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
-            parsed = [self._parse(topic, payload) for topic, payload in batch]
-            items = [p for p in parsed if p is not None]
-            written = await self._write(items) if items else []
-            for (node, kind, msg), ok in zip(items, written, strict=True):
-                if ok is not None:  # None: refused, not shown either
-                    self._show(node, kind, msg, ok)
+            try:
+                await self._take(batch)
+            except Exception:  # a bug must not stop the centre listening: said, went on
+                log.exception("club: a batch of %d messages failed", len(batch))
+
+    async def _take(self, batch: list[tuple[str, bytes]]) -> None:
+        parsed = [self._parse(topic, payload) for topic, payload in batch]
+        items = [p for p in parsed if p is not None]
+        written = await self._write(items) if items else []
+        for (node, kind, msg), ok in zip(items, written, strict=True):
+            if ok is not None:  # None: refused, not shown either
+                self._show(node, kind, msg, ok)
 
     def _parse(self, topic: str, payload: bytes) -> tuple[str, str, dict] | None:
         """(lane, what to write, message); None for what is only shown or not ours."""

@@ -81,6 +81,9 @@ class Uploader:
                 if self.error is None:
                     log.warning("club: %s: %s; will retry", self.cfg.central_url, exc)
                 self.error = str(exc)[:200] or type(exc).__name__
+            except Exception as exc:  # a bug must not end the uploads for good: said, retried
+                log.exception("club: the upload failed; will retry")
+                self.error = f"{type(exc).__name__}: {exc}"[:200]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.cfg.upload_interval_s)
             self.wake.clear()
