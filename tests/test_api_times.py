@@ -191,11 +191,12 @@ def test_the_documented_pandas_snippet_runs(recorded, capsys):
     assert "contact_time_s" not in capsys.readouterr().err
 
 
-def test_every_field_of_the_openapi_document_is_described():
+@pytest.mark.parametrize("role", ["lane", "central"])
+def test_every_field_of_the_openapi_document_is_described(role):
     from service import config
     from service.api import create_app
 
-    doc = create_app(config.Settings()).openapi()
+    doc = create_app(config.load(None, club={"role": role})).openapi()
     bare = [
         f"{name}.{prop}"
         for name, schema in doc["components"]["schemas"].items()

@@ -20,6 +20,7 @@ from service.store import Athlete, RawChunk, Rep, Session, SessionStream, Step, 
 from tests.service_helpers import ADMIN, PG_DSN, pg_database, running
 
 LANE = "lane-token-for-tests-0123456789abcdef"
+OTHER_LANE = "other-lane-token-for-tests-0123456789"
 N_CHUNKS, N_STEPS = 120, 50
 
 
@@ -74,7 +75,13 @@ async def test_an_upload_cut_mid_transfer_resumes_and_lands_exactly_once(tmp_pat
     with pg_database() as pg_url:
         central = {
             "database": {"url": pg_url},
-            "club": {"role": "central", "node_token_hashes": {"lane-7": config.hash_token(LANE)}},
+            "club": {
+                "role": "central",
+                "node_token_hashes": {
+                    "lane-7": config.hash_token(LANE),
+                    "lane-8": config.hash_token(OTHER_LANE),
+                },
+            },
         }
         async with running(tmp_path, **central) as (_app, addr):
             # The club's registry has an athlete the lane also has, under another name.
@@ -130,8 +137,27 @@ async def test_an_upload_cut_mid_transfer_resumes_and_lands_exactly_once(tmp_pat
             async with lane.session() as s, s.begin():
                 (await s.get(Session, row.id)).replicated_at = None
             await Uploader(settings, lane).sync()
+            await _another_lane_cannot_write_it(addr, lane, row)
             await _check_centre_holds_the_lanes_session(lane, row, pg_url, known)
             await lane.close()
+
+
+async def _another_lane_cannot_write_it(addr: str, lane: Store, row: Session) -> None:
+    """A session belongs to the lane that recorded it; other tokens are refused."""
+    from service.club.lane import _record
+
+    record, uuid = await _record(lane, row.id)
+    base = f"/api/club/sessions/{uuid}"
+    async with httpx.AsyncClient(base_url=f"http://{addr}") as c:
+        other = {"Authorization": f"Bearer {OTHER_LANE}", "Content-Type": "application/json"}
+        assert (await c.put(base, content=record, headers=other)).status_code == 409
+        chunks = {"first": 0, "chunks": []}
+        assert (await c.post(f"{base}/chunks", json=chunks, headers=other)).status_code == 409
+        # A lane's token is for uploads only; an admin's is not a lane's.
+        lane_only = {"Authorization": f"Bearer {LANE}"}
+        assert (await c.get("/api/sessions", headers=lane_only)).status_code == 403
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        assert (await c.get(base, headers=admin)).status_code == 401
 
 
 async def _check_centre_holds_the_lanes_session(lane: Store, row: Session, pg_url: str, known):
