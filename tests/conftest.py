@@ -39,17 +39,18 @@ def cue_wheel(tmp_path_factory):
     return next(out.glob("stridesync_cue-*.whl"))
 
 
-# Tests that run the service, the simulated sensors or a browser in real time. Under
+# Tests that run the service with simulated sensors or a browser in real time. Under
 # pytest-xdist (`make test` runs two workers) they all go to one worker, one at a
 # time: two of them at once on a busy 2-core machine would starve each other's
-# simulated sensors, which real sensors never are. The rest (pure computation)
-# runs beside them on the other worker.
+# simulated sensors, which real sensors never are. The rest runs beside them on the
+# other worker, one process at a time as they are: pure computation, and the tests
+# that install (the wheel, the cue package, the Pi's installer) or fuzz an idle
+# service, which have no sensors to starve and no clock to keep.
 REAL_TIME_MODULES = {
-    "test_api_fuzz", "test_api_times", "test_club", "test_cue_package", "test_cues",
-    "test_dashboard", "test_demo", "test_deploy", "test_firmware_emulated",
-    "test_glitch_live", "test_http_guard", "test_overload", "test_power_cut",
-    "test_replug_under_load", "test_serial_link", "test_service", "test_stop",
-    "test_storage_failure", "test_websocket", "test_wheel",
+    "test_api_times", "test_club", "test_cues", "test_dashboard", "test_demo",
+    "test_firmware_emulated", "test_glitch_live", "test_http_guard", "test_overload",
+    "test_power_cut", "test_replug_under_load", "test_serial_link", "test_service",
+    "test_stop", "test_storage_failure", "test_websocket",
 }  # fmt: skip
 
 
