@@ -13,6 +13,7 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)  # spoken cues
 command -v aplay >/dev/null 2>&1 || need+=(alsa-utils)  # the cue device plays through aplay
 [ -x /usr/bin/chromium ] || need+=(chromium)  # the dashboard's browser tests (Playwright drives it)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)  # the deploy tests lint every script
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the club tests make a CA and certificates
 # The sensor-node firmware: cross-compiled for the STM32F4 and run in QEMU (make firmware)
 command -v arm-none-eabi-gcc >/dev/null 2>&1 || need+=(gcc-arm-none-eabi)
 [ -f /usr/lib/picolibc/arm-none-eabi/picolibc.specs ] || need+=(picolibc-arm-none-eabi)
