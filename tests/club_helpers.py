@@ -174,7 +174,8 @@ class Lane:
             club=f'central_url = "{centre.url}"\ntoken_file = "{d / "club-token"}"\n'
             f'ca_file = "{centre.ca}"\nupload_interval_s = 1.0',
         )  # fmt: skip
-        self.service = Service(config, port, d / "serve.log")
+        # Three lanes start at once: on a slow, busy CI machine that takes a while.
+        self.service = Service(config, port, d / "serve.log", start_timeout_s=120)
 
     def close(self) -> None:
         self.service.close()

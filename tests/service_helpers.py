@@ -154,7 +154,14 @@ def stored_streams(db: Path, session_id: int) -> dict[tuple[str, int], list[tupl
 class Service:
     """`stridesync serve --config FILE` as a child process."""
 
-    def __init__(self, config: Path, port: int, log: Path, nofile: int | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        port: int,
+        log: Path,
+        nofile: int | None = None,
+        start_timeout_s: float = 30.0,
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -167,7 +174,7 @@ class Service:
             env=env,
             preexec_fn=None if nofile is None else lambda: _limit_files(nofile),
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"service exited: {log.read_text()[-2000:]}")
@@ -175,7 +182,7 @@ class Service:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code in (200, 503):
                     return
             time.sleep(0.05)
-        raise RuntimeError("service did not start in 30 s")
+        raise RuntimeError(f"service did not start in {start_timeout_s:.0f} s")
 
     def client(self, token: str | None = ADMIN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -93,7 +93,7 @@ def _lane_steps(lane: Lane, sid: int) -> list[dict]:
 def test_three_lanes_one_centre_and_the_club_link_cut_for_30_s(club):
     broker, centre, lanes, db_url = club
     for lane in lanes:
-        lane.service.wait_devices(6)
+        lane.service.wait_devices(6, timeout=60)
     ws = WsReader(centre.url.replace("https", "wss") + "/ws/live", ca=centre.ca)
     sessions = {lane.name: lane.service.start_session(f"Athlete {lane.name}") for lane in lanes}
 
