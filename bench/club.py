@@ -252,8 +252,9 @@ def _real_lane_rates(d: Path, record_s: float) -> dict:
             k: {"msg_s": round(n / record_s, 2), "bytes_s": round(b / record_s)}
             for k, (n, b) in sorted(counts.items())
         },
-        "msg_s": round(sum(n for n, _ in counts.values()) / record_s, 2),
-        "bytes_s": round(sum(b for _, b in counts.values()) / record_s),
+        # On the club link: what the bridge carries (the cues stay on the Pi).
+        "msg_s": round(sum(n for k, (n, _) in counts.items() if k != "cue") / record_s, 2),
+        "bytes_s": round(sum(b for k, (_, b) in counts.items() if k != "cue") / record_s),
         "upload_bytes_per_min": round(raw / record_s * 60),
     }
 

@@ -3,7 +3,8 @@ central broker, and the central broker's listener and ACL. Printed by
 `stridesync club`, written by the installer, and used by the tests, so what is
 tested is what a club installs.
 
-The lane's bridge carries `stridesync/<lane>/#` out at QoS 1 with persistent
+The lane's bridge carries the lane's status, sessions, steps and reps (not the
+athletes' cues) out at QoS 1 with persistent
 sessions on both sides (`cleansession false`): while the club link is down the
 lane's broker queues the lane's messages (up to `QUEUE_MESSAGES`; with
 `persistence true`, across its own restarts too) and sends them when the link is
@@ -14,11 +15,13 @@ name) write only `stridesync/<its name>/#`, and the centre's user read all.
 from __future__ import annotations
 
 # Messages a lane's broker keeps per disconnected client (the bridge among them).
-# A lane publishes ~1 message a step (~1 KB): 100 000 is ~4 h of continuous
-# sprinting, ~100 MB at worst in the broker's memory; then the oldest are dropped
-# (the session's upload still brings every step: docs/club.md, "Limits").
+# A lane sends ~1 message a step (~1.2 KB, bench club): 100 000 is ~5 h of
+# sprinting without a pause (5 steps a second), ~19 h of an ordinary session, and
+# ~120 MB in the broker's memory at the worst; then the oldest are dropped (the
+# session's upload still brings every step: docs/club.md, "Limits").
 QUEUE_MESSAGES = 100_000
 CENTRE_USER = "centre"
+CLUB_TOPICS = ("status", "sessions", "athletes/+/steps", "athletes/+/reps")
 
 
 def lane_bridge(
@@ -47,7 +50,8 @@ def lane_bridge(
         f"notification_topic stridesync/{lane}/link",
         "keepalive_interval 10",
         "restart_timeout 1 10",
-        f"topic stridesync/{lane}/# out 1",
+        # What the centre takes (service/club/centre.py); the athletes' cues stay here.
+        *(f"topic stridesync/{lane}/{t} out 1" for t in CLUB_TOPICS),
     ]
     if ca_file:
         lines += [f"bridge_cafile {ca_file}", "bridge_insecure false"]

@@ -30,15 +30,13 @@ from ..config import Settings
 from ..hub import Hub
 from ..store import Store
 from . import ledger
+from .brokers import CLUB_TOPICS
 
 log = logging.getLogger("stridesync.club")
 
 SUBSCRIPTIONS = (
-    "stridesync/+/status",
-    "stridesync/+/link",
-    "stridesync/+/sessions",
-    "stridesync/+/athletes/+/steps",
-    "stridesync/+/athletes/+/reps",
+    "stridesync/+/link",  # the bridge's own notification
+    *(f"stridesync/+/{topic}" for topic in CLUB_TOPICS),
 )
 
 
