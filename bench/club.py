@@ -17,7 +17,6 @@ Source checkout only: the rig is the club tests' (tests/club_helpers.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -29,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.service import distribution, distribution_line
+from bench.service import _cpu_s, distribution, distribution_line
 
 NAME = "club"
 STEP_HZ = 5.0  # a sprinter's step rate: one message per step per lane
@@ -188,14 +187,6 @@ async def _phase(centre, central, lanes, hz: float, phase_s: float, arrivals) ->
         "centre_cpu": round(cpu[centre.proc.pid] / took_s, 3),
         "broker_cpu": round(cpu[central.proc.pid] / took_s, 3),
     }
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (/proc/PID/stat)."""
-    with contextlib.suppress(OSError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
 
 
 def _real_lane_rates(d: Path, record_s: float) -> dict:

@@ -24,6 +24,16 @@ def relative(event: Mapping, origin_s: float) -> dict:
     return out
 
 
+def absolute(event: Mapping, origin_s: float) -> dict:
+    """The inverse of `relative`: times back on the host's clock (a club's centre
+    stores a lane's live steps as the lane stores them)."""
+    out = dict(event)
+    for k in ABSOLUTE:
+        if out.get(k) is not None:
+            out[k] = out[k] + origin_s
+    return out
+
+
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC, written as the API's schemas write it (`...T22:20:05.123Z`)."""
     if moment is None:

@@ -6,6 +6,7 @@ the udev helper and the systemd watchdog."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -309,7 +310,24 @@ include_dir /etc/mosquitto/conf.d
 """
 
 
-def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed, request):
+@pytest.fixture
+def stock_etc(request) -> tuple[Path, Path, Path]:
+    """A stand-in /etc/mosquitto, its run directory and its conf.d. Started as root
+    with no `user` line, Mosquitto runs as the mosquitto user, as on the Pi: its files
+    go where that user can reach them."""
+    if not Path(shutil.which("mosquitto") or "/usr/sbin/mosquitto").exists():
+        pytest.skip("mosquitto is not installed")
+    etc = Path(tempfile.mkdtemp(prefix="stridesync-mosquitto-"))
+    etc.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(etc, ignore_errors=True))
+    run, confd = etc / "run", etc / "conf.d"
+    run.mkdir()
+    run.chmod(0o777)
+    confd.mkdir()
+    return etc, run, confd
+
+
+def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed, stock_etc):
     """Mosquitto refuses a setting given twice: the installer's conf.d file, and a
     club lane's bridge, must add only what Debian's stock mosquitto.conf does not
     set. Only this machine's paths and the port are changed; the conf.d files are
@@ -317,25 +335,12 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
     import aiomqtt
 
     root, _ = installed
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(exe).exists():
-        pytest.skip("mosquitto is not installed")
+    etc, run, confd = stock_etc
     port = free_port()
-    # Started as root with no `user` line, Mosquitto runs as the mosquitto user, as on
-    # the Pi: its files go where that user can reach them, with the owners and modes
-    # the installer gave them.
-    etc = Path(tempfile.mkdtemp(prefix="stridesync-mosquitto-"))
-    etc.chmod(0o755)
-    request.addfinalizer(lambda: shutil.rmtree(etc, ignore_errors=True))
     for name in ("stridesync.passwd", "stridesync.acl"):
         src = root / "etc/mosquitto" / name
         shutil.copy2(src, etc / name)
         os.chown(etc / name, src.stat().st_uid, src.stat().st_gid)
-    run = etc / "run"
-    run.mkdir()
-    run.chmod(0o777)
-    confd = etc / "conf.d"
-    confd.mkdir()
     generated = (root / "etc/mosquitto/conf.d/stridesync.conf").read_text()
     assert "\nlistener 1883\n" in generated
     (confd / "stridesync.conf").write_text(
@@ -348,6 +353,24 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
     from service.club.brokers import lane_bridge
 
     (confd / "club.conf").write_text(lane_bridge("lane1-pi", f"127.0.0.1:{free_port()}", "pw"))
+    pw = (root / "etc/stridesync/mqtt/service.pw").read_text().strip()
+
+    async def check():
+        async with aiomqtt.Client("127.0.0.1", port, username="service", password=pw) as c:
+            await c.publish("stridesync/lane1-pi/status", b"online", qos=1)
+        with pytest.raises(aiomqtt.MqttError):  # anonymous clients are refused
+            async with aiomqtt.Client("127.0.0.1", port):
+                pass
+
+    with _under_stock_config(etc, confd, run, port):
+        asyncio.run(check())
+
+
+@contextlib.contextmanager
+def _under_stock_config(etc: Path, confd: Path, run: Path, port: int):
+    """Mosquitto started by Debian's stock mosquitto.conf (this machine's paths), which
+    loads the files in `confd`; a refusal to start fails with its reason."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     stock = (
         DEBIAN_STOCK_MOSQUITTO_CONF.replace("/run/mosquitto/", f"{run}/")
         .replace("/var/lib/mosquitto/", f"{run}/")
@@ -358,15 +381,6 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
     broker = subprocess.Popen(
         [exe, "-c", str(etc / "mosquitto.conf")], stderr=subprocess.PIPE, text=True
     )
-    pw = (root / "etc/stridesync/mqtt/service.pw").read_text().strip()
-
-    async def check():
-        async with aiomqtt.Client("127.0.0.1", port, username="service", password=pw) as c:
-            await c.publish("stridesync/lane1-pi/status", b"online", qos=1)
-        with pytest.raises(aiomqtt.MqttError):  # anonymous clients are refused
-            async with aiomqtt.Client("127.0.0.1", port):
-                pass
-
     try:
         try:
             wait_for_port(port, broker)
@@ -375,7 +389,7 @@ def test_generated_broker_files_start_mosquitto_under_the_stock_config(installed
             log = run / "mosquitto.log"
             why = broker.communicate()[1] + (log.read_text() if log.exists() else "")
             raise AssertionError(f"Mosquitto did not start under the stock config: {why}") from None
-        asyncio.run(check())
+        yield
     finally:
         broker.kill()
         broker.wait()
@@ -457,25 +471,16 @@ def test_the_watchdog_pings_at_half_the_period_systemd_asks_for(monkeypatch):
     assert watchdog_interval_s() is None
 
 
-def test_the_club_centre_broker_starts_under_the_stock_config(request):
+def test_the_club_centre_broker_starts_under_the_stock_config(stock_etc):
     """The central broker's file from `stridesync club centre-broker` in conf.d, under
     Debian's stock mosquitto.conf, with TLS: the centre's user logs in over TLS."""
     import aiomqtt
 
     from tests.club_helpers import make_tls
 
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(exe).exists():
-        pytest.skip("mosquitto is not installed")
-    etc = Path(tempfile.mkdtemp(prefix="stridesync-centre-"))
-    etc.chmod(0o755)
-    request.addfinalizer(lambda: shutil.rmtree(etc, ignore_errors=True))
+    etc, run, confd = stock_etc
     ca, cert, key = make_tls(etc / "tls")
     (etc / "tls").chmod(0o755)
-    run, confd = etc / "run", etc / "conf.d"
-    run.mkdir()
-    run.chmod(0o777)
-    confd.mkdir()
     subprocess.run(
         ["mosquitto_passwd", "-c", "-b", str(etc / "club.passwd"), "centre", "centre-pw"],
         check=True,
@@ -492,16 +497,6 @@ def test_the_club_centre_broker_starts_under_the_stock_config(request):
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     (confd / "club.conf").write_text(conf)
-    stock = (
-        DEBIAN_STOCK_MOSQUITTO_CONF.replace("/run/mosquitto/", f"{run}/")
-        .replace("/var/lib/mosquitto/", f"{run}/")
-        .replace("/var/log/mosquitto/", f"{run}/")
-        .replace("include_dir /etc/mosquitto/conf.d", f"include_dir {confd}")
-    )
-    (etc / "mosquitto.conf").write_text(stock)
-    broker = subprocess.Popen(
-        [exe, "-c", str(etc / "mosquitto.conf")], stderr=subprocess.PIPE, text=True
-    )
     tls = ssl.create_default_context(cafile=str(ca))
 
     async def check():
@@ -510,15 +505,5 @@ def test_the_club_centre_broker_starts_under_the_stock_config(request):
         ) as c:
             await c.subscribe("stridesync/#", qos=1)
 
-    try:
-        try:
-            wait_for_port(port, broker)
-        except Exception:
-            broker.kill()
-            log = run / "mosquitto.log"
-            why = broker.communicate()[1] + (log.read_text() if log.exists() else "")
-            raise AssertionError(f"Mosquitto did not start under the stock config: {why}") from None
+    with _under_stock_config(etc, confd, run, port):
         asyncio.run(check())
-    finally:
-        broker.kill()
-        broker.wait()

@@ -18,21 +18,22 @@ def _dashboard(request: Request) -> Path:
     return Path(request.app.state.settings.server.dashboard_dir or DASHBOARD)
 
 
-@router.get("/")
-async def index(request: Request):
-    page = _dashboard(request) / "index.html"
+def _page(request: Request, name: str):
+    page = _dashboard(request) / name
     if not page.is_file():
         return JSONResponse({"detail": "no dashboard installed; the API is at /docs"}, 404)
     return FileResponse(page)
+
+
+@router.get("/")
+async def index(request: Request):
+    return _page(request, "index.html")
 
 
 @router.get("/club")
 async def club(request: Request):
     """Every lane live side by side: the page of a club's centre (docs/club.md)."""
-    page = _dashboard(request) / "club.html"
-    if not page.is_file():
-        return JSONResponse({"detail": "no dashboard installed; the API is at /docs"}, 404)
-    return FileResponse(page)
+    return _page(request, "club.html")
 
 
 @router.get("/dashboard/{path:path}")

@@ -51,7 +51,6 @@ class Uploader:
         self.error: str | None = None
         self.uploaded = 0  # sessions the centre confirmed
         self.chunks_sent = 0
-        self.roster_pulls = 0
         self._task: asyncio.Task | None = None
 
     def health(self) -> dict:
@@ -106,7 +105,6 @@ class Uploader:
     async def _pull_roster(self, c: httpx.AsyncClient) -> None:
         r = await _ok(await c.get("/api/club/athletes"))
         await merge_roster(self.store, r.json())
-        self.roster_pulls += 1
 
     async def _upload(self, c: httpx.AsyncClient, sid: int) -> None:
         record, uuid = await _record(self.store, sid)

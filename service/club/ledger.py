@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ..errors import Conflict, NotFound
 from ..store import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step, Store
-from ..timebase import ABSOLUTE
+from ..timebase import absolute
 from .wire import (
     REP_COLS,
     SESSION_FIELDS,
@@ -221,12 +221,3 @@ async def _event(s, node: str, msg: dict, sessions: dict) -> bool:
 
 
 _LIVE = {"started": _started, "stopped": _stopped, "event": _event}
-
-
-def absolute(msg: dict, origin_s: float) -> dict:
-    """The inverse of service.timebase.relative: times back on the lane's clock."""
-    out = dict(msg)
-    for k in ABSOLUTE:
-        if out.get(k) is not None:
-            out[k] = out[k] + origin_s
-    return out

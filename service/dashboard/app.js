@@ -5,41 +5,12 @@ import { initHistory, loadHistory } from "./js/history.js";
 import {
   applyRole, backfill, onConfirmed, onMark, onRep, onRetracted, onStep, renderSession, renderStatus, resetLive,
 } from "./js/live.js";
+import { liveSocket, tokenDialog } from "./js/socket.js";
 import { fitPlot, initTraces, onTrace, plots } from "./js/traces.js";
 
 // --- websocket ------------------------------------------------------------------------
 
-async function connect() {
-  if (!state.token) { askToken(); return; }
-  let ticket;
-  try {
-    ticket = (await (await api("/api/ws-ticket", { method: "POST" })).json()).ticket;
-  } catch (e) {
-    return retry(`Cannot reach the Pi: ${e.message}`);
-  }
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws/live?ticket=${encodeURIComponent(ticket)}`);
-  state.ws = ws;
-  ws.onopen = () => {
-    state.backoff = 500;
-    $("conn").textContent = "live";
-    $("conn").className = "badge on";
-    banner("");
-  };
-  ws.onmessage = (e) => handle(JSON.parse(e.data));
-  ws.onclose = () => {
-    if (state.ws === ws) retry("Connection to the Pi lost: reconnecting…");
-  };
-}
-
-function retry(text) {
-  $("conn").textContent = "offline";
-  $("conn").className = "badge off";
-  banner(text);
-  const wait = state.backoff;
-  state.backoff = Math.min(state.backoff * 2, 5000);
-  setTimeout(connect, wait);
-}
+const connect = liveSocket(handle);
 
 function handle(msg) {
   state.messages++;
@@ -95,18 +66,7 @@ $("tab-live").onclick = () => show("live");
 $("tab-history").onclick = () => show("history");
 $("history-refresh").onclick = () => act(loadHistory);
 $("history-athlete").onchange = () => act(loadHistory);
-$("token-button").onclick = askToken;
-$("token-cancel").onclick = () => $("token-dialog").close();
-$("token-form").onsubmit = () => {
-  const t = $("token-input").value.trim();
-  if (t) {
-    localStorage.setItem("stridesync-token", t);
-    state.token = t;
-    if (state.ws) { const ws = state.ws; state.ws = null; ws.close(); }
-    loadAthletes();
-    connect();
-  }
-};
+tokenDialog(connect, loadAthletes);
 
 initTraces();
 initHistory();

@@ -2,8 +2,10 @@
 // carries each lane's steps, reps and sessions with a "lane" field, and a "lane"
 // message with the lane's whole state whenever it changes; GET /api/club/lanes
 // gives the same states to a page that opens late.
-import { api, askToken, readToken } from "./api.js";
+import { api, readToken } from "./api.js";
 import { $, banner, fmt, localDate, state } from "./core.js";
+import { lightOf } from "./live.js";
+import { liveSocket, tokenDialog } from "./socket.js";
 
 const lanes = new Map();  // lane name -> its card's elements
 
@@ -46,9 +48,7 @@ function renderLane(s) {
 }
 
 function renderStep(c, s) {
-  if (s.aligned === true) light(c, "aligned", "ALIGNED", `step ${s.n}`);
-  else if (s.limiter) light(c, s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`);
-  else light(c, "running", "RUNNING", `step ${s.n} · no verdict yet`);
+  light(c, ...lightOf(s));
   c.q(".n-contact").textContent = fmt(s.contact_time_s, 0, 1000);
   c.q(".n-flight").textContent = fmt(s.flight_time_s, 0, 1000);
   c.q(".n-speed").textContent = s.velocity_m_s == null ? "–" : fmt(s.velocity_m_s, 1);
@@ -83,38 +83,6 @@ async function loadSessions() {
   $("sessions").tBodies[0].replaceChildren(...rows);
 }
 
-async function connect() {
-  if (!state.token) { askToken(); return; }
-  let ticket;
-  try {
-    await loadLanes();
-    ticket = (await (await api("/api/ws-ticket", { method: "POST" })).json()).ticket;
-  } catch (e) {
-    return retry(`Cannot reach the centre: ${e.message}`);
-  }
-  loadSessions().catch((e) => banner(e.message));
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws/live?ticket=${encodeURIComponent(ticket)}`);
-  state.ws = ws;
-  ws.onopen = () => {
-    state.backoff = 500;
-    $("conn").textContent = "live";
-    $("conn").className = "badge on";
-    banner("");
-  };
-  ws.onmessage = (e) => handle(JSON.parse(e.data));
-  ws.onclose = () => { if (state.ws === ws) retry("Connection to the centre lost: reconnecting…"); };
-}
-
-function retry(text) {
-  $("conn").textContent = "offline";
-  $("conn").className = "badge off";
-  banner(text);
-  const wait = state.backoff;
-  state.backoff = Math.min(state.backoff * 2, 5000);
-  setTimeout(connect, wait);
-}
-
 function handle(msg) {
   state.messages++;
   if (msg.type === "hello") { $("role").textContent = msg.role; return; }
@@ -124,15 +92,11 @@ function handle(msg) {
   else if (msg.type === "rep") { card(msg.lane).q(".rep").textContent = repLine(msg); loadSessions().catch(() => {}); }
 }
 
-$("token-button").onclick = askToken;
-$("token-cancel").onclick = () => $("token-dialog").close();
-$("token-form").onsubmit = () => {
-  localStorage.setItem("stridesync-token", $("token-input").value.trim());
-  state.token = $("token-input").value.trim();
-  if (state.ws) state.ws.close();
-  state.ws = null;
-  connect();
-};
+const connect = liveSocket(handle, {
+  before: async () => { await loadLanes(); loadSessions().catch((e) => banner(e.message)); },
+  where: "the centre",
+});
+tokenDialog(connect);
 readToken();
 connect();
 window.stridesyncClub = { lanes, state };  // for the browser tests

@@ -17,10 +17,15 @@ export function setLight(kind, text, sub) {
 
 // The light names a link only when the step's verdict does (docs/scoring.md): aligned,
 // or the limiting link; a step with no verdict (a rep's first steps) is neutral.
+// The club page's lanes show the same: lightOf is [kind, text, sub] of a step.
+export function lightOf(s) {
+  if (s.aligned === true) return ["aligned", "ALIGNED", `step ${s.n}`];
+  if (s.limiter) return [s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`];
+  return ["running", "RUNNING", `step ${s.n} · no verdict yet`];
+}
+
 export function stepLight(s) {
-  if (s.aligned === true) return setLight("aligned", "ALIGNED", `step ${s.n}`);
-  if (s.limiter) return setLight(s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`);
-  setLight("running", "RUNNING", `step ${s.n} · no verdict yet`);
+  setLight(...lightOf(s));
 }
 
 export function scoreBar(link, v) {
