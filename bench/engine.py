@@ -13,55 +13,19 @@ IMU to confirm) and for shank-IMU events (an IMU-only rig).
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.simulator import simulate_session, write_simulation
-from firmware_bridge.simulator.truth import read_truth
-from service import recordings
 from service.engine import AthleteInfo, Engine
+from tests.simcases import rechunk, session
 
 NAME = "engine"
 ATHLETE = AthleteInfo(75.0, 1.80)
 
 
 def _session(rig: str, seconds: float, seed: int, keep: set[str] | None = None):
-    sim = simulate_session("aligned", seconds, seed=seed, rig=rig)
-    with tempfile.TemporaryDirectory() as tmp:
-        cap = Path(tmp) / "s.cap"
-        truth = read_truth(write_simulation(sim, cap))
-        blocks = list(recordings.blocks(cap, "wire"))
-    if keep is not None:
-        blocks = [
-            b for b in blocks if b.device_name in keep or b.device_name.startswith(tuple(keep))
-        ]
-    return blocks, [r for r in truth if r["type"] == "step"]
-
-
-def _rechunk(blocks, seconds_per_block: float):
-    """The same samples in blocks of about this length per stream, in time order."""
-    from firmware_bridge.device import SampleBlock
-
-    by_stream: dict = {}
-    for b in blocks:
-        by_stream.setdefault((b.device_id, b.stream.stream_id), []).append(b)
-    out = []
-    for parts in by_stream.values():
-        t = np.concatenate([p.time_s for p in parts])
-        v = np.concatenate([p.values for p in parts])
-        edges = np.flatnonzero(np.diff(np.floor(t / seconds_per_block))) + 1
-        first = parts[0]
-        for i0, i1 in zip([0, *edges], [*edges, len(t)], strict=True):
-            out.append(
-                SampleBlock(
-                    first.device_id, first.device_name, first.stream, i0, t[i0:i1], v[i0:i1]
-                )
-            )
-    out.sort(key=lambda b: b.time_s[-1])
-    return out
+    return session("aligned", seconds, seed, rig, keep=keep)
 
 
 def _throughput(blocks, seconds: float, repeats: int) -> float:
@@ -144,8 +108,8 @@ def run(quick: bool = False) -> dict:
     blocks, _ = _session("standard", seconds, seed=3)
     samples = sum(len(b) for b in blocks)
     x_realtime = _throughput(blocks, seconds, 1 if quick else 3)
-    x_realtime_1s = _throughput(_rechunk(blocks, 1.0), seconds, 1 if quick else 3)
-    parts = _parts_ms_per_s(_rechunk(blocks, 1.0), seconds)
+    x_realtime_1s = _throughput(rechunk(blocks, 1.0), seconds, 1 if quick else 3)
+    parts = _parts_ms_per_s(rechunk(blocks, 1.0), seconds)
     force_blocks, force_truth = _session("treadmill", seconds, 4, keep={"treadmill", "speed"})
     imu_blocks, imu_truth = _session("imu", seconds, 5)
     force, _ = _delays(force_blocks, force_truth)

@@ -144,10 +144,19 @@ class ClockSync:
     # never quick (so that no link is left without a clock).
     QUICK_HALF_RTT_S = 1e-3
     PATIENCE_S = 2.0
+    # A restart (a replug reboots the MCU; a reset) starts its clock again from 0, but
+    # its crystal is the same: the rate learnt so far stays the fit's prior, weighing
+    # as much as the replies it came from, up to replies spread over ~35 s (a crystal's
+    # rate moves with temperature, ~1 ppm/°C, so the new replies take over within
+    # about a minute). Without it a starved host, which trusts few replies after a
+    # replug, ran on a rate from a second of replies: 1 ms out within 15 s.
+    KEPT_RATE_WEIGHT_MAX_S2 = 100.0
 
     def __init__(self, nominal_hz: float = MCU_CLOCK_HZ) -> None:
         self.nominal_hz = nominal_hz
         self.stats = ClockSyncStats()
+        self._prior_hz, self._prior_weight = nominal_hz, self.PRIOR_WEIGHT_S2
+        self._freq, self._used, self._t_var = nominal_hz, 0, 0.0
         self.reset()
 
     def query_interval_s(self) -> float:
@@ -157,6 +166,11 @@ class ClockSync:
         return self.QUERY_INTERVAL_S
 
     def reset(self) -> None:
+        """Learn the clock again (its offset jumped, or a quicker reply showed the fit's
+        replies were all slow); the crystal's rate learnt so far is kept as the prior."""
+        if self._used >= 2 and self._t_var > self._prior_weight:
+            self._prior_hz = self._freq
+            self._prior_weight = min(self._t_var, self.KEPT_RATE_WEIGHT_MAX_S2)
         self._first_s = self._newest_s = 0.0
         self._min_half_rtt = math.inf
         self._min_rtt_at_s = 0.0
@@ -166,7 +180,7 @@ class ClockSync:
         self._c0 = 0.0
         self._t_var = 0.0
         self._tc_cov = 0.0
-        self._freq = self.nominal_hz
+        self._freq = self._prior_hz
         self._used = 0
         self._residual_var = 0.0
         self._outlier_run = 0
@@ -241,8 +255,8 @@ class ClockSync:
         self._c0 += d * dc
         self._t_var = (1.0 - d) * (self._t_var + d * dt * dt)
         self._tc_cov = (1.0 - d) * (self._tc_cov + d * dt * dc)
-        p = self.PRIOR_WEIGHT_S2
-        self._freq = (self._tc_cov + p * self.nominal_hz) / (self._t_var + p)
+        p = self._prior_weight
+        self._freq = (self._tc_cov + p * self._prior_hz) / (self._t_var + p)
         self._newest_s = t
         self._used += 1
 

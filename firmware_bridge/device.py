@@ -43,6 +43,24 @@ class SampleBlock:
     def __len__(self) -> int:
         return len(self.time_s)
 
+    def since(self, t_s: float) -> SampleBlock | None:
+        """The samples at or after host time `t_s` (a session's start): the block
+        itself, a later part of it (nothing said lost before that part: what came
+        before `t_s` is not this session's), or None."""
+        i = int(np.searchsorted(self.time_s, t_s, "left"))
+        if i == 0:
+            return self
+        if i == len(self.time_s):
+            return None
+        return SampleBlock(
+            self.device_id,
+            self.device_name,
+            self.stream,
+            self.first_sample + i,
+            self.time_s[i:],
+            self.values[i:],
+        )
+
 
 @dataclass(frozen=True)
 class DeviceEvent:

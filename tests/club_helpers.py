@@ -86,6 +86,9 @@ class CentralBroker:
         )
         wait_for_port(self.port, self.proc, self.dir / "mosquitto.log")
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self) -> None:
         """As systemd stops it (SIGTERM): it saves what it queued for the centre."""
         if self.proc is not None and self.proc.poll() is None:
@@ -155,7 +158,7 @@ class Lane:
     ):
         d.mkdir(exist_ok=True)
         self.name, self.dir = name, d
-        self.sim = SimAthlete("aligned", seed=seed, duration_s=600, rig="imu-speed")
+        self.sim = SimAthlete("aligned", seed=seed, duration_s=3600, rig="imu-speed")
         (d / "club-password").write_text(broker.passwords[name])
         bridge = subprocess.run(
             [sys.executable, "-m", "service.cli", "club", "lane-bridge", "--lane", name,

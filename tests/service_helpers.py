@@ -196,6 +196,14 @@ class Service:
             assert r.status_code == 201, r.text
             return r.json()["id"]
 
+    def stop_any_session(self) -> None:
+        """Stop the session recording, if one is (a test that failed half-way may have
+        left one)."""
+        with self.client() as c:
+            session = c.get("/api/status").json()["session"]
+            if session is not None:
+                c.post(f"/api/sessions/{session['id']}/stop").raise_for_status()
+
     def wait_devices(self, n: int, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         with self.client() as c:

@@ -53,6 +53,40 @@ def test_clock_jump_is_detected_and_followed():
     assert sync.mcu_to_host(0) == pytest.approx(t_reset, abs=1e-4)
 
 
+def test_a_restarted_mcu_keeps_its_crystals_rate_through_a_starved_spell():
+    """A replugged MCU reboots: its clock starts again from 0, its crystal is the same.
+    Its offset must be learnt again, its rate need not. On a starved host the first
+    quick replies after the reboot may be the last for a while (every other reply waits
+    behind the backlog and is not trusted): the fit then runs on its rate alone, and a
+    rate from a second of replies (or the nominal one, 80 ppm off) would be 1 ms out
+    after a dozen seconds. The rate learnt before the reboot keeps it within the
+    clock's own error."""
+    ppm, rng = 80.0, np.random.default_rng(5)
+    sync = ClockSync()
+
+    def reply(t_send: float, boot_s: float, delay_s: float) -> None:
+        read = t_send + rng.uniform(0.0001, 0.0003)
+        clock = int((read - boot_s) * 1e6 * (1 + ppm * 1e-6)) & 0xFFFFFFFF
+        sync.add_sample(t_send, read + delay_s, clock)
+
+    t = 0.0
+    while t < 30.0:  # first boot: half a minute of quick replies
+        reply(t, 0.0, 0.0002)
+        t += sync.query_interval_s()
+    sync.reset()  # replugged: the port opened again, the MCU rebooted at t
+    boot_s = t
+    for _ in range(3):  # a few quick replies ...
+        reply(t, boot_s, 0.0002)
+        t += 0.01
+    assert sync.ready
+    starved_until = t + 15.0
+    while t < starved_until:  # ... then only slow ones (a backlog before each)
+        reply(t, boot_s, rng.uniform(0.005, 0.08))
+        t += sync.query_interval_s()
+    clock_now = (t - boot_s) * 1e6 * (1 + ppm * 1e-6)
+    assert sync.mcu_to_host(clock_now) == pytest.approx(t, abs=0.2e-3)
+
+
 def test_the_clock_waits_for_a_quick_reply_before_samples_are_stamped():
     """A starved host's first replies come back hundreds of ms late: their
     midpoints can be that far from when the MCU read its clock, so the fit is not

@@ -11,11 +11,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench.engine import _session
 from service.engine.force import ForceContactDetector, ForceDetectorConfig
 from service.engine.imu import ShankDetectorConfig, ShankEventDetector
 from service.engine.segments import SegmentConfig, SegmentTracker
 from tests.reference import force_per_sample, shank_per_sample
+from tests.simcases import session
 
 BLOCKS = (1, 7, 10, 64, 1000, 10**9)  # samples a block; 10**9: the whole stream at once
 
@@ -25,7 +25,7 @@ def streams():
     """(kind, name, time, values) of every shank and force stream of three sessions."""
     out = []
     for rig, seed in (("imu", 5), ("standard", 3), ("treadmill", 4)):
-        blocks, _ = _session(rig, 40.0, seed=seed)
+        blocks, _ = session("aligned", 40.0, seed, rig)
         by: dict = {}
         for b in blocks:
             by.setdefault((b.device_name, b.stream.stream_id), []).append(b)
@@ -121,7 +121,7 @@ def by_block_size(feed_stream, n: int) -> dict[int, object]:
 
 
 def test_the_thigh_and_trunk_filter_do_not_depend_on_the_cut(streams):
-    blocks, _ = _session("standard", 20.0, seed=3)
+    blocks, _ = session("aligned", 20.0, 3, "standard")
     thigh = [b for b in blocks if b.device_name == "thigh-left"]
     t = np.concatenate([b.time_s for b in thigh])
     v = np.concatenate([b.values for b in thigh])

@@ -13,13 +13,13 @@ import random
 import numpy as np
 import pytest
 
-from bench.engine import _rechunk
 from firmware_bridge.device import SampleBlock
 from firmware_bridge.simulator import simulate_session, write_simulation
 from service import recordings
 from service.engine import AthleteInfo, Engine
 from service.merge import TimeMerge
 from service.recorder import Chunker
+from tests.simcases import rechunk as _rechunk
 
 ATHLETE = AthleteInfo(75.0, 1.80)
 

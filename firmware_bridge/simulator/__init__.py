@@ -73,12 +73,34 @@ def write_simulation(
     return truth
 
 
+def ideal_blocks(sim: Simulation) -> list:
+    """Every sample of the rig at its true time, in blocks as the MCUs batch them, in
+    time order: what a perfect link and clock sync would give the engine. (The link's
+    own effects are `write_simulation`'s: bursts, clock mapping, faults.)"""
+    from ..device import SampleBlock
+    from ..virtual import quantise
+
+    out = []
+    for model in sim.models:
+        for s in model.streams:
+            n = int(sim.plan.duration_s * s.info.sample_rate_hz) // s.batch_size * s.batch_size
+            t = model.true_time(model.mcu_us(0.0) + np.arange(n) * s.period_mcu_us)
+            scale, offset = s.info.scales()
+            values = quantise(s.source(t), s.info) * scale + offset
+            for i in range(0, n, s.batch_size):
+                j = i + s.batch_size
+                out.append(SampleBlock(model.device_id, model.name, s.info, i, t[i:j], values[i:j]))
+    out.sort(key=lambda b: (b.time_s[-1], b.device_id, b.stream.stream_id))
+    return out
+
+
 __all__ = [
     "ALL_SCENARIOS",
     "RIGS",
     "Athlete",
     "Faults",
     "Simulation",
+    "ideal_blocks",
     "simulate_session",
     "write_simulation",
 ]

@@ -141,6 +141,11 @@ class Live:
             c.cpu_s["trace"] += time.thread_time() - t0
         if self.recording is None:
             return
+        # A session holds the samples measured while it records: a block read just
+        # after the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
+        block = block.since(self.session_row.clock_origin_s)
+        if block is None:
+            return
         for b in self.merge.push(block):
             self._record(b)
 
