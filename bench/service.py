@@ -242,7 +242,7 @@ def serve(paths: list[str], tmp: Path, db: Path, nofile: int | None = None):
     port = _free_port()
     (tmp / "cfg.toml").write_text(
         f'[server]\nport = {port}\n[database]\nurl = "sqlite+aiosqlite:///{db}"\n'
-        f"[devices]\nports = {json.dumps(paths)}\nscan_interval_s = 0.1\n"
+        f"[devices]\nports = {json.dumps(paths)}\nscan_interval_s = 0.5\n"
         f'[auth]\nadmin_token_hashes = ["{hash_token(TOKEN)}"]\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDESYNC_")}

@@ -30,8 +30,8 @@ class HostProtocol:
     # this window still shows, as a sample index and clock that go back.)
     HELLO_ANSWER_S = 0.5
 
-    # CPU seconds of this process's thread spent in feed(), sample blocks handed on
-    # included (every device's: the service subtracts what its on_block took).
+    # CPU seconds of this process's thread spent in feed() (every device's): frames to
+    # sample blocks, time-stamped (on_block only keeps them for the bridge's tick).
     cpu_s_total = 0.0
 
     def __init__(self, on_block: BlockSink, on_event: EventSink, label: str = "") -> None:

@@ -6,6 +6,15 @@ opens each new one, identifies the device on it, and keeps one
 even under a new /dev name, continues its session. Sample blocks and events
 go to callbacks that must not block. Per-device statistics are logged once a
 second and returned by `Bridge.stats()`.
+
+Reading and processing are apart, as in Klipper's host (its serial thread stamps
+what it reads; the rest works in batches). A port's bytes are read as they come,
+each read stamped with its arrival time (a clock reply's time must be when it came,
+not when it was looked at), and kept. Every `tick_s` (10 ms) the bridge decodes what
+every port brought, hands on the sample blocks of the whole tick in one call, and
+sends the clock queries that are due, all devices in one pass: one wake-up a tick
+for the work, whatever the number of ports and frames, instead of one a frame and
+a timer a device.
 """
 
 from __future__ import annotations
@@ -16,11 +25,11 @@ import glob
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .codec import Command, DecoderCounters, Hello, MsgType, encode_frame
-from .device import DeviceEvent, DeviceSession, validate_hello
+from .device import DeviceEvent, DeviceSession, SampleBlock, validate_hello
 from .device import error as DeviceError
 from .host import BlockSink, EventSink, HostProtocol
 from .stats import DeviceStats, add_counters
@@ -53,13 +62,25 @@ class DeviceConnection:
     def __init__(self, path: str, on_block: BlockSink, on_event: EventSink) -> None:
         self.path = path
         self.protocol = HostProtocol(on_block, on_event, label=path)
-        self.transport = SerialTransport(path, self.protocol.feed, self._on_lost)
+        self.transport = SerialTransport(path, self._received, self._on_lost)
         self.lost_reason: str | None = None
         self._on_event = on_event
         self._lost = asyncio.Event()
         self._tokens = 0
         self._resync: asyncio.Task | None = None
         self._stalled = False
+        self._inbox: list[tuple[bytes, float]] = []  # reads not yet decoded, with their times
+        self.streaming = False  # synchronised and started: the tick sends its clock queries
+        self.next_query_s = 0.0
+
+    def _received(self, data: bytes, now: float) -> None:
+        self._inbox.append((data, now))
+
+    def drain(self) -> None:
+        """Decode what the port brought since the last drain, each read at its time."""
+        inbox, self._inbox = self._inbox, []
+        for data, now in inbox:
+            self.protocol.feed(data, now)
 
     @property
     def decoder(self):
@@ -88,6 +109,7 @@ class DeviceConnection:
             retry_at = time.monotonic() + self.IDENTIFY_RETRY_S
             while time.monotonic() < retry_at and self.protocol.hello is None:
                 await asyncio.sleep(0.01)
+                self.drain()
             hello = self.protocol.hello
             if hello is not None:
                 try:
@@ -120,34 +142,42 @@ class DeviceConnection:
     # --- streaming -------------------------------------------------------------
 
     async def run(self, session: DeviceSession) -> str:
-        """Stream until the port is lost; return why it was lost."""
+        """Stream until the port is lost; return why it was lost. (The bridge's tick
+        decodes what comes and sends the clock queries: `tick`.)"""
         self.protocol.attach(session)
         await self._synchronise()
         try:
-            while not self._lost.is_set():
-                if self.protocol.needs_sync and (self._resync is None or self._resync.done()):
-                    self._resync = asyncio.ensure_future(self._synchronise())
-                self._send(session.clock_query(time.monotonic()))
-                self._check_stall()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._lost.wait(), session.clock.query_interval_s())
+            await self._lost.wait()
         finally:
+            self.streaming = False
             if self._resync:
                 self._resync.cancel()
         return self.lost_reason or "closed"
 
+    def tick(self, now: float) -> None:
+        """After a drain: a clock query if one is due, a restart's resync, a stall."""
+        if not self.streaming or self._lost.is_set():
+            return
+        if self.protocol.needs_sync and (self._resync is None or self._resync.done()):
+            self._resync = asyncio.ensure_future(self._synchronise())
+        if now >= self.next_query_s:
+            self._send(self.session.clock_query(now))
+            self.next_query_s = now + self.session.clock.query_interval_s()
+        self._check_stall(now)
+
     async def _synchronise(self) -> None:
         """A quick burst of clock queries, then start the streams."""
         self.protocol.needs_sync = False
+        self.streaming = False
         for _ in range(self.SYNC_BURST):
             if self._lost.is_set():
                 return
             self._send(self.session.clock_query(time.monotonic()))
             await asyncio.sleep(self.SYNC_BURST_INTERVAL_S)
         self._send(Command(MsgType.START, self._next_token()))
+        self.streaming = True
 
-    def _check_stall(self) -> None:
-        now = time.monotonic()
+    def _check_stall(self, now: float) -> None:
         last = self.last_frame_s
         stalled = last is not None and now - last > self.STALL_S
         if stalled != self._stalled:
@@ -204,6 +234,8 @@ class Bridge:
     RETRY_MAX_S = 30.0
     NOT_OURS_RETRY_S = 30.0
 
+    TICK_S = 0.01
+
     def __init__(
         self,
         ports: Sequence[str] = DEFAULT_PORTS,
@@ -212,23 +244,31 @@ class Bridge:
         scan_interval_s: float = 0.5,
         stats_interval_s: float = 1.0,
         log_stats: bool = True,
+        on_blocks: Callable[[list[SampleBlock]], None] | None = None,
+        tick_s: float = TICK_S,
     ) -> None:
+        """Blocks go to `on_blocks`, a tick's at once, or one by one to `on_block`."""
         self.ports = list(ports)
-        self._on_block = on_block or (lambda block: None)
+        on_block = on_block or (lambda block: None)
+        self._on_blocks = on_blocks or (lambda blocks: [on_block(b) for b in blocks])
         self._on_event = on_event or (lambda event: None)
         self.scan_interval_s = scan_interval_s
         self.stats_interval_s = stats_interval_s
+        self.tick_s = tick_s
         self.log_stats = log_stats
         self._devices: dict[int, _DeviceRecord] = {}
-        self._serving: dict[str, asyncio.Task] = {}
-        self._retry: dict[str, tuple[float, float]] = {}  # path -> (next attempt, back-off)
-        self._reported: dict[str, str] = {}
+        self._serving: dict[tuple, asyncio.Task] = {}  # by device node (st_dev, ino, rdev)
+        self._conns: set[DeviceConnection] = set()  # every open port, identifying or streaming
+        self._blocks: list[SampleBlock] = []  # decoded this tick, not yet handed on
+        self._retry: dict[tuple, tuple[float, float]] = {}  # node -> (next attempt, back-off)
+        self._reported: dict[tuple, str] = {}
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._scan_forever(), name="bridge-scan"),
             asyncio.create_task(self._stats_forever(), name="bridge-stats"),
+            asyncio.create_task(self._tick_forever(), name="bridge-tick"),
         ]
 
     async def close(self) -> None:
@@ -252,12 +292,20 @@ class Bridge:
     # --- finding ports -----------------------------------------------------------
 
     def candidate_ports(self) -> list[str]:
-        found = {}
+        return list(self._candidates().values())
+
+    def _candidates(self) -> dict[tuple, str]:
+        """Each port found, once, by the device node it is (one stat a path: a link in
+        /dev/serial/by-id and /dev/ttyACM0 are the same port)."""
+        found: dict[tuple, str] = {}
         for pattern in self.ports:
             for path in sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]:
-                if os.path.exists(path):
-                    found.setdefault(os.path.realpath(path), path)
-        return list(found.values())
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                found.setdefault((st.st_dev, st.st_ino, st.st_rdev), path)
+        return found
 
     async def _scan_forever(self) -> None:
         while True:
@@ -266,36 +314,69 @@ class Bridge:
 
     def scan_once(self) -> None:
         now = time.monotonic()
-        for path in self.candidate_ports():
-            real = os.path.realpath(path)
-            if real in self._serving or self._retry.get(real, (0.0, 0.0))[0] > now:
+        for node, path in self._candidates().items():
+            if node in self._serving or self._retry.get(node, (0.0, 0.0))[0] > now:
                 continue
-            self._serving[real] = asyncio.create_task(self._serve(path, real), name=f"link {path}")
+            self._serving[node] = asyncio.create_task(self._serve(path, node), name=f"link {path}")
 
-    async def _serve(self, path: str, real: str) -> None:
-        conn = DeviceConnection(path, self._on_block, self._on_event)
+    async def _serve(self, path: str, node: tuple) -> None:
+        conn = DeviceConnection(path, self._collect, self._on_event)
+        self._conns.add(conn)
         try:
             hello = await conn.identify()
             record = self._attach(hello, conn, path)
-            self._retry.pop(real, None)
-            self._reported.pop(real, None)
+            self._retry.pop(node, None)
+            self._reported.pop(node, None)
             why = await conn.run(record.session)
+            self.tick()  # what came before the cable was pulled, before it is said pulled
             self._detach(record, conn, why)
-            self._retry[real] = (time.monotonic() + self.RETRY_MIN_S, self.RETRY_MIN_S)
+            self._retry[node] = (time.monotonic() + self.RETRY_MIN_S, self.RETRY_MIN_S)
         except error as exc:
-            self._failed(real, exc)
+            self._failed(node, exc)
         finally:
+            self._conns.discard(conn)
             conn.close()
-            self._serving.pop(real, None)
+            self._serving.pop(node, None)
 
-    def _failed(self, real: str, exc: error) -> None:
-        _, backoff = self._retry.get(real, (0.0, self.RETRY_MIN_S / 2))
+    # --- the tick -------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            # On a fixed grid: a late tick is followed by the next one on time, not
+            # pushed back (nor made up for: a starved host decodes more in one).
+            due = max(due + self.tick_s, loop.time())
+            await asyncio.sleep(due - loop.time())
+            try:
+                self.tick()
+            except Exception:  # a bug must not stop the sensors being read
+                log.exception("bridge tick failed")
+
+    def _collect(self, block: SampleBlock) -> None:
+        self._blocks.append(block)
+
+    def tick(self) -> None:
+        """Decode every port's reads, hand the tick's blocks on at once, then send the
+        clock queries that are due (last: their replies come while the loop is idle,
+        and are stamped as they come)."""
+        for conn in self._conns:
+            conn.drain()
+        blocks, self._blocks = self._blocks, []
+        if blocks:
+            self._on_blocks(blocks)
+        now = time.monotonic()
+        for conn in self._conns:
+            conn.tick(now)
+
+    def _failed(self, node: tuple, exc: error) -> None:
+        _, backoff = self._retry.get(node, (0.0, self.RETRY_MIN_S / 2))
         backoff = min(backoff * 2, self.RETRY_MAX_S)
         if isinstance(exc, NotOurDevice):
             backoff = self.NOT_OURS_RETRY_S
-        self._retry[real] = (time.monotonic() + backoff, backoff)
-        if self._reported.get(real) != str(exc):  # log a problem when it changes, not every retry
-            self._reported[real] = str(exc)
+        self._retry[node] = (time.monotonic() + backoff, backoff)
+        if self._reported.get(node) != str(exc):  # log a problem when it changes, not every retry
+            self._reported[node] = str(exc)
             log.warning("%s", exc)
 
     def _attach(self, hello: Hello, conn: DeviceConnection, path: str) -> _DeviceRecord:

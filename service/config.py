@@ -82,6 +82,7 @@ class DatabaseConfig(_Section):
 class DevicesConfig(_Section):
     ports: list[str] = Field(default_factory=lambda: list(DEFAULT_PORTS))
     scan_interval_s: float = Field(0.5, ge=0.05, le=10.0)
+    tick_s: float = Field(0.01, ge=0.002, le=0.05)
 
 
 class RecordingConfig(_Section):

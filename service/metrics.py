@@ -92,8 +92,7 @@ class LiveCollector(Collector):
         yield _metric("counter", "samples", "samples received", c.samples)
         yield _metric("counter", "engine_events", "steps and reps emitted", c.events)
         yield _metric("counter", "engine_busy_seconds", "time spent in the engine", c.engine_s)
-        parts = dict(c.cpu_s)
-        parts["decode"] = max(HostProtocol.cpu_s_total - parts.pop("blocks"), 0.0)
+        parts = {**c.cpu_s, "decode": HostProtocol.cpu_s_total}
         yield _labelled("counter", "cpu_seconds", CPU_HELP, "part", parts)
         yield _metric(
             "gauge",

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ..club import brokers
-from .common import UsageError
+from .common import UsageError, run
 from .serve import log_setup, serve, serve_arguments, settings_from
 
 
@@ -54,7 +54,6 @@ def club_command(args) -> int:
 
 def central_command(args) -> int:
     """`serve` in the central role: no sensors, PostgreSQL, every lane's topics."""
-    import asyncio
 
     settings = settings_from(args, club={"role": "central"}, devices={"ports": []})
     log_setup(settings.log_level, args.verbose)
@@ -64,4 +63,4 @@ def central_command(args) -> int:
         raise UsageError("the centre needs the central broker: [mqtt] broker (or --mqtt)")
     if not (settings.auth.admin_token_hashes or settings.token):
         raise UsageError("the centre needs access tokens: [auth] (stridesync token)")
-    return asyncio.run(serve(settings))
+    return run(serve(settings))

@@ -17,7 +17,7 @@ from ..api import DASHBOARD
 from ..config import new_token
 from ..store import Store, queries
 from ..store import error as StoreError
-from .common import UsageError, stop_event
+from .common import UsageError, run, stop_event
 from .serve import log_setup, serve, serve_arguments, settings_from
 
 DEMO_DATABASE = "sqlite+aiosqlite:///.demo/stridesync.db"
@@ -51,7 +51,7 @@ def add_arguments(_name: str, demo) -> None:
 
 def demo_command(args) -> int:
     args.token = args.token or os.environ.get("STRIDESYNC_TOKEN") or new_token()
-    return asyncio.run(demo(args))
+    return run(demo(args))
 
 
 async def demo(args) -> int:

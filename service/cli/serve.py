@@ -18,7 +18,7 @@ from ..api import create_app
 from ..httpguard import server_config
 from ..store import Store
 from ..store import error as StoreError
-from .common import UsageError
+from .common import UsageError, loop_name, run
 
 log = logging.getLogger("stridesync.serve")
 
@@ -82,12 +82,13 @@ def serve_command(args) -> int:
             file=sys.stderr,
             flush=True,
         )
-    return asyncio.run(serve(settings))
+    return run(serve(settings))
 
 
 async def serve(settings: config.Settings, on_ready=None, stop: asyncio.Event | None = None):
     """Serve until stopped (SIGTERM, or `stop`); `on_ready(app)` once it listens."""
     log.info("effective configuration: %s", json.dumps(settings.effective()))
+    log.info("event loop: %s", loop_name())
     await _check(settings)
     sock = bind(settings.server.host, settings.server.port)
     app = create_app(settings)

@@ -22,7 +22,7 @@ from firmware_bridge.simulator import (
 )
 from firmware_bridge.virtual import PtyMcu
 
-from .common import UsageError, stop_event
+from .common import UsageError, run, stop_event
 
 
 def add_arguments(_name: str, sim) -> None:
@@ -80,7 +80,7 @@ def simulate(args) -> int:
     if not args.verbose:  # the recording host's notes about injected faults
         logging.getLogger("stridesync.bridge").setLevel(logging.ERROR)
     if args.pty:
-        return asyncio.run(serve_pty(sim, faults, args.duration, args.link_dir))
+        return run(serve_pty(sim, faults, args.duration, args.link_dir))
     try:
         truth = write_simulation(sim, args.out, faults)
     except OSError as exc:

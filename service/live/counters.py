@@ -14,9 +14,7 @@ class Counters:
     engine_s: float = 0.0  # time spent in the engine, all blocks
     # CPU seconds of the service by part (bench service reports them as shares of a core)
     cpu_s: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("blocks", "trace", "engine", "fan-out", "storage"), 0.0
-        )
+        default_factory=lambda: dict.fromkeys(("trace", "engine", "fan-out", "storage"), 0.0)
     )
     engine_lag_s: float = 0.0  # newest sample's age when its block was done, last block
     commits: int = 0

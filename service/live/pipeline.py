@@ -52,9 +52,10 @@ class Live:
         self.hub = hub
         self.bridge = Bridge(
             settings.devices.ports,
-            on_block=self.on_block,
+            on_blocks=self.on_blocks,
             on_event=self.on_event,
             scan_interval_s=settings.devices.scan_interval_s,
+            tick_s=settings.devices.tick_s,
             log_stats=False,
         )
         self.trace = Trace(settings.live.trace_hz)
@@ -120,41 +121,38 @@ class Live:
 
     # --- samples ---------------------------------------------------------------------------
 
-    def on_block(self, block: SampleBlock) -> None:
-        t0 = time.thread_time()
-        try:
-            self._on_block(block)
-        finally:
-            self.counters.cpu_s["blocks"] += time.thread_time() - t0
-
-    def _on_block(self, block: SampleBlock) -> None:
+    def on_blocks(self, blocks: list[SampleBlock]) -> None:
+        """A tick's blocks, every sensor's (the bridge's tick: firmware_bridge/link.py)."""
         c = self.counters
-        c.blocks += 1
-        c.samples += len(block)
-        c.engine_lag_s = max(time.monotonic() - float(block.time_s[-1]), 0.0)
+        c.blocks += len(blocks)
+        c.samples += sum(len(b) for b in blocks)
+        newest = max(float(b.time_s[-1]) for b in blocks)
+        c.engine_lag_s = max(time.monotonic() - newest, 0.0)
         self._check_overload(c.engine_lag_s)
         if self.overloaded:  # shed first: the live plot (docs/api.md, "Overload")
-            c.trace_blocks_shed += 1
+            c.trace_blocks_shed += len(blocks)
         else:
             t0 = time.thread_time()
-            self.trace.add(block)
+            for block in blocks:
+                self.trace.add(block)
             c.cpu_s["trace"] += time.thread_time() - t0
         if self.recording is None:
             return
-        # A session holds the samples measured while it records: a block read just
-        # after the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
-        block = block.since(self.session_row.clock_origin_s)
-        if block is None:
-            return
-        for b in self.merge.push(block):
-            self._record(b)
+        origin = self.session_row.clock_origin_s
+        t0, cpu0, fan_out0 = time.perf_counter(), time.thread_time(), c.cpu_s["fan-out"]
+        for block in blocks:
+            # A session holds the samples measured while it records: a block read just
+            # after the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
+            block = block.since(origin)
+            if block is not None:
+                for b in self.merge.push(block):
+                    self._record(b)
+        fan_out_s = c.cpu_s["fan-out"] - fan_out0
+        c.engine_s += time.perf_counter() - t0 - fan_out_s
+        c.cpu_s["engine"] += time.thread_time() - cpu0 - fan_out_s
 
     def _record(self, block: SampleBlock) -> None:
-        c = self.counters
-        t0, cpu0 = time.perf_counter(), time.thread_time()
         events, chunks = self.recording.add(block)
-        c.engine_s += time.perf_counter() - t0
-        c.cpu_s["engine"] += time.thread_time() - cpu0
         if chunks:
             self.writer.waiting.chunks.extend(chunks)
             self.writer.wake.set()
@@ -284,6 +282,7 @@ class Live:
             rec, row = self.recording, self.session_row
             if rec is None:
                 raise Conflict("no session is recording")
+            self.bridge.tick()  # what the ports brought up to now is the session's
             for b in self.merge.flush():
                 self._record(b)
             self.merge = None
