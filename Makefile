@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench firmware system-deps clean
 
+SPEEDUPS := $(VENV)/.speedups
+
 $(STAMP): pyproject.toml
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The serial path's compiled part (firmware_bridge/speedups), built for this machine.
+$(SPEEDUPS): $(STAMP) firmware_bridge/speedups/_speedups.c
+	$(BIN)/python -m firmware_bridge.speedups build
+	touch $(SPEEDUPS)
+
+demo: $(SPEEDUPS)
 	$(BIN)/stridesync demo --history
 
-test: $(STAMP)
+test: $(SPEEDUPS)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -25,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(SPEEDUPS)
 	$(BIN)/python -m bench all
 
 # Every sensor node's firmware, for the real boards and for QEMU, with its flash and RAM.
@@ -38,3 +45,4 @@ system-deps:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info firmware_bridge/firmware/build
+	rm -f firmware_bridge/speedups/_speedups.*.so

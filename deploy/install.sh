@@ -59,7 +59,7 @@ fi
 resolve_release
 
 # --- system packages ------------------------------------------------------------------
-ensure_packages python3-venv mosquitto mosquitto-clients
+ensure_packages python3-venv python3-dev gcc mosquitto mosquitto-clients
 
 # --- user, release --------------------------------------------------------------------
 ensure_user stridesync /var/lib/stridesync dialout

@@ -281,6 +281,12 @@ class ClockSync:
             raise error("clock not synchronised yet")
         return self._t0 + (mcu_clock - self._c0) / self._freq
 
+    def line(self) -> tuple[float, float, float]:
+        """(t0, c0, frequency): host = t0 + (clock - c0) / frequency."""
+        if not self._used:
+            raise error("clock not synchronised yet")
+        return self._t0, self._c0, self._freq
+
     def host_to_mcu(self, host_s):
         if not self._used:
             raise error("clock not synchronised yet")
@@ -313,6 +319,11 @@ class SampleTimeline:
 
     def mcu_time(self, sample_index):
         return self._reg.predict(np.asarray(sample_index, dtype=np.float64))
+
+    def line(self) -> tuple[float, float, float]:
+        """(x_avg, y_avg, slope): clock = y_avg + slope * (index - x_avg)."""
+        r = self._reg
+        return r.x_avg, r.y_avg, r.slope
 
     @property
     def period_us(self) -> float:

@@ -7,6 +7,9 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# the serial path's compiled part (firmware_bridge/speedups) needs the Python headers
+python3 -c 'import os, sysconfig; os.stat(sysconfig.get_paths()["include"] + "/Python.h")' \
+    >/dev/null 2>&1 || need+=(python3-dev)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)  # the PostgreSQL tests make a throwaway database
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)  # cue tests run a real broker
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)  # spoken cues

@@ -13,6 +13,8 @@ import sys
 import uvicorn
 from pydantic import SecretStr
 
+from firmware_bridge import speedups
+
 from .. import config, sdnotify
 from ..api import create_app
 from ..httpguard import server_config
@@ -88,7 +90,7 @@ def serve_command(args) -> int:
 async def serve(settings: config.Settings, on_ready=None, stop: asyncio.Event | None = None):
     """Serve until stopped (SIGTERM, or `stop`); `on_ready(app)` once it listens."""
     log.info("effective configuration: %s", json.dumps(settings.effective()))
-    log.info("event loop: %s", loop_name())
+    log.info("event loop: %s; serial decoding: %s", loop_name(), speedups.describe())
     await _check(settings)
     sock = bind(settings.server.host, settings.server.port)
     app = create_app(settings)
