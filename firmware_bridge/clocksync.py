@@ -184,9 +184,9 @@ class ClockSync:
         self._used = 0
         self._residual_var = 0.0
         self._outlier_run = 0
+        self.ready = False  # samples can be stamped (kept up to date: asked a batch)
 
-    @property
-    def ready(self) -> bool:
+    def _is_ready(self) -> bool:
         if self._used < 2:
             return False
         quick = self._min_half_rtt <= self.QUICK_HALF_RTT_S
@@ -259,6 +259,7 @@ class ClockSync:
         self._freq = (self._tc_cov + p * self._prior_hz) / (self._t_var + p)
         self._newest_s = t
         self._used += 1
+        self.ready = self._is_ready()
 
     def _is_outlier(self, t: float, clock: float, half_rtt: float) -> bool:
         # A reply is only as sure as its round trip: allow for that too.

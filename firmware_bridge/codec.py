@@ -311,7 +311,7 @@ class FrameDecoder:
         messages = []
         for item in items:
             if len(item) == 6:
-                messages.append(SampleBatch(*item))
+                messages.append(SampleBatch._make(item))
                 continue
             body, encoded = item
             try:

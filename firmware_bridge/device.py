@@ -29,9 +29,11 @@ class error(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SampleBlock:
-    """Consecutive samples of one stream, in physical units, with host times."""
+    """Consecutive samples of one stream, in physical units, with host times. (Not
+    changed once made; not frozen, as a frozen dataclass is slow to make and one is
+    made a frame.)"""
 
     device_id: int
     device_name: str

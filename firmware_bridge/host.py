@@ -9,7 +9,6 @@ identically; they differ only in when they send commands.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from .codec import Ack, AckStatus, ClockReply, Command, FrameDecoder, Hello, MsgType, SampleBatch
@@ -29,10 +28,6 @@ class HostProtocol:
     # that started as the port opened and crossed it: not a restart. (A restart in
     # this window still shows, as a sample index and clock that go back.)
     HELLO_ANSWER_S = 0.5
-
-    # CPU seconds of this process's thread spent in feed() (every device's): frames to
-    # sample blocks, time-stamped (on_block only keeps them for the bridge's tick).
-    cpu_s_total = 0.0
 
     def __init__(self, on_block: BlockSink, on_event: EventSink, label: str = "") -> None:
         self.decoder = FrameDecoder()
@@ -56,13 +51,6 @@ class HostProtocol:
         self.awaiting_hello = True
 
     def feed(self, data: bytes, now: float) -> None:
-        t0 = time.thread_time()
-        try:
-            self._feed(data, now)
-        finally:
-            HostProtocol.cpu_s_total += time.thread_time() - t0
-
-    def _feed(self, data: bytes, now: float) -> None:
         for msg in self.decoder.feed(data):
             self.last_frame_s = now
             if isinstance(msg, SampleBatch):

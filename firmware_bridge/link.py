@@ -260,6 +260,7 @@ class Bridge:
         self._serving: dict[tuple, asyncio.Task] = {}  # by device node (st_dev, ino, rdev)
         self._conns: set[DeviceConnection] = set()  # every open port, identifying or streaming
         self._blocks: list[SampleBlock] = []  # decoded this tick, not yet handed on
+        self.decode_cpu_s = 0.0  # CPU seconds of this thread spent decoding (the ticks')
         self._retry: dict[tuple, tuple[float, float]] = {}  # node -> (next attempt, back-off)
         self._reported: dict[tuple, str] = {}
         self._tasks: list[asyncio.Task] = []
@@ -360,8 +361,10 @@ class Bridge:
         """Decode every port's reads, hand the tick's blocks on at once, then send the
         clock queries that are due (last: their replies come while the loop is idle,
         and are stamped as they come)."""
+        cpu0 = time.thread_time()
         for conn in self._conns:
             conn.drain()
+        self.decode_cpu_s += time.thread_time() - cpu0
         blocks, self._blocks = self._blocks, []
         if blocks:
             self._on_blocks(blocks)

@@ -35,18 +35,28 @@ class TimeMerge:
     def __init__(self, slack_s: float = 0.25, max_hold_s: float = 5.0) -> None:
         self.slack_s = slack_s
         self.max_hold_s = max_hold_s
-        self._queues: dict[Key, deque[SampleBlock]] = {}
+        # Per stream: its held blocks with the time of each one's newest sample.
+        self._queues: dict[Key, deque[tuple[float, SampleBlock]]] = {}
         self._released_to: dict[Key, float] = {}  # newest sample time handed on, per stream
         self._live: set[Key] = set()
         self.held_blocks = 0
 
     def push(self, block: SampleBlock) -> list[SampleBlock]:
         """One block in; the blocks that can now go on, in time order."""
-        key = (block.device_id, block.stream.stream_id)
-        self._queues.setdefault(key, deque()).append(block)
-        self._released_to.setdefault(key, -math.inf)
-        self._live.add(key)
-        self.held_blocks += 1
+        return self.push_many((block,))
+
+    def push_many(self, blocks) -> list[SampleBlock]:
+        """Blocks in (a tick's, any order); the blocks that can now go on, in time order."""
+        queues = self._queues
+        for block in blocks:
+            key = (block.device_id, block.stream.stream_id)
+            queue = queues.get(key)
+            if queue is None:
+                queue = queues[key] = deque()
+                self._released_to[key] = -math.inf
+            queue.append((float(block.time_s[-1]), block))
+            self._live.add(key)
+            self.held_blocks += 1
         return self._release()
 
     def pause(self, device_id: int) -> list[SampleBlock]:
@@ -58,40 +68,37 @@ class TimeMerge:
         """Everything held, in time order (the session ends)."""
         out = []
         while self.held_blocks:
-            out.append(self._pop(self._earliest()))
+            out.append(self._pop(self._earliest()[1]))
         return out
 
     def held_s(self) -> float:
         """How much data time the earliest held block has waited for."""
         if not self.held_blocks:
             return 0.0
-        newest = max(q[-1].time_s[-1] for q in self._queues.values() if q)
-        return float(newest - self._queues[self._earliest()][0].time_s[-1])
+        newest = max(q[-1][0] for q in self._queues.values() if q)
+        return newest - self._earliest()[0]
 
-    def _earliest(self) -> Key:
+    def _earliest(self) -> tuple[float, Key]:
         # Ties by key: the order is the same in every process.
-        return min(
-            (k for k, q in self._queues.items() if q),
-            key=lambda k: (float(self._queues[k][0].time_s[-1]), k),
-        )
+        return min((q[0][0], k) for k, q in self._queues.items() if q)
 
     def _pop(self, key: Key) -> SampleBlock:
-        block = self._queues[key].popleft()
-        self._released_to[key] = float(block.time_s[-1])
+        end, block = self._queues[key].popleft()
+        self._released_to[key] = end
         self.held_blocks -= 1
         return block
 
     def _release(self) -> list[SampleBlock]:
         out = []
+        queues, released_to = self._queues, self._released_to
         while self.held_blocks:
-            key = self._earliest()
-            end = float(self._queues[key][0].time_s[-1])
-            behind = [
-                k
-                for k in self._live
-                if k != key and not self._queues[k] and self._released_to[k] < end - self.slack_s
-            ]
-            if behind and self.held_s() <= self.max_hold_s:
-                break  # a live stream may still bring samples before `end`
+            end, key = self._earliest()
+            # A live stream with nothing held may still bring samples before `end`.
+            behind = end - self.slack_s
+            if (
+                any(released_to[k] < behind for k in self._live if k != key and not queues[k])
+                and self.held_s() <= self.max_hold_s
+            ):
+                break
             out.append(self._pop(key))
         return out

@@ -6,8 +6,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from firmware_bridge.host import HostProtocol
-
 from . import httpguard
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -92,7 +90,7 @@ class LiveCollector(Collector):
         yield _metric("counter", "samples", "samples received", c.samples)
         yield _metric("counter", "engine_events", "steps and reps emitted", c.events)
         yield _metric("counter", "engine_busy_seconds", "time spent in the engine", c.engine_s)
-        parts = {**c.cpu_s, "decode": HostProtocol.cpu_s_total}
+        parts = {**c.cpu_s, "decode": live.bridge.decode_cpu_s}
         yield _labelled("counter", "cpu_seconds", CPU_HELP, "part", parts)
         yield _metric(
             "gauge",

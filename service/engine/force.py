@@ -13,22 +13,29 @@ cannot toggle it). Defaults, and why:
 - contacts shorter than 30 ms are glitches (a foot brushing a plate's edge,
   a cable tug), longer than 1 s are standing or walking: neither is a step;
 - the zero (auto-tare): a plate's unloaded reading drifts, and a treadmill's
-  can sit tens of newtons up (its belt, its frame). The zero starts at the
-  plate's own tare (0 N); a stream that has not been unloaded for `acquire_s`
-  (a runner is in the air at least every half second) takes the lowest reading
-  of that time as its zero; the zero drops at once to any clearly lower
-  unloaded level (a 5-sample median, so that noise does not drag it down) and
-  follows (time constant 0.5 s: drift is slower) only unloaded samples at least
-  `tare_guard_s` clear of any contact on both sides, by at most
-  `max_tare_step_n` between two contacts: the thresholds around a contact stay
-  where they were (a zero that crept while the force hung at 10-13 N at toe-off
-  would move the toe-off by many ms). It follows them by half-second windows,
-  each once all its samples are `tare_guard_s` old (force_zero.py): in steps
-  no longer than its time constant, and with numpy over a block between them;
-- a stream that starts (or comes back after lost samples) loaded is in the
-  middle of a contact, whose start it never saw: it is not a step; the first
-  contact starts from an unloaded sample.
-
+  can sit tens of newtons up (its belt, its frame) while between stances it
+  vibrates, dipping to -20...-47 N (bach2022: one leg's plate under a jog). So
+  the zero is a robust level of the unloaded force, never a single low reading:
+  unloaded samples at least `tare_guard_s` clear of any contact are gathered by
+  half-second windows of the stream's time; once a window's samples are all
+  `tare_guard_s` old, the zero follows their median (as that many samples of an
+  exponential follow with time constant 0.5 s: drift is slower) by at most
+  `max_tare_step_n` between two contacts, so that the thresholds around a
+  contact stay where they were (a zero that crept while the force hung at
+  10-13 N at toe-off would move the toe-off by many ms). A window's median
+  clearly below the zero (by the off threshold), over at least `tare_min_s` of
+  samples (a median of three vibrating samples may be a dip), is the plate's new
+  level at once, and so is a 5-sample median `drop_n` below it (a load taken
+  off: a person who stood on the plate from the start steps off).
+  The zero starts at the plate's own tare (0 N); a stream never seen unloaded
+  for `acquire_s` (a runner is off the plate at least every half second) takes
+  the lowest tenth of that half second's readings as its zero: where the force
+  rests between stances, not its deepest vibration dip. (Until issue 29 the
+  zero dropped at once to any 5-sample median 10 N below it: on a vibrating
+  treadmill a dip set it, and contacts ended 15-45 ms late);
+- a contact whose vertical force never reaches `min_peak_n` (100 N) is not a
+  foot: plate and belt vibration crosses 20 N now and then (up to ~50 N seen),
+  a foot contact carries body weight (a 35 kg child peaks above 500 N running);
 The first sample at or above the on threshold starts a contact, the first
 below the off threshold ends and confirms it (the contact is emitted with that
 sample). IC and TO are then placed to a fraction of a sample by following the
@@ -57,12 +64,15 @@ class ForceDetectorConfig:
     min_contact_s: float = 0.030  # shorter: a glitch (a foot brushing an edge, a tug)
     max_contact_s: float = 1.0  # longer: standing or walking
     tare_time_constant_s: float = 0.5  # the zero follows unloaded drift this slowly
-    acquire_s: float = 0.5  # never unloaded this long: the lowest reading is the zero
+    acquire_s: float = 0.5  # never unloaded this long: its lowest tenth is the zero
     tare_guard_s: float = 0.05  # the zero follows only samples this far from a contact
     max_tare_step_n: float = 1.0  # and moves at most this far between two contacts
-    # The zero follows the mean of each window this long of unloaded samples, once all
-    # are tare_guard_s old (force_zero.py): as long as the follow's time constant.
+    # The zero follows the median of each window this long of unloaded samples, once
+    # all are tare_guard_s old (force_zero.py): as long as the follow's time constant;
     tare_window_s: float = 0.5
+    tare_min_s: float = 0.05  # a window drops the zero at once only with this of samples
+    drop_n: float = 100.0  # a 5-sample median this far below the zero: a load taken off
+    min_peak_n: float = 100.0  # a contact never this loaded is not a foot (vibration)
 
     def __post_init__(self) -> None:
         if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:
@@ -162,18 +172,21 @@ class ForceContactDetector:
 
     def _unloaded(self, t, y, z, i: int) -> int:
         """Unloaded samples from i, up to the next window due, a contact's start or a
-        sample that may drop the zero (those two taken alone)."""
+        sample far enough below the zero to drop it (those two taken alone)."""
         zero, cfg = self.zero, self.cfg
         on, off = cfg.on_threshold_n, cfg.off_threshold_n
         ti = float(t[i])
-        zero.held = None
+        zero.held = []
+        if zero.dropping:  # following a fall: sample by sample till it settles
+            self._unloaded_one(ti, float(y[i]), float(z[i]))
+            return i + 1
         zero.follow_due(ti)
         due = min(zero.next_due, zero.due(zero.window_of(ti)))
         j = max(int(np.searchsorted(t, due, "left")), i + 1)
         z0 = zero.z
         net = z[i:j] - z0
         onset = first(net >= on)
-        drop = self._first_drop(z, i, j, net, z0 - off)
+        drop = first(z[i:j] < z0 - cfg.drop_n)
         k = earliest(onset, drop, j - i)
         take = (net[:k] < off) & (t[i : i + k] > zero.clear_after)
         zero.queue(t[i : i + k][take], y[i : i + k][take], z[i : i + k][take])
@@ -184,17 +197,6 @@ class ForceContactDetector:
             self._unloaded_one(float(t[i + k]), float(y[i + k]), float(z[i + k]))
             return i + k + 1
         return i + k
-
-    def _first_drop(self, z, i: int, j: int, net, below: float) -> int:
-        """The first sample of [i, j) that is unloaded with a raw reading below `below`
-        among its last five (the zero may drop there), or -1."""
-        low = np.flatnonzero(z[i:j] < below).tolist()
-        carried = [k - len(self.zero.last5) for k, v in enumerate(self.zero.last5) if v < below]
-        for p in [*carried, *low]:
-            for k in range(max(p, 0), min(p + 5, j - i)):
-                if net[k] < self.cfg.off_threshold_n:
-                    return k
-        return -1
 
     def _loaded(self, t, y, z, i: int, has_h: bool, out: list) -> int:
         """Contact samples from i: accumulated until the force falls below the off
@@ -225,7 +227,7 @@ class ForceContactDetector:
 
     def _samples(self, ts, ys, zs, has_h: bool, out: list) -> None:
         zero = self.zero
-        on, off = self.cfg.on_threshold_n, self.cfg.off_threshold_n
+        on, off, drop = self.cfg.on_threshold_n, self.cfg.off_threshold_n, self.cfg.drop_n
         last5, floor, win = zero.last5, math.floor, self.cfg.tare_window_s
         window, rows = None, ([], [], [])  # the tare window being filled (force_zero.py)
         for t, y, z in zip(ts, ys, zs, strict=True):
@@ -237,14 +239,14 @@ class ForceContactDetector:
                     self._held_one(t, y, z)
                 continue
             # (the common case: _unloaded_one written out)
-            zero.held = None
+            zero.held = []
             if t >= zero.next_due:
                 zero.follow_due(t)
             last5.append(z)
             z0 = zero.z
             if z - z0 < off:
-                if min(last5) < z0 - off:
-                    self._drop_to_median()
+                if zero.dropping or z < z0 - drop:
+                    zero.drop_to_median(z)
                 if t > zero.clear_after:
                     if floor(t / win) != window:  # (zero.window_of, inline)
                         zero.queue_one(t, y, z)
@@ -263,12 +265,12 @@ class ForceContactDetector:
     def _unloaded_one(self, t: float, y: float, z: float) -> None:
         zero = self.zero
         off = self.cfg.off_threshold_n
-        zero.held = None
+        zero.held = []
         zero.follow_due(t)
         zero.last5.append(z)
         unloaded = z - zero.z < off
-        if unloaded and min(zero.last5) < zero.z - off:
-            self._drop_to_median()
+        if unloaded and (zero.dropping or z < zero.z - self.cfg.drop_n):
+            zero.drop_to_median(z)
         if unloaded and t > zero.clear_after:
             zero.queue_one(t, y, z)
         net = z - zero.z
@@ -276,14 +278,6 @@ class ForceContactDetector:
             self._begin(t, y, net)
         else:
             self._prev_z = net
-
-    def _drop_to_median(self) -> None:
-        """The median of the last 5 raw readings (robust to a spike) clearly below the
-        zero: the plate was unloaded below it."""
-        zero, last5 = self.zero, self.zero.last5
-        level = sorted(last5)[len(last5) // 2]
-        if level < zero.z - self.cfg.off_threshold_n:
-            zero.z = level
 
     def _begin(self, t: float, y: float, net: float) -> None:
         """A contact starts at this sample (unloaded before it)."""
@@ -315,18 +309,14 @@ class ForceContactDetector:
             self._accumulate_one(y - zero.y, net)
 
     def _held_one(self, t: float, y: float, z: float) -> None:
-        """Never unloaded since a gap or a long contact: held for acquire_s, the lowest
-        5-sample median is the zero; the first unloaded sample ends it."""
-        zero, cfg = self.zero, self.cfg
+        """Never unloaded since a gap or a long contact: held for acquire_s, the zero is
+        the lowest tenth of those readings (force_zero.py); the first unloaded sample
+        ends it."""
+        zero = self.zero
         zero.last5.append(z)
-        level = sorted(zero.last5)[len(zero.last5) // 2]
-        since, lowest, low_y = zero.held or (t, level, y)
-        zero.held = (since, level, y) if level < lowest else (since, lowest, low_y)
-        if t - since >= cfg.acquire_s:
-            _, zero.z, zero.y = zero.held
-            zero.held = None
+        zero.hold(t, y, z)
         self._prev_z = net = z - zero.z
-        if net < cfg.off_threshold_n:
+        if net < self.cfg.off_threshold_n:
             self._state = UNLOADED
             zero.contact_ended(t)
 
@@ -364,8 +354,8 @@ class ForceContactDetector:
         a[3] = float(np.cumsum(np.concatenate(([a[3]], yd[~back])))[-1])
 
     def _contact(self, t: float, has_h: bool) -> ForceContact | None:
-        if self._to_s - self._ic_s < self.cfg.min_contact_s:
-            self.glitches += 1
+        if self._to_s - self._ic_s < self.cfg.min_contact_s or self._acc[0] < self.cfg.min_peak_n:
+            self.glitches += 1  # too short, or too light, to be a foot
             return None
         peak, vertical, braking, propulsive = self._acc
         return ForceContact(

@@ -140,13 +140,11 @@ class Live:
             return
         origin = self.session_row.clock_origin_s
         t0, cpu0, fan_out0 = time.perf_counter(), time.thread_time(), c.cpu_s["fan-out"]
-        for block in blocks:
-            # A session holds the samples measured while it records: a block read just
-            # after the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
-            block = block.since(origin)
-            if block is not None:
-                for b in self.merge.push(block):
-                    self._record(b)
+        # A session holds the samples measured while it records: a block read just after
+        # the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
+        ours = [b if b.time_s[0] >= origin else b.since(origin) for b in blocks]
+        for b in self.merge.push_many(b for b in ours if b is not None):
+            self._record(b)
         fan_out_s = c.cpu_s["fan-out"] - fan_out0
         c.engine_s += time.perf_counter() - t0 - fan_out_s
         c.cpu_s["engine"] += time.thread_time() - cpu0 - fan_out_s

@@ -1,5 +1,8 @@
-"""service/engine/force.py, per sample (see __init__.py; its zero re-frozen 2026-12-02
-when the zero came to follow tare windows: force_zero.py)."""
+"""service/engine/force.py, per sample (see __init__.py). Its zero re-frozen 2026-12-02
+when it came to follow tare windows (force_zero.py), and again 2026-12-07 (issue 29):
+each window's median rather than mean, no drop to a 5-sample median unless far below
+(a vibration dip set the zero on a treadmill), a held stream's zero its lowest tenth,
+and contacts too light to be a foot left out."""
 
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ class ForceDetectorConfig:
     tare_guard_s: float = 0.05
     max_tare_step_n: float = 1.0
     tare_window_s: float = 0.5
+    drop_n: float = 100.0
+    min_peak_n: float = 100.0
+    tare_min_s: float = 0.05
 
     def __post_init__(self) -> None:
         if not 0 < self.off_threshold_n <= self.on_threshold_n <= 500:
@@ -58,35 +64,48 @@ class _Zero:
         self.cfg, self.dt = cfg, dt
         self.y = self.z = 0.0  # the plate's own tare until the data say otherwise
         self._last5: deque[float] = deque(maxlen=5)
-        self._held: tuple[float, float, float] | None = None  # since, lowest z, its y
+        self._held: list[tuple[float, float]] = []  # (z, y) since the stream was held
+        self._held_since: float | None = None
         self._windows: dict[int, list[tuple[float, float, float]]] = {}  # unloaded: t, y, z
         self._moved = 0.0  # since the last contact
         self._clear_after = -math.inf  # no tare before this (a contact's end + guard)
+        self._dropping = False  # following a load taken off down to where it settles
 
     def observe(self, t: float, y: float, z: float, state: int) -> None:
         """Every raw sample, with the detector's state before it."""
         self._last5.append(z)
-        level = sorted(self._last5)[len(self._last5) // 2]
-        if state == HELD:  # never unloaded for acquire_s: the zero is that low
-            since, lowest, low_y = self._held or (t, level, y)
-            self._held = (since, level, y) if level < lowest else (since, lowest, low_y)
-            if t - since >= self.cfg.acquire_s:
-                _, self.z, self.y = self._held
-                self._held = None
+        if state == HELD:  # never unloaded for acquire_s: the zero is its lowest tenth
+            self._dropping = False
+            if self._held_since is None:
+                self._held_since = t
+            self._held.append((z, y))
+            if t - self._held_since >= self.cfg.acquire_s:
+                self.z, self.y = sorted(self._held)[len(self._held) // 10]
+                self._held, self._held_since = [], None
             return
-        self._held = None
+        self._held, self._held_since = [], None
         if state == UNLOADED:
             self._follow_due(t)
         unloaded = state == UNLOADED and z - self.z < self.cfg.off_threshold_n
-        if unloaded and level < self.z - self.cfg.off_threshold_n:
-            self.z = level  # clearly lower: the plate was unloaded below the zero
+        if unloaded and self._dropping:  # down with the fall, till it settles
+            level = sorted(self._last5)[len(self._last5) // 2]
+            if level < self.z - self.cfg.off_threshold_n:
+                self.z = level
+            else:
+                self._dropping = False
+        elif unloaded and z < self.z - self.cfg.drop_n:
+            level = sorted(self._last5)[len(self._last5) // 2]
+            if level < self.z - self.cfg.drop_n:
+                self.z = level  # a load taken off the plate: its zero at once
+                self._dropping = True
         if unloaded and t > self._clear_after:
             w = math.floor(t / self.cfg.tare_window_s)
             self._windows.setdefault(w, []).append((t, y, z))
 
     def _follow_due(self, t: float) -> None:
         """Each window whose samples are all tare_guard_s old, in order: the zero
-        follows their mean, weighted as that many samples."""
+        follows their median, weighted as that many samples, or drops to it at once
+        when it is clearly lower."""
         win, guard = self.cfg.tare_window_s, self.cfg.tare_guard_s
         for w in sorted(self._windows):
             if (w + 1) * win + guard > t:
@@ -94,16 +113,21 @@ class _Zero:
             rows = self._windows.pop(w)
             if not rows:
                 continue
-            zbar = float(np.mean(np.array([r[2] for r in rows])))
-            ybar = float(np.mean(np.array([r[1] for r in rows])))
+            zmed = float(np.median(np.array([r[2] for r in rows])))
+            ymed = float(np.median(np.array([r[1] for r in rows])))
             a = 1.0 - (1.0 - self.dt / self.cfg.tare_time_constant_s) ** len(rows)
-            room = self.cfg.max_tare_step_n - abs(self._moved)
-            step = max(min(a * (zbar - self.z), room), -room)
-            self.z += step
-            self._moved += step
-            self.y += a * (ybar - self.y)
+            lasting = len(rows) * self.dt >= self.cfg.tare_min_s
+            if lasting and zmed < self.z - self.cfg.off_threshold_n:
+                self.z = zmed
+            else:
+                room = self.cfg.max_tare_step_n - abs(self._moved)
+                step = max(min(a * (zmed - self.z), room), -room)
+                self.z += step
+                self._moved += step
+            self.y += a * (ymed - self.y)
 
     def contact_started(self, t: float) -> None:
+        self._dropping = False
         # Samples this near the contact's start are not unloaded ground truth.
         for w, rows in self._windows.items():
             self._windows[w] = [r for r in rows if r[0] <= t - self.cfg.tare_guard_s]
@@ -205,7 +229,7 @@ class ForceContactDetector:
             a[3] += y * self.dt
 
     def _contact(self, t: float, has_h: bool) -> ForceContact | None:
-        if self._to_s - self._ic_s < self.cfg.min_contact_s:
+        if self._to_s - self._ic_s < self.cfg.min_contact_s or self._acc[0] < self.cfg.min_peak_n:
             self.glitches += 1
             return None
         peak, vertical, braking, propulsive = self._acc
