@@ -229,6 +229,8 @@ class ForceContactDetector:
         zero = self.zero
         on, off, drop = self.cfg.on_threshold_n, self.cfg.off_threshold_n, self.cfg.drop_n
         last5, floor, win = zero.last5, math.floor, self.cfg.tare_window_s
+        if self._quiet(ts, ys, zs):
+            return
         window, rows = None, ([], [], [])  # the tare window being filled (force_zero.py)
         for t, y, z in zip(ts, ys, zs, strict=True):
             state = self._state
@@ -261,6 +263,31 @@ class ForceContactDetector:
                 self._begin(t, y, net)
             else:
                 self._prev_z = net
+
+    def _quiet(self, ts, ys, zs) -> bool:
+        """A short block of an unloaded plate that changes nothing but the tare window
+        it falls in (the common case): taken at once, as the loop below would."""
+        zero, cfg = self.zero, self.cfg
+        if self._state != UNLOADED or zero.dropping:
+            return False
+        z0, w = zero.z, math.floor(ts[0] / cfg.tare_window_s)
+        if not (
+            ts[-1] < zero.next_due
+            and ts[0] > zero.clear_after
+            and math.floor(ts[-1] / cfg.tare_window_s) == w
+            and max(zs) - z0 < cfg.off_threshold_n
+            and min(zs) >= z0 - cfg.drop_n
+        ):
+            return False
+        zero.held = []
+        zero.last5.extend(zs[-5:])
+        zero.queue_one(ts[0], ys[0], zs[0])
+        rows = zero.windows[w]
+        rows[0].extend(ts[1:])
+        rows[1].extend(ys[1:])
+        rows[2].extend(zs[1:])
+        self._prev_z = zs[-1] - z0
+        return True
 
     def _unloaded_one(self, t: float, y: float, z: float) -> None:
         zero = self.zero

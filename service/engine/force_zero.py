@@ -29,8 +29,10 @@ class Zero:
         self.last5: deque[float] = deque(maxlen=5)  # the raw readings: a median drops it
         self.held: list[tuple[float, float]] = []  # (z, y) while never unloaded ...
         self.held_since = math.inf  # ... since then
-        # Unloaded samples waiting to be followed, by window: [t], [y], [z] lists.
-        self.windows: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        # Unloaded samples waiting to be followed, by window: [t], [y], [z] lists of the
+        # samples taken one by one, and (t, y, z) arrays of those taken a block at a time
+        # (a window's median does not depend on their order).
+        self.windows: dict[int, tuple[list, list, list, list]] = {}
         self.next_due = math.inf  # when the oldest window waiting is followed
         self.moved = 0.0  # since the last contact
         self.clear_after = -math.inf  # no tare before this (a contact's end + guard)
@@ -46,7 +48,7 @@ class Zero:
         w = self.window_of(t)
         rows = self.windows.get(w)
         if rows is None:
-            rows = self.windows[w] = ([], [], [])
+            rows = self.windows[w] = ([], [], [], [])
             self.next_due = min(self.next_due, self.due(w))
         rows[0].append(t)
         rows[1].append(y)
@@ -62,11 +64,9 @@ class Zero:
             w = int(ids[a])
             rows = self.windows.get(w)
             if rows is None:
-                rows = self.windows[w] = ([], [], [])
+                rows = self.windows[w] = ([], [], [], [])
                 self.next_due = min(self.next_due, self.due(w))
-            rows[0].extend(t[a:b].tolist())
-            rows[1].extend(y[a:b].tolist())
-            rows[2].extend(z[a:b].tolist())
+            rows[3].append((t[a:b], y[a:b], z[a:b]))
 
     def follow_due(self, t: float) -> None:
         """Follow each window due by t, in order."""
@@ -76,8 +76,11 @@ class Zero:
         for w in sorted(self.windows):
             if self.due(w) > t:
                 break
-            _, ys, zs = self.windows.pop(w)
-            if not zs:
+            _, ys, zs, chunks = self.windows.pop(w)
+            if chunks:
+                zs = np.concatenate([np.array(zs), *(c[2] for c in chunks)])
+                ys = np.concatenate([np.array(ys), *(c[1] for c in chunks)])
+            if not len(zs):
                 continue
             zmed, ymed = float(np.median(np.array(zs))), float(np.median(np.array(ys)))
             a = 1.0 - (1.0 - self.dt / cfg.tare_time_constant_s) ** len(zs)
@@ -96,11 +99,15 @@ class Zero:
         """Samples this near a contact's start are not unloaded ground truth."""
         self.dropping = False
         keep = t - self.cfg.tare_guard_s
-        for ts, ys, zs in self.windows.values():
+        for ts, ys, zs, chunks in self.windows.values():
             while ts and ts[-1] > keep:
                 ts.pop()
                 ys.pop()
                 zs.pop()
+            for i, (ct, cy, cz) in enumerate(chunks):
+                if len(ct) and ct[-1] > keep:
+                    n = int(np.searchsorted(ct, keep, "right"))
+                    chunks[i] = (ct[:n], cy[:n], cz[:n])
 
     def hold(self, t: float, y: float, z: float) -> None:
         """A sample of a stream never seen unloaded since `held_since`: after acquire_s
