@@ -20,10 +20,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="machine-readable results")
     p.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     p.add_argument("--soak", action="store_true", help="service: a 2-hour session, for its memory")
+    p.add_argument(
+        "--cpu-quota",
+        type=float,
+        help="service, engine: held to this share of one core (a cgroup quota: a Pi proxy)",
+    )
+    p.add_argument("--period-ms", type=float, default=10.0, help="the quota's period (10 ms)")
+    p.add_argument("--phase-s", type=float, help="service: each phase this long")
     args = p.parse_args(argv)
     results = {}
     for module in RUNS[args.name]:
         extra = {"soak": True} if args.soak and module is service else {}
+        if module in (service, engine) and args.cpu_quota is not None:
+            extra |= {"cpu_quota": args.cpu_quota, "period_ms": args.period_ms}
+        if module is service and args.phase_s:
+            extra["phase_s"] = args.phase_s
         results[module.NAME] = result = module.run(quick=args.quick, **extra)
         if not args.json:
             print(module.report(result), flush=True)

@@ -95,15 +95,24 @@ class _Clients(threading.Thread):
         self.stalled_sock = sock
 
 
-def run(quick: bool = False, phase_s: float | None = None, soak: bool = False) -> dict:
+def run(
+    quick: bool = False,
+    phase_s: float | None = None,
+    soak: bool = False,
+    cpu_quota: float | None = None,
+    period_ms: float = 10.0,
+) -> dict:
     """Two phases of `phase_s` (90 s; 25 s quick; an hour each with `soak`: the
-    memory of a 2-hour session)."""
-    return asyncio.run(_run(phase_s or (3600.0 if soak else 25.0 if quick else 90.0)))
+    memory of a 2-hour session). `cpu_quota`: the service held to that share of one
+    core from the session's start (bench/cpuquota.py: a Pi proxy)."""
+    phase_s = phase_s or (3600.0 if soak else 25.0 if quick else 90.0)
+    return asyncio.run(_run(phase_s, cpu_quota, period_ms / 1e3))
 
 
-async def _run(phase_s: float) -> dict:
+async def _run(phase_s: float, cpu_quota: float | None = None, period_s: float = 0.01) -> dict:
     import httpx
 
+    from bench.cpuquota import CpuQuota
     from firmware_bridge.simulator import simulate_session
     from firmware_bridge.virtual import PtyMcu
 
@@ -147,21 +156,38 @@ async def _run(phase_s: float) -> dict:
                 await http.post("/api/athletes", json={"name": "Bench", "body_mass_kg": 75})
             ).json()
             s = (await http.post("/api/sessions", json={"athlete_id": a["id"]})).json()
+            quota = CpuQuota(proc.pid, cpu_quota, period_s) if cpu_quota else None
+            if quota is not None:
+                quota.__enter__()
             started = time.monotonic()
             cpu_at_start = _cpu_s(proc.pid)
+            at_start = await _counts(http)
             rss = [(0.0, _rss_mb(proc.pid))]
+            health: list[str] = []
 
-            async def sample_rss(until: float) -> None:
+            async def sample(until: float) -> None:
+                """Memory every 10 s, health every second (as a dashboard polls it)."""
+                next_rss = time.monotonic() + 10.0
                 while time.monotonic() < until:
-                    await asyncio.sleep(min(10.0, until - time.monotonic()))
-                    rss.append((time.monotonic() - started, _rss_mb(proc.pid)))
+                    await asyncio.sleep(min(1.0, max(until - time.monotonic(), 0.0)))
+                    with contextlib.suppress(httpx.HTTPError):
+                        health.append((await http.get("/healthz")).json()["status"])
+                    if time.monotonic() >= next_rss:
+                        rss.append((time.monotonic() - started, _rss_mb(proc.pid)))
+                        next_rss += 10.0
 
-            await sample_rss(started + phase_s)
-            split = time.monotonic()
-            clients.stall("127.0.0.1", port)
-            await sample_rss(split + phase_s)
-            cpu_s = _cpu_s(proc.pid) - cpu_at_start
-            recorded_s = time.monotonic() - started
+            try:
+                await sample(started + phase_s)
+                split = time.monotonic()
+                clients.stall("127.0.0.1", port)
+                await sample(split + phase_s)
+                cpu_s = _cpu_s(proc.pid) - cpu_at_start
+                recorded_s = time.monotonic() - started
+                at_end = await _counts(http)
+            finally:
+                if quota is not None:
+                    throttled = quota.stats()
+                    quota.__exit__(None, None, None)
             await http.post(f"/api/sessions/{s['id']}/stop")
             detail = (await http.get(f"/api/sessions/{s['id']}")).json()
             kept = {
@@ -193,7 +219,21 @@ async def _run(phase_s: float) -> dict:
         if line.startswith("stridesync_websocket_dropped_messages_total")
     )
     per_hour = 3600.0 / recorded_s
+    lag = [e - b for b, e in zip(at_start["lag_ticks"], at_end["lag_ticks"], strict=True)]
     return {
+        "cpu_quota": cpu_quota,
+        "quota_mode": quota.mode if quota is not None else "none (a whole core)",
+        "throttled_periods": (
+            f"{throttled.get('nr_throttled', 0)} of {throttled.get('nr_periods', 0)}"
+            if quota is not None and throttled
+            else None
+        ),
+        "lag_ticks_by_bucket": dict(zip(at_end["lag_edges"], lag, strict=True)),
+        "ticks_lagging_over_100_ms": sum(
+            n for le, n in zip(at_end["lag_edges"], lag, strict=True) if le > 0.1
+        ),
+        "samples_lost_or_overflowed": at_end["lost"] - at_start["lost"],
+        "health": {k: health.count(k) for k in sorted(set(health))},
         "clients": 5,
         "recorded_s": round(recorded_s, 1),
         "steps": detail["steps"],
@@ -210,6 +250,22 @@ async def _run(phase_s: float) -> dict:
         "service_cpu_share_of_one_core": round(cpu_s / recorded_s, 3),
         "service_cpu_split_s": _cpu_split(metrics, recorded_s),
     }
+
+
+async def _counts(http) -> dict:
+    """What the service has counted so far: its ticks by lag (the histogram's buckets)
+    and the samples its devices lost or overflowed."""
+    metrics = (await http.get("/metrics")).text
+    edges, cumulative = [], []
+    for line in metrics.splitlines():
+        if line.startswith("stridesync_tick_lag_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            edges.append(float("inf") if le == "+Inf" else float(le))
+            cumulative.append(float(line.split()[-1]))
+    ticks = [int(b - a) for a, b in zip([0.0, *cumulative], cumulative, strict=False)]
+    devices = (await http.get("/api/status")).json()["devices"]
+    lost = sum(d["lost_samples"] + d["overflow_samples"] for d in devices)
+    return {"lag_edges": edges, "lag_ticks": ticks, "lost": lost}
 
 
 def _other(r: dict) -> float:
@@ -302,8 +358,22 @@ def report(r: dict) -> str:
     def line(name, d):
         return distribution_line(name, d, "step messages")
 
+    lag = r["lag_ticks_by_bucket"]
+    under = {le: sum(n for e, n in lag.items() if e <= le) for le in (0.01, 0.02, 0.05, 0.1)}
+    ticks = max(sum(lag.values()), 1)
+    quota = (
+        f"CPU quota {100 * r['cpu_quota']:.0f} % of one core ({r['quota_mode']};"
+        f" throttled in {r['throttled_periods']} periods)"
+        if r["cpu_quota"]
+        else "no CPU quota"
+    )
     return "\n".join(
         [
+            f"service under {quota}: ticks behind the sensors by <= 10 / 20 / 50 / 100 ms:"
+            + " / ".join(f" {100 * under[le] / ticks:.1f} %" for le in under)
+            + f" ({r['ticks_lagging_over_100_ms']} ticks over 100 ms);"
+            f" samples lost or overflowed: {r['samples_lost_or_overflowed']};"
+            f" health each second: {r['health']}",
             f"service: confirming sample written to the serial link -> step message at a"
             f" websocket client (loopback, {r['clients']} clients, real time,"
             f" {r['recorded_s']:.0f} s, {r['steps']} steps; target p99 <= 10 ms beyond the"
@@ -332,5 +402,5 @@ def report(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    result = run(quick="--quick" in sys.argv)
+    result = run(quick="--quick" in sys.argv)  # python -m bench service --cpu-quota 0.25
     print(json.dumps(result, indent=2) if "--json" in sys.argv else report(result))

@@ -89,6 +89,7 @@ class RecordingConfig(_Section):
     # Raw samples are committed in chunks this long: a power cut loses at most
     # one chunk plus one commit (docs/api.md, "Storage").
     chunk_s: float = Field(0.5, ge=0.1, le=1.0)
+    commit_interval_s: float = Field(0.25, ge=0.05, le=1.0)
     # While the database cannot be written (a full disk), keep this much in
     # memory and retry; beyond it the oldest chunks are dropped and counted.
     max_pending_s: float = Field(300.0, ge=10.0, le=3600.0)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from . import httpguard
+from .live.counters import LAG_BUCKETS_S
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -92,6 +93,16 @@ class LiveCollector(Collector):
         yield _metric("counter", "engine_busy_seconds", "time spent in the engine", c.engine_s)
         parts = {**c.cpu_s, "decode": live.bridge.decode_cpu_s}
         yield _labelled("counter", "cpu_seconds", CPU_HELP, "part", parts)
+        cumulative = [sum(c.lag_ticks[: i + 1]) for i in range(len(LAG_BUCKETS_S))]
+        yield HistogramMetricFamily(
+            "stridesync_tick_lag_seconds",
+            "each tick's newest sample's age when its blocks were handed on (the lag behind"
+            " the sensors)",
+            buckets=[(f"{le:g}" if le != float("inf") else "+Inf", n)
+                     for le, n in zip(LAG_BUCKETS_S, cumulative, strict=True)],
+            sum_value=c.lag_sum_s,
+        )  # fmt: skip
+        yield _metric("gauge", "tick_lag_max_seconds", "the most behind so far", c.lag_max_s)
         yield _metric(
             "gauge",
             "engine_lag_seconds",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+
+# The lag behind the sensors, each tick: its distribution's bucket edges, seconds.
+LAG_BUCKETS_S = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, float("inf"))
 
 
 @dataclass
@@ -17,6 +21,9 @@ class Counters:
         default_factory=lambda: dict.fromkeys(("trace", "engine", "fan-out", "storage"), 0.0)
     )
     engine_lag_s: float = 0.0  # newest sample's age when its block was done, last block
+    lag_ticks: list[int] = field(default_factory=lambda: [0] * len(LAG_BUCKETS_S))
+    lag_sum_s: float = 0.0
+    lag_max_s: float = 0.0
     commits: int = 0
     commit_errors: int = 0
     chunks_stored: int = 0
@@ -24,3 +31,10 @@ class Counters:
     bytes_stored: int = 0
     overloads: int = 0  # times the host fell behind by more than live.overload_lag_s
     trace_blocks_shed: int = 0
+
+    def note_lag(self, lag_s: float) -> None:
+        """A tick's lag behind the sensors (its newest sample's age when handed on)."""
+        self.engine_lag_s = lag_s
+        self.lag_ticks[bisect.bisect_left(LAG_BUCKETS_S, lag_s)] += 1
+        self.lag_sum_s += lag_s
+        self.lag_max_s = max(self.lag_max_s, lag_s)

@@ -127,7 +127,7 @@ class Live:
         c.blocks += len(blocks)
         c.samples += sum(len(b) for b in blocks)
         newest = max(float(b.time_s[-1]) for b in blocks)
-        c.engine_lag_s = max(time.monotonic() - newest, 0.0)
+        c.note_lag(max(time.monotonic() - newest, 0.0))
         self._check_overload(c.engine_lag_s)
         if self.overloaded:  # shed first: the live plot (docs/api.md, "Overload")
             c.trace_blocks_shed += len(blocks)
