@@ -161,8 +161,11 @@ class DeviceConnection:
         if self.protocol.needs_sync and (self._resync is None or self._resync.done()):
             self._resync = asyncio.ensure_future(self._synchronise())
         if now >= self.next_query_s:
-            self._send(self.session.clock_query(now))
-            self.next_query_s = now + self.session.clock.query_interval_s()
+            # Its send time is when it goes (not the tick's start): half the round trip
+            # of a reply is the clock's error bound.
+            sent = time.monotonic()
+            self._send(self.session.clock_query(sent))
+            self.next_query_s = sent + self.session.clock.query_interval_s()
         self._check_stall(now)
 
     async def _synchronise(self) -> None:

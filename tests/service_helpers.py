@@ -56,7 +56,11 @@ class SimAthlete:
         link_dir: Path | None = None,
         noise: bool = True,
         rig: str = "standard",
+        hold: bool = False,
     ):
+        """`hold`: the athlete stands still, sensors streaming, until `go()` (the plan,
+        the duration and the faults start then: a test's timeline begins when the
+        service records, however long the service took to start)."""
         argv = [
             sys.executable, "-m", "service.cli", "simulate", "--pty",
             "--scenario", scenario, "--seed", str(seed), "--duration", str(duration_s),
@@ -69,11 +73,15 @@ class SimAthlete:
         if not noise:
             argv.append("--no-noise")
         argv += ["--rig", rig]
+        if hold:
+            argv.append("--hold")
         self.args = dict(
             scenario=scenario, seed=seed, duration_s=duration_s, stand_s=stand_s, rig=rig
         )
         self.noise = noise
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE if hold else None, text=True
+        )
         self.paths: list[str] = []
         while True:
             line = self.proc.stdout.readline()
@@ -84,6 +92,19 @@ class SimAthlete:
                 break
             self.paths.append(msg["path"])
         self.t0 = msg["t0"]  # host monotonic time of the plan's time 0: the truth's clock
+
+    def go(self) -> None:
+        """Start the plan of a held athlete (its time 0 is now: `t0`)."""
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("simulated athlete exited before it could go")
+        self.t0 = json.loads(line)["t0"]
+
+    def plan_s(self) -> float:
+        """Where the plan is now (seconds since its time 0)."""
+        return time.monotonic() - self.t0
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -202,7 +223,7 @@ class Service:
         with self.client() as c:
             session = c.get("/api/status").json()["session"]
             if session is not None:
-                c.post(f"/api/sessions/{session['id']}/stop").raise_for_status()
+                c.post(f"/api/sessions/{session['session_id']}/stop").raise_for_status()
 
     def wait_devices(self, n: int, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
@@ -424,7 +445,9 @@ def stored_time_errors(db: Path, session_id: int, sim: SimAthlete) -> dict[str, 
         use = slice(0, 3) if st.kind.name == "IMU_6AXIS" else slice(None)
         counts = counts[:, use]
         misfits = [
-            np.sqrt(np.mean((quantise(source(plan_t + d), st)[:, use] - counts) ** 2))
+            np.sqrt(
+                np.mean((quantise(source(np.maximum(plan_t + d, 0.0)), st)[:, use] - counts) ** 2)
+            )
             for d in shifts_s
         ]
         best = int(np.argmin(misfits))

@@ -73,10 +73,15 @@ def _check(db, sid: int, killed_at: float) -> bool:
             " FROM raw_chunks WHERE session_id = ? ORDER BY id",
             (sid,),
         ).fetchall()
-        # Samples: every stream is stored up to at most a second before the kill.
+        # Samples: every stream is stored up to at most a second before the kill (a
+        # session younger than that may have none yet).
+        (origin,) = con.execute(
+            "SELECT clock_origin_s FROM sessions WHERE id = ?", (sid,)
+        ).fetchone()
         for device_id, _name, stream_id, _info, _ in streams:
             ends = [c[5] for c in chunks if c[0] == device_id and c[1] == stream_id]
-            assert ends and max(ends) >= killed_at - 1.0, (device_id, stream_id)
+            if killed_at - 1.0 > origin:
+                assert ends and max(ends) >= killed_at - 1.0, (device_id, stream_id)
         stored = [
             json.loads(d)
             for (d,) in con.execute(

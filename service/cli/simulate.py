@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import time
 
 import numpy as np
@@ -55,6 +56,13 @@ def add_arguments(_name: str, sim) -> None:
         help="with --pty: a stable name per device, DIR/NAME, kept across replugs"
         " (as udev's /dev/serial/by-id)",
     )
+    sim.add_argument(
+        "--hold",
+        action="store_true",
+        help="with --pty: stand still, sensors streaming, until a line 'go' on stdin; the"
+        " plan (and --duration, --faults) start then (tests start the athlete once the"
+        " service records)",
+    )
     out = sim.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", help="write the wire capture here (truth: OUT.truth.jsonl)")
     out.add_argument("--pty", action="store_true", help="serve live on pseudo-terminals")
@@ -80,7 +88,7 @@ def simulate(args) -> int:
     if not args.verbose:  # the recording host's notes about injected faults
         logging.getLogger("stridesync.bridge").setLevel(logging.ERROR)
     if args.pty:
-        return run(serve_pty(sim, faults, args.duration, args.link_dir))
+        return run(serve_pty(sim, faults, args.duration, args.link_dir, args.hold))
     try:
         truth = write_simulation(sim, args.out, faults)
     except OSError as exc:
@@ -116,11 +124,16 @@ def _check(args) -> None:
         )
 
 
-async def serve_pty(sim, faults: Faults, duration: float, link_dir: str | None = None) -> int:
+async def serve_pty(
+    sim, faults: Faults, duration: float, link_dir: str | None = None, hold: bool = False
+) -> int:
     """Serve the rig live: time 0 of the plan is now (`t0`, host monotonic, in the
-    ready line: the truth of every sample's time)."""
+    ready line: the truth of every sample's time). With `hold`, the athlete stands
+    still at the plan's time 0 until 'go' comes on stdin; the plan starts then, and a
+    line {"go": true, "t0": ...} gives its time 0."""
     t0 = time.monotonic()
     rng = np.random.default_rng(sim.plan.seed)
+    plan = _PlanClock(sim.models, held=hold)
     devices = [
         PtyMcu(
             m,
@@ -129,17 +142,52 @@ async def serve_pty(sim, faults: Faults, duration: float, link_dir: str | None =
         )
         for m in sim.models
     ]
-    for i, dev in enumerate(devices):
+    for dev in devices:
         path = await dev.start()
         _link(link_dir, dev.model.name, path)
         print(json.dumps({"name": dev.model.name, "path": path}), flush=True)
+    print(json.dumps({"ready": True, "devices": len(devices), "t0": t0}), flush=True)
+    if hold:
+        await _wait_for_go()
+        plan.go(time.monotonic() - t0)
+        print(json.dumps({"go": True, "t0": t0 + plan.shift_s}), flush=True)
+    for i, dev in enumerate(devices):
         if faults.applies_to(i):
             _schedule_faults(dev, faults, link_dir)
-    print(json.dumps({"ready": True, "devices": len(devices), "t0": t0}), flush=True)
     await stop_event(duration).wait()
     for dev in devices:
         await dev.stop()
     return 0
+
+
+class _PlanClock:
+    """The sensors' signals as functions of the plan's time: held at its time 0 (the
+    athlete standing still, the sensors streaming) until `go`, then from 0."""
+
+    def __init__(self, models, held: bool) -> None:
+        self.models = models
+        self.shift_s = np.inf if held else 0.0
+        if held:
+            for m in models:
+                for s in m.streams:
+                    s.source = self._shifted(s.source)
+
+    def _shifted(self, source):
+        return lambda t: source(np.maximum(np.asarray(t) - self.shift_s, 0.0))
+
+    def go(self, at_s: float) -> None:
+        self.shift_s = at_s
+        for m in self.models:
+            for s in m.streams:
+                s.ahead = None  # values computed ahead were the held ones
+
+
+async def _wait_for_go() -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or line.strip() == "go":
+            return
 
 
 def _schedule_faults(dev: PtyMcu, faults: Faults, link_dir: str | None) -> None:
