@@ -31,16 +31,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, log: Path | None = None) -> None:
+# Deadlines in these helpers only catch a hang: a busy CI machine three times slower
+# than a developer's takes its time, and a test must not fail for that.
+HANG_S = 120.0
+
+
+def wait_for_port(
+    port: int, proc: subprocess.Popen, log: Path | None = None, timeout_s: float = HANG_S
+) -> None:
     """Until something listens on 127.0.0.1:port; the process's log if it exits first."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         if proc.poll() is not None:
             raise RuntimeError(log.read_text() if log else f"exited with {proc.returncode}")
         time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on port {port} after 10 s")
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s:.0f} s")
 
 
 class SimAthlete:
@@ -105,6 +112,28 @@ class SimAthlete:
     def plan_s(self) -> float:
         """Where the plan is now (seconds since its time 0)."""
         return time.monotonic() - self.t0
+
+    def sleep_until(self, plan_s: float) -> None:
+        time.sleep(max(0.0, self.t0 + plan_s - time.monotonic()))
+
+    def rep_windows(self) -> list[tuple[float, float]]:
+        """Each rep's (first IC, last toe-off), in plan time (the simulator's truth)."""
+        from firmware_bridge.simulator import simulate_session
+
+        steps = simulate_session(noise=False, **self.args).plan.steps
+        return [
+            (float(steps.ic_s[steps.rep == r].min()), float(steps.to_s[steps.rep == r].max()))
+            for r in sorted(set(steps.rep.tolist()) - {0})
+        ]
+
+    def quiet_after(self, plan_s: float, settle_s: float = 2.0) -> float:
+        """The first plan time from `plan_s` that is `settle_s` past any rep (the
+        athlete still: a rep under way has ended), and before the next."""
+        for start, end in self.rep_windows():
+            if plan_s < start:
+                return plan_s
+            plan_s = max(plan_s, end + settle_s)
+        return plan_s
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -181,7 +210,7 @@ class Service:
         port: int,
         log: Path,
         nofile: int | None = None,
-        start_timeout_s: float = 30.0,
+        start_timeout_s: float = HANG_S,
     ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -207,7 +236,7 @@ class Service:
 
     def client(self, token: str | None = ADMIN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=HANG_S)
 
     def start_session(self, athlete: str = "S") -> int:
         """A new athlete (75 kg, 1.80 m) and a session for them, recording: its id."""
@@ -225,7 +254,7 @@ class Service:
             if session is not None:
                 c.post(f"/api/sessions/{session['session_id']}/stop").raise_for_status()
 
-    def wait_devices(self, n: int, timeout: float = 15.0) -> None:
+    def wait_devices(self, n: int, timeout: float = HANG_S) -> None:
         deadline = time.monotonic() + timeout
         with self.client() as c:
             while time.monotonic() < deadline:

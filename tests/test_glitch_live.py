@@ -7,7 +7,6 @@ dropped by the documented bound and the rep is the rep."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -24,7 +23,7 @@ SPEED = 7  # the speed sensor's device index in the standard rig
 def test_a_full_scale_speed_glitch_mid_sprint_loses_no_rep_and_no_sample(tmp_path):
     sim = SimAthlete(
         "aligned", seed=5, duration_s=300, stand_s=STAND_S,
-        faults=f"saturate={GLITCH_S:g}:0.1,devices={SPEED}",
+        faults=f"saturate={GLITCH_S:g}:0.1,devices={SPEED}", hold=True,
     )  # fmt: skip
     db = tmp_path / "s.db"
     port = free_port()
@@ -34,7 +33,8 @@ def test_a_full_scale_speed_glitch_mid_sprint_loses_no_rep_and_no_sample(tmp_pat
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
             sid = svc.start_session("G")
-            time.sleep(max(0.0, sim.t0 + STAND_S + 16.0 - time.monotonic()))
+            sim.go()
+            sim.sleep_until(sim.quiet_after(GLITCH_S))  # the first rep over, before the next
             assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
             status = c.get("/api/status").json()
     finally:

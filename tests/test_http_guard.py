@@ -265,7 +265,9 @@ def test_attacks_leave_the_sensors_recording_and_a_replugged_sensor_back(tmp_pat
     _raise_own_fd_limit(4096)
     by_id = tmp_path / "by-id"
     by_id.mkdir()
-    sim = SimAthlete("aligned", duration_s=300, faults="unplug=12:1,devices=2", link_dir=by_id)
+    sim = SimAthlete(
+        "aligned", duration_s=300, faults="unplug=12:1,devices=2", link_dir=by_id, hold=True
+    )
     db = tmp_path / "s.db"
     port = free_port()
     cfg = write_config(tmp_path / "cfg.toml", f"sqlite+aiosqlite:///{db}", [f"{by_id}/*"], port)
@@ -274,8 +276,8 @@ def test_attacks_leave_the_sensors_recording_and_a_replugged_sensor_back(tmp_pat
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
             sid = svc.start_session("A")
-            while time.monotonic() < sim.t0 + 8.0:
-                time.sleep(0.1)
+            sim.go()
+            sim.sleep_until(8.0)
             attack = asyncio.run(_attack(port, until=sim.t0 + 20.0, probe=svc.url))
             status = c.get("/api/status").json()
             assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
@@ -321,8 +323,13 @@ async def _attack(port: int, until: float, probe: str) -> dict:
     out["bodies"] = len(codes)
     for c in codes:
         out["body_answers"][c] = out["body_answers"].get(c, 0) + 1
-    async with httpx.AsyncClient(base_url=probe, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
-        while time.monotonic() < until:
+    # Until `until`, and on till the replugged shank is back (a deadline for a hang).
+    deadline = until + 120.0
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(base_url=probe, headers=headers, timeout=60) as c:
+        while time.monotonic() < until or (
+            not out["reconnected_during_attack"] and time.monotonic() < deadline
+        ):
             out["probe_codes"].append((await c.get("/healthz")).status_code)
             devices = (await c.get("/api/status")).json()["devices"]
             shank = next(d for d in devices if d["name"] == "shank-left")

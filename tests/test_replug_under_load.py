@@ -48,6 +48,7 @@ def test_replugged_sensors_under_load_keep_every_stored_sample_at_its_true_time(
         faults=f"unplug={unplugs},devices={SHANK_LEFT}+{SPEED}",
         link_dir=by_id,
         noise=False,
+        hold=True,
     )
     db = tmp_path / "s.db"
     port = free_port()
@@ -57,10 +58,13 @@ def test_replugged_sensors_under_load_keep_every_stored_sample_at_its_true_time(
         svc.wait_devices(len(sim.paths))
         with svc.client() as c:
             sid = svc.start_session("R")
-            _sleep_until(sim, STARVED[0])
+            sim.go()
+            sim.sleep_until(STARVED[0])
             with CpuStarver(svc.proc.pid, SHARE, PERIOD_S):
-                _sleep_until(sim, STARVED[1])
-            _sleep_until(sim, STARVED[1] + 5.0)  # catching up
+                sim.sleep_until(STARVED[1])
+            # Both sensors back (twice), and the service caught up, before the stop.
+            _wait_until(lambda: _caught_up(c, ("shank-left", "speed"), len(REPLUGS_S)))
+            sim.sleep_until(STARVED[1] + 5.0)
             assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
             devices = {d["name"]: d for d in c.get("/api/status").json()["devices"]}
     finally:
@@ -107,5 +111,16 @@ def test_replugged_sensors_under_load_keep_every_stored_sample_at_its_true_time(
         )
 
 
-def _sleep_until(sim: SimAthlete, plan_s: float) -> None:
-    time.sleep(max(0.0, sim.t0 + plan_s - time.monotonic()))
+def _caught_up(c, names, replugs: int) -> bool:
+    status = c.get("/api/status").json()
+    devices = {d["name"]: d for d in status["devices"]}
+    back = all(devices[n]["connected"] and devices[n]["reconnects"] >= replugs for n in names)
+    return back and c.get("/healthz").json()["status"] == "ok"
+
+
+def _wait_until(check, timeout_s: float = 120.0) -> None:
+    """A deadline that only catches a hang."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "not caught up"
+        time.sleep(0.2)

@@ -31,9 +31,9 @@ def recorded(request, tmp_path_factory):
     """A service that recorded one session with a full sprint rep; stays up for the tests."""
     tmp = tmp_path_factory.mktemp(request.param)
     with pg_database() if request.param == "postgresql" else _sqlite_url(tmp) as url:
-        # Standing for 8 s first: the session starts before the sprint, however long
-        # the service (and a PostgreSQL migration) takes to come up on a busy machine.
-        sim = SimAthlete("aligned", stand_s=8.0)
+        # Held till the session records: it starts before the sprint, however long the
+        # service (and a PostgreSQL migration) takes to come up on a busy machine.
+        sim = SimAthlete("aligned", stand_s=2.0, hold=True)
         port = free_port()
         svc = Service(write_config(tmp / "cfg.toml", url, sim.paths, port), port, tmp / "log")
         try:
@@ -45,10 +45,10 @@ def recorded(request, tmp_path_factory):
                 session = c.post("/api/sessions", json={"athlete_id": athlete["id"]}).json()
                 assert session["status"] == "recording"
                 c.post(f"/api/sessions/{session['id']}/marks", json={"label": "flying 30"})
-                deadline = time.monotonic() + 40
-                while time.monotonic() < deadline:
-                    if c.get("/api/status").json()["session"]["reps"] >= 1:
-                        break
+                sim.go()
+                deadline = time.monotonic() + 120
+                while c.get("/api/status").json()["session"]["reps"] < 1:
+                    assert time.monotonic() < deadline, "no rep in 120 s"
                     time.sleep(0.2)
                 stopped = c.post(f"/api/sessions/{session['id']}/stop").json()
             yield {

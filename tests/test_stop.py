@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,11 @@ from tests.throttle import CpuStarver
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-STOP_WITHIN_S = 5.0
+# A hang bound, not a speed: systemd kills a service that has not stopped within its
+# TimeoutStopSec, and then what waited to be stored is lost. (How fast it stops is
+# measured, not asserted: the tests print it.)
+UNIT = Path(__file__).resolve().parents[1] / "deploy" / "systemd" / "stridesync.service"
+STOP_WITHIN_S = float(UNIT.read_text().split("TimeoutStopSec=")[1].split()[0])
 
 
 def _stored_whole(db, sid: int) -> dict:
@@ -82,7 +87,7 @@ def test_sigterm_stops_serve_quickly_with_the_session_whole(tmp_path, state):
     # it (systemd counts an exit by SIGTERM as clean).
     assert svc.proc.returncode in (0, -signal.SIGTERM), svc.log.read_text()[-2000:]
     print(f"{state}: stopped in {took_s:.2f} s")
-    assert took_s < STOP_WITHIN_S, f"{state}: the stop took {took_s:.1f} s"
+    assert took_s < STOP_WITHIN_S, f"{state}: the stop took {took_s:.1f} s: systemd kills it"
     newest = _stored_whole(db, sid)
     if state == "recording":  # what had come in by the stop is stored
         assert min(newest.values()) > stopped_at - 1.0
@@ -109,6 +114,6 @@ def test_ctrl_c_stops_the_demo_quickly_with_the_session_whole(tmp_path):
             proc.kill()
     assert proc.returncode == 0
     print(f"demo: stopped in {took_s:.2f} s")
-    assert took_s < STOP_WITHIN_S, f"the demo's Ctrl-C took {took_s:.1f} s"
+    assert took_s < STOP_WITHIN_S, f"the demo's Ctrl-C took {took_s:.1f} s: a hang"
     newest = _stored_whole(db, 1)
     assert min(newest.values()) > t0 - 1.0
