@@ -226,6 +226,7 @@ class PtyMcu:
         self._decoder = FrameDecoder()
         self._tx = bytearray()
         self._task: asyncio.Task | None = None
+        self._own_pump = True
 
     def open(self, boot: bool = True) -> str:
         master, slave = os.openpty()
@@ -240,11 +241,17 @@ class PtyMcu:
             self.model.boot(self.time_fn(), clock_offset_us=self.model.clock_offset_us)
         return self.path
 
-    async def start(self) -> str:
+    async def start(self, pump: bool | None = None) -> str:
+        """Serve on the pty; `pump`: a task of its own sends the batches (else call
+        `pump_once`, as `pump_all` does for a whole rig: one wake-up for all). A replug
+        keeps the choice."""
+        if pump is not None:
+            self._own_pump = pump
         path = self.open() if self._master is None else self.path
         loop = asyncio.get_running_loop()
         loop.add_reader(self._master, self._on_readable)
-        self._task = asyncio.create_task(self._pump(), name=f"pty-mcu-{self.model.name}")
+        if self._own_pump:
+            self._task = asyncio.create_task(self._pump(), name=f"pty-mcu-{self.model.name}")
         return path
 
     async def stop(self) -> None:
@@ -290,21 +297,34 @@ class PtyMcu:
 
     async def _pump(self) -> None:
         while True:
-            now = self.time_fn()
-            sent = []
-            for stream, batch in self.model.poll(now):
-                frame = encode_frame(batch)
-                if len(self._tx) + len(frame) > self.TX_BUFFER_BYTES:
-                    self.model.dropped(stream, batch)
-                else:
-                    self._queue(frame)
-                    sent.append(batch)
-            self._flush()
-            if self.on_sent is not None and sent:
-                t = time.monotonic()
-                for batch in sent:
-                    self.on_sent(self.model.device_id, batch, t)
+            self.pump_once()
             await asyncio.sleep(self.TICK_S)
+
+    def pump_once(self) -> None:
+        """Send every batch complete by now."""
+        if self._master is None:
+            return
+        sent = []
+        for stream, batch in self.model.poll(self.time_fn()):
+            frame = encode_frame(batch)
+            if len(self._tx) + len(frame) > self.TX_BUFFER_BYTES:
+                self.model.dropped(stream, batch)
+            else:
+                self._queue(frame)
+                sent.append(batch)
+        self._flush()
+        if self.on_sent is not None and sent:
+            t = time.monotonic()
+            for batch in sent:
+                self.on_sent(self.model.device_id, batch, t)
+
+    @classmethod
+    async def pump_all(cls, devices: list[PtyMcu]) -> None:
+        """Send every device's batches as they complete, one wake-up a tick for all."""
+        while True:
+            for dev in devices:
+                dev.pump_once()
+            await asyncio.sleep(cls.TICK_S)
 
     def _queue(self, frame: bytes) -> None:
         for sent in self.frame_filter(frame) if self.frame_filter else [frame]:

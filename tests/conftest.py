@@ -40,22 +40,29 @@ def cue_wheel(tmp_path_factory):
 
 
 # Tests that run the service with simulated sensors or a browser in real time. Under
-# pytest-xdist (`make test` runs two workers) they all go to one worker, one at a
-# time: two of them at once on a busy 2-core machine would starve each other's
-# simulated sensors, which real sensors never are. The rest runs beside them on the
-# other worker, one process at a time as they are: pure computation, and the tests
-# that install (the wheel, the cue package, the Pi's installer) or fuzz an idle
-# service, which have no sensors to starve and no clock to keep.
-REAL_TIME_MODULES = {
-    "test_api_times", "test_club", "test_cues", "test_dashboard", "test_demo",
-    "test_firmware_emulated", "test_glitch_live", "test_http_guard", "test_overload",
-    "test_power_cut", "test_replug_under_load", "test_serial_link", "test_service",
-    "test_stop", "test_storage_failure", "test_websocket",
+# pytest-xdist (`make test` runs two workers) they go in two groups, one a worker, each
+# running its tests one at a time: two such tests at once, never more, beside the
+# rest (pure computation, and the tests that install or fuzz an idle service). A
+# real-time test costs about a third of a core (the service ~20 %, its simulated
+# sensors ~5-10 %, the test's own process), so two of them and a CPU-bound test fit
+# two cores, with a busy neighbour. The groups are balanced by their time here.
+REAL_TIME_GROUPS = {
+    "real-time-a": {
+        "test_club", "test_dashboard", "test_power_cut", "test_stop", "test_cues",
+        "test_websocket", "test_simulator_live",
+    },
+    "real-time-b": {
+        "test_firmware_emulated", "test_overload", "test_demo", "test_replug_under_load",
+        "test_api_times", "test_service", "test_http_guard", "test_glitch_live",
+        "test_storage_failure", "test_serial_link",
+    },
 }  # fmt: skip
 
 
 def pytest_itemcollected(item):
     # Marked as each test is collected: xdist reads the groups in its own
     # pytest_collection_modifyitems, which runs before a conftest's.
-    if item.module.__name__.rsplit(".", 1)[-1] in REAL_TIME_MODULES:
-        item.add_marker(pytest.mark.xdist_group("real-time"))
+    module = item.module.__name__.rsplit(".", 1)[-1]
+    for group, modules in REAL_TIME_GROUPS.items():
+        if module in modules:
+            item.add_marker(pytest.mark.xdist_group(group))

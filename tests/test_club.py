@@ -313,6 +313,7 @@ def test_the_club_page_shows_every_lane_live_side_by_side(idle_lanes):
             )
             # The test CA is not the browser's: a club installs its CA on the tablets.
             ctx = b.new_context(viewport={"width": 1280, "height": 800}, ignore_https_errors=True)
+            ctx.set_default_timeout(120_000)  # a hang bound, on a busy machine
             page = ctx.new_page()
             page.goto(f"{centre.url}/club#token={VIEWER}")
             page.wait_for_function("document.getElementById('conn').textContent === 'live'")
@@ -325,7 +326,7 @@ def test_the_club_page_shows_every_lane_live_side_by_side(idle_lanes):
                       return c && Number(c.querySelector('.n-steps').textContent) > 0
                         && !['idle', 'running'].includes(c.querySelector('.light').dataset.state);
                     }}""",
-                    timeout=60_000,
+                    timeout=240_000,
                 )
                 assert page.locator(f"{card} .who").inner_text() == (
                     f"Sprinter {lane.name} · recording"

@@ -75,10 +75,26 @@ def browser():
         b.close()
 
 
+# Every change of the light, recorded in the page from its first script on, so that
+# none is missed however busy the machine is: (rep label, light state).
+LIGHT_LOG = """
+window.__light = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const light = document.getElementById("light");
+  const note = () => window.__light.push(
+    [document.getElementById("n-rep").textContent, light.dataset.state]);
+  note();
+  new MutationObserver(note).observe(light, {attributes: true});
+});
+"""
+
+
 def _page(browser, demo, token, requests=None, viewport=(1280, 1000)):
     ctx = browser.new_context(
         viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True
     )
+    ctx.set_default_timeout(120_000)  # a deadline for a hang, on a busy machine
+    ctx.add_init_script(LIGHT_LOG)
     page = ctx.new_page()
     if requests is not None:
         page.on("request", lambda r: requests.append(r.url))
@@ -97,33 +113,23 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     page = _page(browser, demo, ADMIN, requests)
     # The token left the address bar once read.
     assert "token" not in page.url
+    page.wait_for_function("Number(document.getElementById('n-steps').textContent) > 0")
+    # The mixed scenario's reps cycle aligned, late swing, aligned, weak push, aligned,
+    # unstable torso. The light shows aligned at times in an aligned rep, and swing in
+    # a late-swing rep: whichever of them the page saw (rep 1 and 2 on a quick machine).
+    aligned_rep = "([rep, s]) => s === 'aligned' && [0, 2, 4].includes((num(rep) - 1) % 6)"
+    swing_rep = "([rep, s]) => s === 'swing' && (num(rep) - 1) % 6 === 1"
     page.wait_for_function(
-        "Number(document.getElementById('n-steps').textContent) > 0", timeout=40_000
+        f"""() => {{
+          const num = (label) => Number(label.replace("rep ", ""));
+          return window.__light.some({aligned_rep}) && window.__light.some({swing_rep});
+        }}""",
+        timeout=240_000,
     )
-    # The mixed scenario: rep 1 aligned, rep 2 late swing (from 22.6 s of the plan).
-    # Through rep 1 the light shows aligned at times; in rep 2 it shows swing. Every
-    # change of the light is recorded in the page, so that none is missed however
-    # busy the machine is.
-    page.evaluate(
-        """() => {
-          window.__light = [];
-          const light = document.getElementById("light");
-          const note = () => window.__light.push(
-            [document.getElementById("n-rep").textContent, light.dataset.state]);
-          note();
-          new MutationObserver(note).observe(light, {attributes: true});
-        }"""
-    )
-    page.wait_for_function(
-        """() => window.__light.some(([rep, state]) => rep === "rep 2" && state === "swing")""",
-        timeout=90_000,
-    )
-    time.sleep(1.5)  # a few more steps of rep 2 on screen
     seen: dict[str, set] = {}
     for rep, state in page.evaluate("window.__light"):
         seen.setdefault(rep, set()).add(state)
-    assert "aligned" in seen.get("rep 1", set()), seen
-    assert "swing" in seen.get("rep 2", set()), seen
+    print("the light by rep:", seen)
     # Sensors: all eight listed, connected and streaming. (On a busy machine the
     # simulated sensors may have had to drop samples: "overflow" is then the truth.)
     rows = page.locator("#sensors tbody tr")
@@ -141,18 +147,19 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     page.wait_for_function(
         "document.getElementById('light').dataset.state === 'resting'"
         " && document.querySelectorAll('#reps li.rep').length >= 2",
-        timeout=90_000,
+        timeout=240_000,
     )
     assert page.text_content("#light-text") == "RESTING"
     assert page.text_content("#light-sub").startswith("rep ")
     # The rep's card, a moment after it ended: its splits from the speed sensor.
-    page.wait_for_selector("#live-card:not([hidden])", timeout=15_000)
+    page.wait_for_selector("#live-card:not([hidden])")
     assert page.text_content("#live-card-splits").startswith("Splits (speed sensor): 0–5 m")
     page.screenshot(path=str(ARTIFACTS / "dashboard-resting.png"), full_page=False)
     # A page that joins now shows what this one, there from the start, shows.
     late = _page(browser, demo, ADMIN)
     _eventually_same(page, late)
     late.context.close()
+    page.context.close()  # a live page left open keeps the machine busy for the rest
     # Nothing but the Pi: every request went to the demo's own address.
     host = demo["url"].split("//")[1]
     strangers = [u for u in requests if u.split("//")[1].split("/")[0] != host]
@@ -172,7 +179,7 @@ LIVE_VIEW = """() => {
 }"""
 
 
-def _eventually_same(early, late, timeout_s: float = 20.0):
+def _eventually_same(early, late, timeout_s: float = 120.0):
     """The two pages show the same (messages keep coming: compared until they agree)."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -196,9 +203,7 @@ def _no_negative_scores(page):
 
 def test_history_exports_download_and_parse(browser, demo):
     page = _page(browser, demo, ADMIN)
-    page.wait_for_function(
-        "Number(document.getElementById('n-steps').textContent) > 0", timeout=40_000
-    )
+    page.wait_for_function("Number(document.getElementById('n-steps').textContent) > 0")
     page.click("#tab-history")
     page.wait_for_selector("#sessions tbody tr")
     page.click("#sessions tbody tr >> nth=0")
@@ -221,6 +226,7 @@ def test_history_exports_download_and_parse(browser, demo):
     assert pq.read_table(dl.value.path()).num_rows >= len(rows)
     # The trend chart has this athlete's sessions.
     assert page.evaluate("document.querySelectorAll('#plot-trend canvas').length") == 1
+    page.context.close()
 
 
 def test_progress_rep_card_and_report(browser, demo):
@@ -263,7 +269,9 @@ def test_progress_rep_card_and_report(browser, demo):
     assert dl.value.suggested_filename.endswith(".pdf")
     text = "".join(p.extract_text() for p in PdfReader(dl.value.path()).pages)
     athlete = page.eval_on_selector("#history-athlete", "s => s.value")
-    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+    with httpx.Client(
+        base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+    ) as c:
         f0 = c.get(f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg"}).json()
         coach = c.get(
             f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg", "swc": 5.0}
@@ -274,7 +282,9 @@ def test_progress_rep_card_and_report(browser, demo):
     # A coach who sets a larger worthwhile change (5 N/kg) is told it is not there.
     assert coach["swc_from"] == "coach" and not coach["change"]["flagged"]
     # Contact time at matched speed, session by session.
-    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+    with httpx.Client(
+        base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+    ) as c:
         at = c.get(
             f"/api/athletes/{athlete}/progress",
             params={"measure": "contact_time_at_speed_s", "speed_m_s": 8.5},
@@ -282,7 +292,9 @@ def test_progress_rep_card_and_report(browser, demo):
     assert at["unit"] == "s" and len(at["sessions"]) == 4
     # A period: the first two weeks only (too few sessions to judge a change), and its report.
     until = f0["sessions"][1]["started_at"][:10]
-    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+    with httpx.Client(
+        base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+    ) as c:
         early = c.get(
             f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg", "until": until}
         ).json()
@@ -297,7 +309,9 @@ def test_progress_rep_card_and_report(browser, demo):
     )
     assert all(0.08 < s["typical"] < 0.2 for s in at["sessions"])
     # The simulated weeks are sessions like any other: a rescore reproduces them.
-    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+    with httpx.Client(
+        base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+    ) as c:
         first = f0["sessions"][0]["session_id"]
         rescored = c.post(f"/api/sessions/{first}/rescore", json={}, timeout=60).json()
     assert rescored["identical"] is True, rescored["differences"]
@@ -311,13 +325,14 @@ def test_a_viewer_sees_everything_and_changes_nothing(browser, demo):
         assert page.is_disabled(sel), sel
     page.click("#tab-history")
     page.wait_for_selector("#sessions tbody tr")
+    page.context.close()
 
 
 @pytest.mark.parametrize("viewport", [(390, 844), (1280, 800)], ids=["phone", "tablet"])
 def test_layouts_never_scroll_sideways(browser, demo, viewport):
     page = _page(browser, demo, ADMIN, viewport=viewport)
     # With the widest content there is: steps in the table, sensors listed.
-    page.wait_for_selector("#steps tbody tr", timeout=60_000)
+    page.wait_for_selector("#steps tbody tr")
     page.wait_for_selector("#sensors tbody tr")
     wide = "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
     assert page.evaluate(wide) <= viewport[0]
@@ -342,12 +357,15 @@ def test_history_in_the_browsers_time_zone(browser, demo):
     ctx = browser.new_context(
         viewport={"width": 1280, "height": 800}, timezone_id="America/New_York"
     )
+    ctx.set_default_timeout(120_000)
     page = ctx.new_page()
     page.goto(f"{demo['url']}/#token={ADMIN}")
     page.click("#tab-history")
     page.wait_for_selector("#sessions tbody tr")
     cells = page.locator("#sessions tbody tr >> nth=0").locator("td").all_inner_texts()
-    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+    with httpx.Client(
+        base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+    ) as c:
         sid = int(cells[0])
         detail = c.get(f"/api/sessions/{sid}").json()
     started = datetime.fromisoformat(detail["started_at"])
@@ -370,6 +388,7 @@ def test_a_long_live_session_keeps_the_page_bounded(browser, demo):
 
     page = _page(browser, demo, ADMIN)
     samples, frames = feed_session(page, 10)
+    page.context.close()
     assert len(frames) == 600  # every second of session was handled and drawn
     nodes = [d for m, _, d in samples if m >= 5]
     assert max(nodes) - min(nodes) < 200, samples
@@ -378,10 +397,12 @@ def test_a_long_live_session_keeps_the_page_bounded(browser, demo):
 def test_api_docs_render_offline(browser, demo):
     """/docs is Swagger UI from the service's own files: it renders at a track."""
     requests: list[str] = []
-    page = browser.new_context().new_page()
+    ctx = browser.new_context()
+    ctx.set_default_timeout(120_000)
+    page = ctx.new_page()
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{demo['url']}/docs")
-    page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+    page.wait_for_selector(".swagger-ui .opblock")
     assert page.locator(".swagger-ui .opblock").count() > 10  # every operation listed
     assert "Stridesync" in page.text_content(".swagger-ui .title")
     outside = [u for u in requests if not u.startswith((demo["url"], "data:", "blob:"))]

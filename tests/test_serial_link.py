@@ -34,7 +34,7 @@ class Collector:
         return [e.kind for e in self.events]
 
 
-async def wait_for(predicate, timeout=10.0):
+async def wait_for(predicate, timeout=120.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
@@ -154,7 +154,7 @@ async def test_identify_errors_are_one_clear_line(tmp_path):
 
     task = loop.create_task(gps())
     with pytest.raises(link.NotOurDevice, match="not a Stridesync device"):
-        await link.identify_port(path, timeout_s=0.5)
+        await link.identify_port(path, timeout_s=2.0)
     task.cancel()
 
     def newer():  # a device with a newer protocol version
@@ -163,7 +163,7 @@ async def test_identify_errors_are_one_clear_line(tmp_path):
 
     loop.add_reader(master, newer)
     with pytest.raises(link.error, match="speaks protocol v2; this stridesync speaks v1"):
-        await link.identify_port(path, timeout_s=0.5)
+        await link.identify_port(path, timeout_s=2.0)
     loop.remove_reader(master)
     os.close(master)
     os.close(slave)

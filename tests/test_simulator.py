@@ -1,6 +1,5 @@
 """The simulated sprinter: realism against a real sprint, exact truth, faults, CLI."""
 
-import asyncio
 import json
 import sys
 from collections import Counter
@@ -8,7 +7,6 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from firmware_bridge import link
 from firmware_bridge.capture import error as CaptureError
 from firmware_bridge.capture import read_capture, replay
 from firmware_bridge.device import DeviceSession
@@ -246,34 +244,3 @@ def test_cli_writes_capture_and_truth_and_rejects_bad_options(tmp_path):
         assert bad.returncode == 2
         assert bad.stderr.startswith("stridesync: error: ") and message in bad.stderr
         assert "Traceback" not in bad.stderr
-
-
-@pytest.mark.asyncio
-async def test_cli_serves_the_rig_live_on_ptys():
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service.cli",
-        "simulate",
-        "--pty",
-        "--rig",
-        "imu-speed",
-        "--scenario",
-        "aligned",
-        "--duration",
-        "8",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    paths = [
-        json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))["path"] for _ in range(6)
-    ]
-    got: dict[str, int] = {}
-
-    def count(block):
-        got[block.device_name] = got.get(block.device_name, 0) + len(block)
-
-    async with link.Bridge(paths, count, lambda e: None):
-        await asyncio.sleep(4.0)
-    await asyncio.wait_for(proc.wait(), 20)
-    assert set(got) == {"shank-left", "shank-right", "thigh-left", "thigh-right", "trunk", "speed"}
-    assert got["shank-left"] > 2000 and got["speed"] > 200

@@ -143,9 +143,10 @@ async def serve_pty(
         for m in sim.models
     ]
     for dev in devices:
-        path = await dev.start()
+        path = await dev.start(pump=False)
         _link(link_dir, dev.model.name, path)
         print(json.dumps({"name": dev.model.name, "path": path}), flush=True)
+    pumping = asyncio.create_task(PtyMcu.pump_all(devices))
     print(json.dumps({"ready": True, "devices": len(devices), "t0": t0}), flush=True)
     if hold:
         await _wait_for_go()
@@ -155,6 +156,7 @@ async def serve_pty(
         if faults.applies_to(i):
             _schedule_faults(dev, faults, link_dir)
     await stop_event(duration).wait()
+    pumping.cancel()
     for dev in devices:
         await dev.stop()
     return 0
