@@ -9,6 +9,7 @@ identically; they differ only in when they send commands.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from .codec import Ack, AckStatus, ClockReply, Command, FrameDecoder, Hello, MsgType, SampleBatch
@@ -28,6 +29,11 @@ class HostProtocol:
     # that started as the port opened and crossed it: not a restart. (A restart in
     # this window still shows, as a sample index and clock that go back.)
     HELLO_ANSWER_S = 0.5
+    # Each IDENTIFY sent is answered by a HELLO, however late (the link retries it every
+    # 0.25 s: on a busy host, or a slow emulated board, the answers come after the
+    # window above, one an IDENTIFY): a HELLO while an IDENTIFY is unanswered is its
+    # answer. One unanswered for this long never will be.
+    IDENTIFY_ANSWER_MAX_S = 5.0
 
     def __init__(self, on_block: BlockSink, on_event: EventSink, label: str = "") -> None:
         self.decoder = FrameDecoder()
@@ -40,6 +46,7 @@ class HostProtocol:
         self.needs_sync = False  # the device restarted: query its clock and START again
         self.last_frame_s: float | None = None
         self.identify_sent_s = float("-inf")
+        self._unanswered: deque[float] = deque()  # send times of IDENTIFYs not yet answered
 
     def attach(self, session: DeviceSession) -> None:
         """Stream into `session` (a device known before keeps its session)."""
@@ -68,12 +75,13 @@ class HostProtocol:
 
     def _on_hello(self, hello: Hello, now: float) -> None:
         if self.awaiting_hello or self.session is None:
+            self._answers_identify(now)  # the answer it waited for
             self.hello = hello
             self.awaiting_hello = False
             return
         if hello.device_id != self.session.device_id:
             return
-        solicited = now - self.identify_sent_s <= self.HELLO_ANSWER_S
+        solicited = self._answers_identify(now)
         try:
             self._deliver(self.session.on_hello(hello, now, solicited=solicited))
         except DeviceError as exc:
@@ -89,11 +97,21 @@ class HostProtocol:
                 log.warning("%s: %s reset (%s)", self.label, self.session.name, item.detail)
                 self.needs_sync = True
 
+    def _answers_identify(self, now: float) -> bool:
+        """Whether a HELLO at `now` answers an IDENTIFY (else the MCU restarted)."""
+        while self._unanswered and now - self._unanswered[0] > self.IDENTIFY_ANSWER_MAX_S:
+            self._unanswered.popleft()
+        if self._unanswered:
+            self._unanswered.popleft()
+            return True
+        return now - self.identify_sent_s <= self.HELLO_ANSWER_S
+
     def observe_command(self, cmd: Command, now: float) -> None:
         """A command sent to the device (replay: as recorded) — remember clock queries."""
         if cmd.type == MsgType.CLOCK_QUERY and self.session is not None:
             self.session.note_query(cmd.token, now)
         elif cmd.type == MsgType.IDENTIFY:
             self.identify_sent_s = now
+            self._unanswered.append(now)
             if self.session is None:
                 self.awaiting_hello = True

@@ -189,3 +189,23 @@ def test_batches_waiting_for_the_clock_are_never_dropped_uncounted():
     counters = session.stream_counters()[info.stream_id]
     assert counters.lost_samples == extra * n
     assert [e.kind for e in events] == ["gap"]
+
+
+def test_late_answers_to_retried_identifies_are_not_restarts():
+    """The link asks IDENTIFY every 0.25 s until a HELLO comes; a slow board (an
+    emulated one on a busy host) answers each of them, seconds late. Those HELLOs are
+    answers; a HELLO with no IDENTIFY unanswered is the MCU saying it restarted."""
+    from firmware_bridge.codec import Command, MsgType, encode_frame
+    from firmware_bridge.host import HostProtocol
+
+    rig = Rig()
+    events = []
+    host = HostProtocol(lambda block: None, events.append)
+    for k, at in enumerate((0.0, 0.25, 0.5)):
+        host.observe_command(Command(MsgType.IDENTIFY, k + 1), at)
+    host.feed(encode_frame(rig.hello), 1.9)  # the first answer: the device is known
+    host.attach(rig.session)
+    host.feed(encode_frame(rig.hello) * 2, 2.4)  # the other two, 2 s late
+    assert [e.kind for e in events] == []
+    host.feed(encode_frame(rig.hello), 30.0)  # unasked: a restart
+    assert [e.kind for e in events] == ["reset"]
