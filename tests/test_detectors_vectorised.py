@@ -25,7 +25,7 @@ def streams():
     """(kind, name, time, values) of every shank and force stream of three sessions."""
     out = []
     for rig, seed in (("imu", 5), ("standard", 3), ("treadmill", 4)):
-        blocks, _ = session("aligned", 40.0, seed, rig)
+        blocks, _ = session("aligned", 40.0, seed, rig, wire=False)  # the link is not theirs
         by: dict = {}
         for b in blocks:
             by.setdefault((b.device_name, b.stream.stream_id), []).append(b)
@@ -121,7 +121,7 @@ def by_block_size(feed_stream, n: int) -> dict[int, object]:
 
 
 def test_the_thigh_and_trunk_filter_do_not_depend_on_the_cut(streams):
-    blocks, _ = session("aligned", 20.0, 3, "standard")
+    blocks, _ = session("aligned", 20.0, 3, "standard", wire=False)
     thigh = [b for b in blocks if b.device_name == "thigh-left"]
     t = np.concatenate([b.time_s for b in thigh])
     v = np.concatenate([b.values for b in thigh])

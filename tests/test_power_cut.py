@@ -1,4 +1,4 @@
-"""Power cut: SIGKILL the service at 12 random moments while it records.
+"""Power cut: SIGKILL the service at 8 random moments while it records.
 
 Each time the SQLite database must open clean (`PRAGMA integrity_check`), the
 interrupted session must be kept and marked as such at the next start, and at
@@ -19,7 +19,7 @@ from tests.service_helpers import Service, SimAthlete, free_port, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-KILLS = 12
+KILLS = 8
 
 
 def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path):

@@ -88,8 +88,12 @@ def ideal_blocks(sim: Simulation) -> list:
             scale, offset = s.info.scales()
             values = quantise(s.source(t), s.info) * scale + offset
             for i in range(0, n, s.batch_size):
-                j = i + s.batch_size
-                out.append(SampleBlock(model.device_id, model.name, s.info, i, t[i:j], values[i:j]))
+                j = i + s.batch_size  # each block owns its arrays, as a decoded one does
+                out.append(
+                    SampleBlock(
+                        model.device_id, model.name, s.info, i, t[i:j].copy(), values[i:j].copy()
+                    )
+                )
     out.sort(key=lambda b: (b.time_s[-1], b.device_id, b.stream.stream_id))
     return out
 
