@@ -4,9 +4,11 @@ internet) or HTML. Pure: the numbers in, the document out (docs/progress.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 from datetime import datetime
+from pathlib import Path
 
 from fpdf import FPDF
 
@@ -53,13 +55,43 @@ def summary_rows(trends: dict[str, dict]) -> list[list[str]]:
 HEADER = ["Measure", "Latest (typical)", "Change (90 % CI)", "Typical error", "SWC", "Verdict"]
 
 
-def report_pdf(athlete: dict, trends: dict[str, dict], cards: list[dict], made: datetime) -> bytes:
+FONTS = Path(__file__).with_name("fonts")
+FONT = "DejaVu"
+# Scripts DejaVu Sans lacks (CJK, emoji): a system font that has them, where the Pi
+# has one (Debian: fonts-noto-cjk, fonts-noto-color-emoji); else such a glyph is left
+# blank, never an error (the HTML report shows every name the browser can).
+FALLBACK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+
+
+def _new_pdf() -> FPDF:
+    """A4 in DejaVu Sans (shipped with the package, its licence beside it: Latin,
+    Greek, Cyrillic and more; the built-in Helvetica covers Latin-1 only, and a name
+    like Łukasz made the report fail)."""
     pdf = FPDF(format="A4")
+    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    fallbacks = []
+    for i, path in enumerate(p for p in FALLBACK_FONTS if Path(p).exists()):
+        with contextlib.suppress(Exception):  # a font fpdf2 cannot read is no fallback
+            pdf.add_font(f"fallback{i}", "", path)
+            fallbacks.append(f"fallback{i}")
+    if fallbacks:
+        pdf.set_fallback_fonts(fallbacks)
+    return pdf
+
+
+def report_pdf(athlete: dict, trends: dict[str, dict], cards: list[dict], made: datetime) -> bytes:
+    pdf = _new_pdf()
     pdf.set_auto_page_break(True, margin=12)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
+    pdf.set_font(FONT, "B", 16)
     pdf.cell(0, 9, f"Stridesync report: {athlete['name']}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FONT, "", 9)
     dates = [s["started_at"] for s in trends["f0_n_kg"]["sessions"]]
     period = f"{dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}" if dates else "no sessions"
     pdf.cell(
@@ -81,11 +113,11 @@ def report_pdf(athlete: dict, trends: dict[str, dict], cards: list[dict], made: 
 
 def _table(pdf: FPDF, header: list[str], rows: list[list[str]], widths) -> None:
     pdf.ln(2)
-    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_font(FONT, "B", 8)
     for text, w in zip(header, widths, strict=True):
         pdf.cell(w, 6, text, border="B")
     pdf.ln()
-    pdf.set_font("Helvetica", "", 8)
+    pdf.set_font(FONT, "", 8)
     for row in rows:
         for text, w in zip(row, widths, strict=True):
             pdf.cell(w, 5, text)
@@ -101,7 +133,7 @@ def _charts(pdf: FPDF, trends: dict[str, dict]) -> None:
         if i % 3 == 0 and i:
             pdf.ln(h + 10)
         y0 = pdf.get_y()
-        pdf.set_font("Helvetica", "B", 7)
+        pdf.set_font(FONT, "B", 7)
         pdf.text(x0, y0 + 3, f"{label} ({unit}) by date")
         pts = [(s["started_at"].timestamp(), s["typical"]) for s in trends[key]["sessions"]]
         top = max([v for _, v in pts] + [1e-9]) * 1.15
@@ -118,7 +150,7 @@ def _charts(pdf: FPDF, trends: dict[str, dict]) -> None:
                 pdf.line(xa, ya, xb, yb)
             for xa, ya in xy:
                 pdf.circle(xa, ya, 0.8, style="F")
-            pdf.set_font("Helvetica", "", 6)
+            pdf.set_font(FONT, "", 6)
             pdf.text(x0 + 1, box_y + h + 3, f"0 to {top:.3g}; {len(pts)} sessions")
     pdf.ln(h + 12)
     pdf.set_draw_color(0)
@@ -126,7 +158,7 @@ def _charts(pdf: FPDF, trends: dict[str, dict]) -> None:
 
 def _card(pdf: FPDF, card: dict) -> None:
     p = card["profile"]
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_font(FONT, "B", 10)
     pdf.cell(
         0,
         6,
@@ -134,7 +166,7 @@ def _card(pdf: FPDF, card: dict) -> None:
         new_x="LMARGIN",
         new_y="NEXT",
     )
-    pdf.set_font("Helvetica", "", 8)
+    pdf.set_font(FONT, "", 8)
     profile = (
         f"MSS {_num('{:.2f}', p['mss_m_s'])} m/s, tau {_num('{:.2f}', p['tau_s'])} s,"
         f" F0 {_num('{:.0f}', p['f0_n'])} N ({_num('{:.2f}', p['f0_n_kg'])} N/kg),"

@@ -11,6 +11,7 @@ the coach made before the rep ("block start", "flying 30").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,9 +160,15 @@ def athlete_trend(
 
 
 def _values(rows: list[RepRow], m: Measure) -> list[tuple[int, int, datetime, float]]:
+    """Each rep's value of the measure; a value that is not a finite number (a rep sent
+    by a club lane may hold anything) is no value."""
     out = []
     for r in rows:
-        value = m.value(r.rep, r.body_mass_kg)
-        if value is not None:
-            out.append((r.athlete_id, r.session_id, r.started_at, float(value)))
+        try:
+            value = m.value(r.rep, r.body_mass_kg)
+            value = None if value is None or isinstance(value, bool) else float(value)
+        except (TypeError, ValueError, ZeroDivisionError, KeyError):
+            value = None
+        if value is not None and math.isfinite(value):
+            out.append((r.athlete_id, r.session_id, r.started_at, value))
     return out

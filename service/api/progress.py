@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -14,6 +15,8 @@ from ..analysis.trends import MEASURES, RepRow, athlete_trend, contact_at_speed,
 from ..store import Store, queries
 from .deps import Id, StoreDep, Viewer
 from .sessions import card_of
+
+log = logging.getLogger("stridesync.progress")
 
 router = APIRouter(tags=["progress"])
 MeasureName = Literal[tuple(MEASURES)]
@@ -119,16 +122,30 @@ async def _squad(
     marks = await queries.squad_marks(store)
     steps = await queries.squad_rep_steps(store) if speed_m_s is not None else {}
     rows = []
-    for a, sid, started, snapshot, rep in await queries.squad_reps(store):
+    for a, sid, started, status, snapshot, rep in await queries.squad_reps(store):
         day = started.astimezone(UTC).date()
         if (since is not None and day < since) or (until is not None and day > until):
             continue
+        mass = _body_mass(snapshot)
+        # A session still recording is not yet the athlete's (its reps come and go); a
+        # rep that is not a JSON object, or an athlete with no usable mass (a club lane
+        # may send anything), is left out, never a 500 for the whole squad.
+        if status == "recording" or mass is None or not isinstance(rep, dict):
+            continue
         if speed_m_s is not None:
-            at_speed = contact_at_speed(steps.get((sid, rep["rep"]), []), speed_m_s)
+            at_speed = contact_at_speed(steps.get((sid, rep.get("rep")), []), speed_m_s)
             rep = {**rep, "contact_time_at_speed_s": at_speed}
         kind = rep_kind(rep, marks.get(sid, []))
-        rows.append(RepRow(a, sid, started, snapshot["body_mass_kg"], rep, kind))
+        rows.append(RepRow(a, sid, started, mass, rep, kind))
     return rows
+
+
+def _body_mass(snapshot) -> float | None:
+    """The athlete's mass as at the session, if it is one (kg, within AthleteInfo's)."""
+    mass = snapshot.get("body_mass_kg") if isinstance(snapshot, dict) else None
+    if isinstance(mass, bool) or not isinstance(mass, int | float):
+        return None
+    return float(mass) if 20.0 <= mass <= 250.0 else None
 
 
 async def _last_session_cards(store: Store, squad: list[RepRow], athlete_id: int) -> list[dict]:
@@ -138,4 +155,12 @@ async def _last_session_cards(store: Store, squad: list[RepRow], athlete_id: int
         return []
     last = max(mine, key=lambda r: r.started_at).session_id
     row = await queries.session(store, last)
-    return [await card_of(store, row, r.rep) for r in mine if r.session_id == last]
+    cards = []
+    for r in mine:
+        if r.session_id != last:
+            continue
+        try:
+            cards.append(await card_of(store, row, r.rep))
+        except (TypeError, ValueError, KeyError):  # a rep a club lane sent malformed
+            log.warning("session %d: a rep with no card (malformed): left out", last)
+    return cards

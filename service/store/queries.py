@@ -257,12 +257,17 @@ async def athlete_named(store: Store, fields: dict[str, Any]) -> Athlete:
     return row
 
 
-async def squad_reps(store: Store) -> list[tuple[int, int, Any, dict, dict]]:
-    """Every stored rep with its athlete, session, start and the athlete as at that
-    session: (athlete_id, session_id, started_at, athlete_snapshot, rep data)."""
+async def squad_reps(store: Store) -> list[tuple[int, int, Any, str, dict, dict]]:
+    """Every stored rep with its athlete, session, start and status and the athlete as at
+    that session: (athlete_id, session_id, started_at, status, athlete_snapshot, rep)."""
     q = (
         select(
-            Session.athlete_id, Session.id, Session.started_at, Session.athlete_snapshot, Rep.data
+            Session.athlete_id,
+            Session.id,
+            Session.started_at,
+            Session.status,
+            Session.athlete_snapshot,
+            Rep.data,
         )
         .join(Rep, Rep.session_id == Session.id)
         .order_by(Session.started_at, Rep.number)
