@@ -59,12 +59,31 @@ async def raw_blocks(
             yield r.first_sample, r.lost_before, t, v
 
 
-def _csv_line(values) -> str:
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v):
+    """A value as a CSV cell: floats to the last digit, nothing for None, and text that a
+    spreadsheet would run as a formula (=, +, -, @ first: a lane's `foot` of
+    "=HYPERLINK(...)") made text with a leading quote, as OWASP recommends."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str) and v.startswith(FORMULA_LEADS):
+        return "'" + v
+    return v
+
+
+def csv_rows(rows) -> str:
+    """Rows of values as CSV text, every cell through `csv_cell`."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(
-        "" if v is None else (repr(v) if isinstance(v, float) else v) for v in values
-    )
+    csv.writer(buf, lineterminator="\n").writerows([csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()
+
+
+def _csv_line(values) -> str:
+    return csv_rows([values])
 
 
 async def steps_csv(store: Store, session: Session) -> AsyncIterator[str]:

@@ -76,3 +76,32 @@ async def test_the_pdf_report_renders_every_name_a_person_can_have(tmp_path):
                 text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
                 if name in READABLE:
                     assert name in text, (name, text[:200])
+
+
+async def test_exports_neutralise_cells_a_spreadsheet_would_run(tmp_path):
+    """Values a lane uploaded (foot, limiter, source, model version) that start with
+    =, +, - or @ go out as text (a leading quote), as OWASP recommends; numbers stay
+    numbers, negative ones too."""
+    import csv
+
+    from service.store import Step
+
+    async with running(tmp_path) as (app, addr):
+        store = app.state.store
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        async with httpx.AsyncClient(base_url=f"http://{addr}", headers=auth, timeout=60) as c:
+            a = (await c.post("/api/athletes", json={"name": "Eve", "body_mass_kg": 60})).json()
+            await _session(store, a["id"], "stopped", {"body_mass_kg": 60.0}, [GOOD_REP])
+            evil = {"n": 1, "type": "step", "foot": '=HYPERLINK("http://x","y")',
+                    "limiter": "+cmd|' /C calc'!A0", "source": "@SUM(1,1)",
+                    "model_version": "-2+3", "ic_time_s": -0.25, "contact_time_s": 0.1}  # fmt: skip
+            async with store.session() as s, s.begin():
+                s.add(Step(session_id=1, seq=1, rep=1, foot=evil["foot"], ic_time_s=-0.25,
+                           limiter=evil["limiter"], aligned=False, source=evil["source"],
+                           data=evil))  # fmt: skip
+            text = (await c.get("/api/sessions/1/export",
+                                params={"format": "csv", "table": "steps"})).text  # fmt: skip
+    row = next(csv.DictReader(io.StringIO(text)))
+    for key in ("foot", "limiter", "source", "model_version"):
+        assert row[key] == "'" + evil[key], (key, row[key])
+    assert row["ic_time_s"] == "-0.25"  # a number, as it was

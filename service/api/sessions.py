@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -128,13 +126,10 @@ async def rep_card(
     card = await card_of(store, row, found[0])
     if format == "json":
         return card
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(
-        [("section", "name", "value", "unit"), *repcard.card_rows(card)]
-    )
+    text = export.csv_rows([("section", "name", "value", "unit"), *repcard.card_rows(card)])
     name = f"stridesync-session-{session_id}-rep-{rep}-card.csv"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(out.getvalue(), media_type="text/csv", headers=disposition)
+    return Response(text, media_type="text/csv", headers=disposition)
 
 
 async def card_of(store: Store, row: Session, stored_rep: dict) -> dict:
