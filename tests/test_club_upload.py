@@ -178,3 +178,54 @@ async def _check_centre_holds_the_lanes_session(lane: Store, row: Session, pg_ur
     # One registry: the centre's record of an athlete it knew wins, on both sides.
     assert _pg(pg_url, "SELECT uuid, name FROM athletes") == [(known["uuid"], "Ada (centre)")]
     assert ada.name == "Ada (centre)"
+
+
+@pytest.mark.asyncio
+async def test_a_refused_session_is_set_aside_and_the_lanes_own_sessions_upload(tmp_path):
+    """A Pi set up from a copy of another lane's SD card holds that lane's sessions:
+    the centre refuses them (409, recorded on another lane). The uploader sets them
+    aside, says why (a copied card), and uploads the lane's own sessions; the centre's
+    lane card shows the refusals. (Before: it stopped at the first refusal, for ever.)"""
+    import shutil
+
+    from tests.service_helpers import VIEWER
+
+    with pg_database() as pg_url:
+        central = {
+            "database": {"url": pg_url},
+            "club": {
+                "role": "central",
+                "node_token_hashes": {
+                    "lane-7": config.hash_token(LANE),
+                    "lane-8": config.hash_token(OTHER_LANE),
+                },
+            },
+        }
+        async with running(tmp_path, **central) as (_app, addr):
+            seven = Store(f"sqlite+aiosqlite:///{tmp_path}/lane7.db")
+            await seven.open()
+            await _recorded_session(seven, "a0000000-0000-4000-8000-000000000007", "Ada")
+            await seven.close()
+            shutil.copy(tmp_path / "lane7.db", tmp_path / "lane8.db")  # the cloned card
+            for name, token in (("lane7", LANE), ("lane8", OTHER_LANE)):
+                store = Store(f"sqlite+aiosqlite:///{tmp_path}/{name}.db")
+                await store.open()
+                if name == "lane8":  # its own session, after the copy
+                    await _recorded_session(store, "b0000000-0000-4000-8000-000000000008", "Bob")
+                settings = config.load(
+                    None,
+                    database={"url": f"sqlite+aiosqlite:///{tmp_path}/{name}.db"},
+                    club={"central_url": f"http://{addr}", "token": token},
+                )
+                uploader = Uploader(settings, store)
+                await uploader.sync()
+                await store.close()
+            assert uploader.uploaded == 1  # lane-8's own session
+            (refused,) = uploader.health()["sessions_refused"]
+            assert "recorded on" in refused["reason"] and "copied" in refused["reason"]
+            async with httpx.AsyncClient(base_url=f"http://{addr}") as c:
+                viewer = {"Authorization": f"Bearer {VIEWER}"}
+                lanes = (await c.get("/api/club/lanes", headers=viewer)).json()
+            card = next(lane for lane in lanes if lane["lane"] == "lane-8")
+            assert card["refused_uploads"] >= 1 and "recorded on" in card["refused_reason"]
+            assert len(_pg(pg_url, "SELECT id FROM sessions")) == 2  # one of each lane

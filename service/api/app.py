@@ -101,6 +101,7 @@ def _club(settings: Settings, store: Store, hub: Hub, pipeline: Live):
     if settings.club.central_url:
         uploader = Uploader(settings, store)
         pipeline.on_stopped.append(uploader.wake.set)
+        pipeline.club_health = uploader.health
         return uploader
     return None
 

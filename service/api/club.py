@@ -14,6 +14,7 @@ from fastapi import Path as PathParam
 from .. import auth
 from ..club import ledger
 from ..club.wire import ChunksUpload, Complete, Held, SessionUpload, StepsUpload
+from ..errors import Conflict
 from ..live.session import athlete_json
 from ..store import queries
 from .deps import StoreDep, Viewer
@@ -46,9 +47,15 @@ async def held(uuid: SessionUuid, store: StoreDep, _lane: Lane):
 
 
 @router.put("/api/club/sessions/{uuid}", response_model=Held)
-async def put_session(uuid: SessionUuid, body: SessionUpload, store: StoreDep, lane: Lane):
+async def put_session(
+    request: Request, uuid: SessionUuid, body: SessionUpload, store: StoreDep, lane: Lane
+):
     """A finished session's record (not its steps and chunks): again is harmless."""
-    return await ledger.put_session(store, uuid, lane, body)
+    try:
+        return await ledger.put_session(store, uuid, lane, body)
+    except Conflict as exc:  # shown on the lane's card: a copied SD card says so here
+        request.app.state.club.refused(lane, uuid, str(exc))
+        raise
 
 
 @router.post("/api/club/sessions/{uuid}/steps", response_model=Held)

@@ -74,6 +74,15 @@ class Centre:
     def lanes(self) -> list[dict]:
         return [lane.as_dict() for _, lane in sorted(self._lanes.items())]
 
+    def refused(self, node: str, uuid: str, why: str) -> None:
+        """A lane's upload the centre refused (409): counted on its card, with why."""
+        lane = self._lanes.setdefault(node, Lane(node))
+        if lane.state.get("refused_reason") != why:  # said when it changes, not each retry
+            log.warning("club: %s: upload of session %s refused: %s", node, uuid, why)
+        lane.state["refused_uploads"] = lane.state.get("refused_uploads", 0) + 1
+        lane.state["refused_reason"] = why
+        self.hub.publish({"type": "lane", **lane.as_dict()})
+
     def health(self) -> dict:
         return {
             "ok": self.connected,

@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import ssl
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -51,7 +53,12 @@ class Uploader:
         self.error: str | None = None
         self.uploaded = 0  # sessions the centre confirmed
         self.chunks_sent = 0
+        # Sessions the centre refused: session id -> (why, when); tried again after
+        # REFUSED_RETRY_S, the others going on meanwhile.
+        self.refused: dict[int, tuple[str, float]] = {}
         self._task: asyncio.Task | None = None
+
+    REFUSED_RETRY_S = 600.0
 
     def health(self) -> dict:
         return {
@@ -60,6 +67,9 @@ class Uploader:
             "error": self.error,
             "sessions_uploaded": self.uploaded,
             "chunks_sent": self.chunks_sent,
+            "sessions_refused": [
+                {"session_id": sid, "reason": why} for sid, (why, _) in sorted(self.refused.items())
+            ],
         }
 
     async def start(self) -> None:
@@ -96,11 +106,32 @@ class Uploader:
         )
 
     async def sync(self) -> None:
-        """The roster down, then every finished session the centre lacks, oldest first."""
+        """The roster down, then every finished session the centre lacks, oldest first. A
+        session the centre refuses is set aside (shown in health, tried again later) and
+        the next goes: one refusal must not hold back every later session. The link
+        down stops the round (raised), to be tried again."""
         async with self._client() as c:
             await self._pull_roster(c)
+            now = time.monotonic()
             for sid in await _pending(self.store):
-                await self._upload(c, sid)
+                if now - self.refused.get(sid, ("", -math.inf))[1] < self.REFUSED_RETRY_S:
+                    continue
+                try:
+                    await self._upload(c, sid)
+                except UploadRefused as exc:
+                    self._refused(sid, str(exc))
+                else:
+                    self.refused.pop(sid, None)
+
+    def _refused(self, sid: int, why: str) -> None:
+        if "recorded on" in why:  # the centre holds it from another lane
+            why = (
+                f"{why[:160]}; this Pi's database looks copied from another lane's SD card:"
+                " its own sessions upload, those from before the copy stay here"
+            )
+        if self.refused.get(sid, ("",))[0] != why:
+            log.warning("club: session %d refused by the centre: %s", sid, why)
+        self.refused[sid] = (why[:400], time.monotonic())
 
     async def _pull_roster(self, c: httpx.AsyncClient) -> None:
         r = await _ok(await c.get("/api/club/athletes"))

@@ -76,6 +76,7 @@ class Live:
         # The centre consumes its broker (service/club/centre.py): it publishes nothing.
         self.mqtt = _mqtt_out(settings) if settings.club.role == "lane" else None
         self.on_stopped: list = []  # called when a session has stopped (the club uploader)
+        self.club_health = None  # a lane's uploader's health, in the status (docs/club.md)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -381,6 +382,7 @@ class Live:
                     "overloads": self.counters.overloads,
                 },
                 "clients": len(self.hub.clients),
+                "club": self.club_health() if self.club_health is not None else None,
             }
         )
 

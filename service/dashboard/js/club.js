@@ -45,6 +45,11 @@ function renderLane(s) {
   else if (s.step) renderStep(c, s.step);
   else light(c, "running", "RECORDING", "no step yet");
   c.q(".rep").textContent = s.rep ? repLine(s.rep) : "";
+  // Uploads the centre refused (a Pi set up from another lane's SD card): said here.
+  const refused = c.q(".refused");
+  refused.hidden = !s.refused_uploads;
+  refused.textContent = s.refused_uploads
+    ? `${s.refused_uploads} upload(s) refused: ${s.refused_reason}` : "";
 }
 
 function renderStep(c, s) {

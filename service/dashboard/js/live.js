@@ -227,6 +227,10 @@ export function renderStatus(msg) {
   else if (msg.storage && msg.storage.behind) {
     warnings.push(`storage ${fmt(msg.storage.backlog_s, 1)} s behind (catching up)`);
   }
+  const refused = msg.club && msg.club.sessions_refused ? msg.club.sessions_refused : [];
+  if (refused.length) {
+    warnings.push(`${refused.length} session(s) refused by the club's centre: ${refused[0].reason}`);
+  }
   if (state.ws && state.ws.readyState === WebSocket.OPEN) banner(warnings.join(" · "));
 }
 
