@@ -229,3 +229,72 @@ async def test_a_refused_session_is_set_aside_and_the_lanes_own_sessions_upload(
             card = next(lane for lane in lanes if lane["lane"] == "lane-8")
             assert card["refused_uploads"] >= 1 and "recorded on" in card["refused_reason"]
             assert len(_pg(pg_url, "SELECT id FROM sessions")) == 2  # one of each lane
+
+
+@pytest.mark.asyncio
+async def test_upload_input_is_bounded_and_a_lane_sees_only_its_own(tmp_path):
+    """What a lane's token can send is checked as a REST body is (422, nothing stored):
+    integers beyond the columns, NaN, NUL, a step time as text; a chunk sent again must
+    be the one held (409); another lane's session is not this lane's to read (404)."""
+    import base64
+    import json
+
+    with pg_database() as pg_url:
+        central = {
+            "database": {"url": pg_url},
+            "club": {"role": "central", "node_token_hashes": {
+                "lane-7": config.hash_token(LANE), "lane-8": config.hash_token(OTHER_LANE)}},
+        }  # fmt: skip
+        async with running(tmp_path, **central) as (_app, addr):
+            lane = Store(f"sqlite+aiosqlite:///{tmp_path}/lane.db")
+            await lane.open()
+            row = await _recorded_session(lane, "c0000000-0000-4000-8000-000000000007", "Cy")
+            from service.club.lane import _record
+
+            record, uuid = await _record(lane, row.id)
+            await lane.close()
+            base = f"/api/club/sessions/{uuid}"
+            mine = {"Authorization": f"Bearer {LANE}", "Content-Type": "application/json"}
+            other = {"Authorization": f"Bearer {OTHER_LANE}"}
+            async with httpx.AsyncClient(base_url=f"http://{addr}", timeout=60) as c:
+                assert (await c.put(base, content=record, headers=mine)).status_code == 200
+                doc = json.loads(record)
+
+                async def refused(path, body) -> int:
+                    text = body if isinstance(body, str) else json.dumps(body)
+                    return (await c.request("PUT" if path == base else "POST", path,
+                                            content=text, headers=mine)).status_code  # fmt: skip
+
+                nul = {**doc, "session": {**doc["session"], "notes": "a\x00b"}}
+                assert await refused(base, nul) == 422
+                nan = json.dumps(doc).replace('"clock_origin_s": 1000.0', '"clock_origin_s": NaN')
+                assert "NaN" in nan and await refused(base, nan) == 422
+                step = {"seq": 1, "rep": 1, "foot": "left", "ic_time_s": 1.0, "limiter": None,
+                        "aligned": True, "source": "imu",
+                        "data": {"type": "step", "n": 1, "ic_time_s": 1.0}}  # fmt: skip
+                for bad in (
+                    {**step, "seq": 2**40},
+                    {**step, "data": {**step["data"], "ic_time_s": "x"}},
+                ):
+                    assert await refused(f"{base}/steps", {"steps": [bad]}) == 422
+                chunk = {"device_id": "5353494d00000001", "stream_id": 0, "first_sample": 0,
+                         "n": 500, "t_start": 1000.0, "t_end": 1000.499, "lost_before": 0,
+                         "data": base64.b64encode(b"abc").decode()}  # fmt: skip
+                for bad in ({**chunk, "first_sample": 2**63}, {**chunk, "n": 2**40},
+                            {**chunk, "data": "not base64!"}):  # fmt: skip
+                    assert await refused(f"{base}/chunks", {"first": 0, "chunks": [bad]}) == 422
+                # A chunk sent again must be the one held.
+                ok = {"first": 0, "chunks": [chunk]}
+                assert (await c.post(f"{base}/chunks", json=ok, headers=mine)).status_code == 200
+                forged = {
+                    "first": 0,
+                    "chunks": [{**chunk, "data": base64.b64encode(b"abd").decode()}],
+                }
+                assert (
+                    await c.post(f"{base}/chunks", json=forged, headers=mine)
+                ).status_code == 409
+                assert (await c.post(f"{base}/chunks", json=ok, headers=mine)).status_code == 200
+                # Another lane's token reads nothing of it.
+                assert (await c.get(base, headers=other)).status_code == 404
+                assert (await c.get(base, headers=mine)).status_code == 200
+            assert _pg(pg_url, "SELECT count(*) FROM steps") == [("0",)]

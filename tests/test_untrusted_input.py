@@ -105,3 +105,34 @@ async def test_exports_neutralise_cells_a_spreadsheet_would_run(tmp_path):
     for key in ("foot", "limiter", "source", "model_version"):
         assert row[key] == "'" + evil[key], (key, row[key])
     assert row["ic_time_s"] == "-0.25"  # a number, as it was
+
+
+def test_the_centre_takes_a_lanes_mqtt_message_as_rest_would_or_drops_it_alone():
+    """Each message on its own (the consumer drops it, counted, and writes the rest of
+    its batch): too big, too deep to read, NaN, text with a NUL, a step whose time is
+    text, a message type the topic does not carry (a lane's "hello" with role admin
+    would reach the club page)."""
+    import json
+
+    from service.club.centre import _checked
+    from service.club.wire import Refused
+
+    by = {"device_id": "5353494d00000001", "stream_id": 0, "sample": 9}
+    good = {"type": "step", "n": 3, "ic_time_s": 1.25, "to_time_s": 1.35, "foot": "left",
+            "session_uuid": "a0000000-0000-4000-8000-000000000001", "confirmed_by": by}  # fmt: skip
+    assert _checked("steps", json.dumps(good).encode()) == good
+    bad = {
+        "1 MB": json.dumps({**good, "pad": "x" * 1_000_000}).encode(),
+        "100k deep": b"[" * 100_000 + b"]" * 100_000,
+        "NaN": json.dumps({**good, "ic_time_s": float("nan")}).encode(),
+        "NUL": json.dumps({**good, "foot": "left\x00"}).encode(),
+        "time as text": json.dumps({**good, "ic_time_s": "x"}).encode(),
+        "2^63": json.dumps({**good, "n": 2**63}).encode(),
+        "hello": json.dumps({"type": "hello", "role": "admin"}).encode(),
+        "a rep on steps": json.dumps({"type": "rep", "rep": 1}).encode(),
+        "not an object": b"[1, 2]",
+    }
+    for what, payload in bad.items():
+        with pytest.raises(Refused):
+            _checked("steps", payload)
+            pytest.fail(what)

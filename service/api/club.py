@@ -41,9 +41,9 @@ async def roster(store: StoreDep, _lane: Lane) -> list[dict]:
 
 
 @router.get("/api/club/sessions/{uuid}", response_model=Held)
-async def held(uuid: SessionUuid, store: StoreDep, _lane: Lane):
-    """What the centre holds of a session: a lane resumes its upload from here."""
-    return await ledger.held(store, uuid)
+async def held(uuid: SessionUuid, store: StoreDep, lane: Lane):
+    """What the centre holds of the lane's session: it resumes its upload from here."""
+    return await ledger.held(store, uuid, lane)
 
 
 @router.put("/api/club/sessions/{uuid}", response_model=Held)

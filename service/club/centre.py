@@ -31,6 +31,7 @@ from ..hub import Hub
 from ..store import Store
 from . import ledger
 from .brokers import CLUB_TOPICS
+from .wire import MAX_MESSAGE_BYTES, Refused, check_event, check_value
 
 log = logging.getLogger("stridesync.club")
 
@@ -38,6 +39,38 @@ SUBSCRIPTIONS = (
     "stridesync/+/link",  # the bridge's own notification
     *(f"stridesync/+/{topic}" for topic in CLUB_TOPICS),
 )
+
+
+# What a lane may publish on each of its topics: its role's messages, nothing else (a
+# "hello" from a lane would reach the club page, which takes its role from its own
+# server's hello alone).
+TYPES_ON = {
+    "steps": {"step", "steps_confirmed", "steps_retracted"},
+    "reps": {"rep"},
+}
+
+
+def _no_constant(name: str):
+    raise Refused(f"{name} is not a number JSON allows")
+
+
+def _checked(topic_last: str, payload: bytes) -> dict:
+    """A lane's message as REST would take it (club/wire.py: size, depth, text, numbers,
+    a step's and a rep's fields), or `Refused` with why."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise Refused(f"{len(payload)} bytes, more than {MAX_MESSAGE_BYTES}")
+    try:
+        msg = json.loads(payload, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise Refused("not JSON (or nested too deep to read)") from None
+    if not isinstance(msg, dict):
+        raise Refused("not a JSON object")
+    check_value(msg)
+    allowed = TYPES_ON.get(topic_last)
+    if allowed is not None and msg.get("type") not in allowed:
+        raise Refused(f"a {msg.get('type')!r} message on its {topic_last} topic")
+    check_event(msg)
+    return msg
 
 
 class Lane:
@@ -177,12 +210,10 @@ class Centre:
             self.hub.publish({"type": "lane", **lane.as_dict()})
             return None
         try:
-            msg = json.loads(payload)
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
+            msg = _checked(last, payload)
+        except Refused as exc:  # this message alone: the batch around it goes on
             self.rejected += 1
-            log.warning("club: %s: not a JSON object; dropped", topic)
+            log.warning("club: %s: %s; dropped", topic, exc)
             return None
         if last == "status":
             lane.state["online"] = msg.get("state") == "online"

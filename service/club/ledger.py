@@ -51,13 +51,6 @@ async def athlete_id(s, a: AthleteWire) -> int:
     return new or await s.scalar(select(Athlete.id).where(Athlete.uuid == a.uuid))
 
 
-async def _session_id(s, uuid: str) -> int:
-    sid = await s.scalar(select(Session.id).where(Session.uuid == uuid))
-    if sid is None:
-        raise NotFound(f"no session {uuid}: PUT it first")
-    return sid
-
-
 async def _owned(s, uuid: str, node: str) -> int:
     """A lane writes only its own sessions (as on the broker, its own topics)."""
     row = (await s.execute(select(Session.id, Session.node).where(Session.uuid == uuid))).first()
@@ -68,9 +61,14 @@ async def _owned(s, uuid: str, node: str) -> int:
     return row.id
 
 
-async def held(store: Store, uuid: str) -> Held:
+async def held(store: Store, uuid: str, node: str) -> Held:
+    """What the centre holds of a lane's own session (another lane's is not its to know:
+    404, as for one the centre lacks)."""
     async with store.session() as s:
-        sid = await _session_id(s, uuid)
+        try:
+            sid = await _owned(s, uuid, node)
+        except Conflict:
+            raise NotFound(f"no session {uuid} of {node}") from None
         return await _held(s, sid, None)
 
 
@@ -139,6 +137,7 @@ async def add_chunks(store: Store, uuid: str, node: str, up: ChunksUpload) -> He
         have = await s.scalar(select(func.count()).where(RawChunk.session_id == sid))
         if up.first > have:
             raise Conflict(f"the centre holds {have} chunks of {uuid}; send from {have}")
+        await _same_as_held(s, sid, uuid, up, have)
         if up.chunks:
             values = [chunk_values(sid, up.first + i, c) for i, c in enumerate(up.chunks)]
             await s.execute(
@@ -147,6 +146,22 @@ async def add_chunks(store: Store, uuid: str, node: str, up: ChunksUpload) -> He
                 .on_conflict_do_nothing(index_elements=["session_id", "seq"])
             )
         return await _held(s, sid, None)
+
+
+async def _same_as_held(s, sid: int, uuid: str, up: ChunksUpload, have: int) -> None:
+    """A chunk sent again (a resumed upload) must be the one held, byte for byte: a
+    different one under the same index is a lane's bug or a forgery, refused (409)."""
+    again = min(have, up.first + len(up.chunks)) - up.first
+    if again <= 0:
+        return
+    rows = await s.execute(
+        select(RawChunk.seq, RawChunk.data).where(
+            RawChunk.session_id == sid, RawChunk.seq >= up.first, RawChunk.seq < up.first + again
+        )
+    )
+    for seq, data in rows.all():
+        if chunk_values(sid, seq, up.chunks[seq - up.first])["data"] != data:
+            raise Conflict(f"chunk {seq} of {uuid} differs from the one the centre holds")
 
 
 async def complete(store: Store, uuid: str, node: str, c: Complete) -> Held:

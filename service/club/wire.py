@@ -5,11 +5,20 @@ imported by both ends (service/club/lane.py, service/api/club.py)."""
 from __future__ import annotations
 
 import base64
+import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from ..engine.events import REP_FIELDS, STEP_FIELDS
 from ..store import RawChunk
 
 Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")]
@@ -20,9 +29,90 @@ SESSION_FIELDS = (
 )  # fmt: skip
 
 
+# What a lane may send, by REST and MQTT alike (issue 31): a value of any of these
+# shapes is refused alone (422 by REST; dropped and counted by the centre's consumer).
+MAX_MESSAGE_BYTES = 64 * 1024  # a step message is ~1.2 KB
+MAX_DEPTH = 6  # a step's confirmed_by is 2 deep
+MAX_TEXT = 2000  # as the REST API's notes
+MAX_INT = 2**53  # any count or index (SQL BIGINT and JSON numbers both hold it)
+
+
+class Refused(ValueError):
+    """A lane's value the centre does not take; the message says what, for the log."""
+
+
+def check_value(v, depth: int = 0) -> None:
+    """Raise `Refused` for what no field of a session, step or rep may hold: nesting
+    deeper than MAX_DEPTH, text longer than MAX_TEXT or with a NUL (PostgreSQL refuses
+    it), a number that is not finite or beyond MAX_INT."""
+    if depth > MAX_DEPTH:
+        raise Refused(f"nested deeper than {MAX_DEPTH}")
+    if isinstance(v, str):
+        if len(v) > MAX_TEXT or "\x00" in v:
+            raise Refused("text too long, or with a NUL")
+    elif isinstance(v, bool) or v is None:
+        return
+    elif isinstance(v, int):
+        if abs(v) > MAX_INT:
+            raise Refused(f"integer beyond {MAX_INT}")
+    elif isinstance(v, float):
+        if not math.isfinite(v):
+            raise Refused("a number that is not finite")
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            check_value(k, depth + 1)
+            check_value(x, depth + 1)
+    elif isinstance(v, list | tuple):
+        for x in v:
+            check_value(x, depth + 1)
+
+
+def check_event(e: dict) -> None:
+    """A step's or rep's own fields as their one definition types them (engine/events.py):
+    `ic_time_s: "x"` stored would break every read of the session's steps."""
+    fields = STEP_TYPES if e.get("type") == "step" else REP_TYPES if e.get("type") == "rep" else {}
+    for name, (kind, optional) in fields.items():
+        v = e.get(name)
+        if v is None:
+            if not optional and name in e:
+                raise Refused(f"{name} is null")
+            continue
+        if kind is float and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise Refused(f"{name} is not a number")
+        if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
+            raise Refused(f"{name} is not an integer")
+        if kind is str and not isinstance(v, str):
+            raise Refused(f"{name} is not text")
+        if kind is bool and not isinstance(v, bool):
+            raise Refused(f"{name} is not true or false")
+
+
+def _types(fields) -> dict[str, tuple[type, bool]]:
+    out = {}
+    for f in fields:
+        t = f.type
+        base = t if t in (float, int, str, bool) else str if get_origin(t) is Literal else None
+        if base is not None:
+            out[f.name] = (base, f.optional)
+    return out
+
+
+STEP_TYPES = _types(STEP_FIELDS)
+REP_TYPES = _types(REP_FIELDS)
+
+
 class _Wire(BaseModel):
     # Attribute docstrings are the schema's descriptions (OpenAPI, docs/api.md).
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data):
+        try:
+            check_value(data)
+        except Refused as exc:
+            raise ValueError(str(exc)) from None
+        return data
 
 
 class AthleteWire(_Wire):
@@ -75,7 +165,7 @@ class StreamWire(_Wire):
 
 
 class StepWire(_Wire):
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=2**31 - 1)
     """the step's number in the session (its key)"""
     rep: int | None
     """its rep"""
@@ -92,18 +182,36 @@ class StepWire(_Wire):
     data: dict[str, Any]
     """every field of the step as the lane stored it (times on the lane's clock)"""
 
+    @field_validator("data")
+    @classmethod
+    def _a_step(cls, v: dict) -> dict:
+        try:
+            check_event(v)
+        except Refused as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
 
 class RepWire(_Wire):
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=2**31 - 1)
     """the rep's number in the session (its key)"""
     start_s: Seconds | None
     """its start on the lane's monotonic clock [s]"""
     end_s: Seconds | None
     """its end on the lane's monotonic clock [s]"""
-    steps: int = Field(ge=0)
+    steps: int = Field(ge=0, le=2**31 - 1)
     """its steps"""
     data: dict[str, Any]
     """every field of the rep as the lane stored it"""
+
+    @field_validator("data")
+    @classmethod
+    def _a_rep(cls, v: dict) -> dict:
+        try:
+            check_event(v)
+        except Refused as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
 
 class MarkWire(_Wire):
@@ -122,16 +230,22 @@ class ChunkWire(_Wire):
     """the stream's id on its device"""
     first_sample: int = Field(ge=0)
     """the device's index of its first sample"""
-    n: int = Field(ge=1)
+    n: int = Field(ge=1, le=10**7)
     """samples in it"""
     t_start: Seconds
     """its first sample's time on the lane's monotonic clock [s]"""
     t_end: Seconds
     """its last sample's time on the lane's monotonic clock [s]"""
-    lost_before: int = Field(ge=0)
+    lost_before: int = Field(ge=0, le=2**31 - 1)
     """samples lost between the chunk before and this one"""
     data: str
     """base64 of the chunk as the lane stored it (service/store/rawcodec.py)"""
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, v: str) -> str:
+        base64.b64decode(v, validate=True)  # binascii.Error is a ValueError: 422
+        return v
 
 
 class SessionUpload(_Wire):

@@ -90,7 +90,8 @@ async function loadSessions() {
 
 function handle(msg) {
   state.messages++;
-  if (msg.type === "hello") { $("role").textContent = msg.role; return; }
+  // The role is the centre's own hello's (a lane's messages carry "lane": never theirs).
+  if (msg.type === "hello" && !msg.lane) { $("role").textContent = msg.role; return; }
   if (!msg.lane) return;  // the centre's own status: no sensors here
   if (msg.type === "lane") renderLane(msg);
   else if (msg.type === "step") renderStep(card(msg.lane), msg);
