@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,56 @@ def _chunks(stream: StreamInfo, name: str, t: np.ndarray, values: np.ndarray, ch
         yield SampleBlock(0, name, stream, i, t[i : i + chunk], values[i : i + chunk])
 
 
+# What a sensor can read, generously (a sprinter's ground reaction peaks at ~3 kN, a
+# radar reads to ~40 m/s, a shank gyro and accelerometer clip at 2000 deg/s and 16 g):
+# a value beyond is a damaged file, not a measurement (1e308 N gave a peak of 1e305
+# body weights, and exit 0).
+MAX_ABS = {"force": 50_000.0, "speed": 100.0, "gyro": 20_000.0, "accel": 2_000.0}
+MAX_HEADER_BYTES = 65536  # a CSV recording's first line; a 10 MB one is not one
+
+
+def _checked(path: Path, what: str, values: np.ndarray, columns: list[str]) -> None:
+    """Every value a finite number within what a sensor reads, else `error` naming the
+    first that is not (a recording with a hole is not replayed as if it had none)."""
+    bad = ~np.isfinite(values) | (np.abs(values) > MAX_ABS[what])
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise error(
+            f"{path}: row {row + 2}, column {columns[col]}: {values[row, col]!r} is not a"
+            f" {what} a sensor reads (every cell must be a finite number within"
+            f" ±{MAX_ABS[what]:g})"
+        )
+
+
+def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
+    """The header and the numbers of a CSV recording, or `error` with why in one line.
+    The header is read bounded (a 10 MB line is no header) and the rows by numpy's
+    parser: memory in proportion to the numbers."""
+    try:
+        with open(path, "rb") as f:
+            head = f.readline(MAX_HEADER_BYTES + 1)
+        text = head.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not a CSV recording ({exc.__class__.__name__})") from None
+    if len(head) > MAX_HEADER_BYTES or "\x00" in text or not text.strip():
+        raise error(f"{path}: not a CSV recording (no header line of column names)")
+    header = [name.strip() for name in next(csv.reader([text]))]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "empty input": said below
+            data = np.loadtxt(
+                path, delimiter=",", skiprows=1, ndmin=2, encoding="utf-8-sig", dtype=float
+            )
+    except (ValueError, UnicodeDecodeError) as exc:
+        why = str(exc).splitlines()[0][:160]
+        raise error(f"{path}: not a CSV recording of numbers ({why})") from None
+    if data.shape[0] == 0:
+        raise error(f"{path}: a CSV recording needs rows of samples under its header")
+    if data.shape[1] != len(header):
+        raise error(f"{path}: {data.shape[1]} values a row, {len(header)} column names")
+    return header, data
+
+
 def _rate(t: np.ndarray, path: Path) -> float:
     dt = np.diff(t)
     if len(t) < 3 or not np.all(dt > 0):
@@ -78,16 +129,15 @@ def _rate(t: np.ndarray, path: Path) -> float:
 
 
 def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f))
-        data = np.genfromtxt(path, delimiter=",", skip_header=1, encoding="utf-8-sig")
-    except (StopIteration, UnicodeDecodeError, ValueError) as exc:
-        raise error(f"{path}: not a CSV recording ({exc.__class__.__name__})") from None
-    data = np.atleast_2d(data)
-    col = {name.strip(): i for i, name in enumerate(header)}
+    header, data = _read_csv(path)
+    col = {name: i for i, name in enumerate(header)}
+    time_col = next((c for c in ("time_s", "time") if c in col), None)
+    if time_col is not None:
+        _checked(path, "speed", data[:, [col[time_col]]], [time_col])  # finite times
     fz_cols = [c for c in col if c.startswith("fp") and c.endswith("_fz_n")]
     if "time_s" in col and fz_cols:
+        forces = [i for c, i in col.items() if c.startswith("fp") and c.endswith("_n")]
+        _checked(path, "force", data[:, forces], [header[i] for i in forces])
         t = data[:, col["time_s"]]
         plates = [c[: -len("_fz_n")] for c in fz_cols]
         fx = sum(data[:, col[f"{p}_fx_n"]] for p in plates if f"{p}_fx_n" in col)
@@ -106,6 +156,7 @@ def _csv_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:
     if "time_s" in col and imu:
         return _imu_blocks(data, col, imu, path, chunk)
     if "time" in col and "velocity" in col:
+        _checked(path, "speed", data[:, [col["velocity"]]], ["velocity"])
         t = data[:, col["time"]]
         v = data[:, col["velocity"]][:, None]
         stream = _stream(
@@ -172,6 +223,11 @@ def _imu_blocks(data, col, imu, path: Path, chunk: int) -> Iterator[SampleBlock]
     t = data[:, col["time_s"]]
     rate = _rate(t, path)
     units = [Unit.DEG_PER_S] * 3 + [Unit.M_PER_S2] * 3
+    for columns in imu.values():
+        for k, what in ((slice(0, 3), "gyro"), (slice(3, 6), "accel")):
+            cols = [i for i, _ in columns[k]]
+            scaled = data[:, cols] * np.array([f for _, f in columns[k]])
+            _checked(path, what, scaled, [list(col)[i] for i in cols])
     per_stream = []
     for k, (placement, columns) in enumerate(imu.items(), start=1):
         values = np.column_stack([data[:, i] * factor for i, factor in columns])
@@ -195,9 +251,13 @@ def _imu_blocks(data, col, imu, path: Path, chunk: int) -> Iterator[SampleBlock]
 def c3d_ground_reaction(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Times and summed ground reaction force (fx, fy anterior +, fz up) of a C3D file."""
     try:
-        return mocap.ground_reaction(path)
+        t, values = mocap.ground_reaction(path)
     except mocap.error as exc:
         raise error(str(exc)) from None
+    _checked(path, "force", values, ["fx", "fy", "fz"])
+    if len(t) < 3:
+        raise error(f"{path}: a C3D file with no force samples")
+    return t, values
 
 
 def _c3d_blocks(path: Path, chunk: int) -> Iterator[SampleBlock]:

@@ -237,6 +237,9 @@ def stride_templates(c3d_path: str | Path, filter_hz: float = 50.0) -> dict[str,
     return out
 
 
+MAX_C3D_FRAMES = 10_000_000  # a day at 100 Hz: a larger count is a damaged header
+
+
 def ground_reaction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Times and summed ground reaction force (fx, fy anterior +, fz up) of a C3D file:
     type 2 plates (Fx Fy Fz Mx My Mz); ground reaction is minus the force on the
@@ -247,16 +250,25 @@ def ground_reaction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f, warnings.catch_warnings():
             warnings.filterwarnings("ignore", "No point data found")  # plates only: fine
+            warnings.filterwarnings("error")  # any other (a file cut short): not readable
             reader = c3d.Reader(f)
+            frames = reader.last_frame - reader.first_frame + 1
+            if not 0 < frames <= MAX_C3D_FRAMES:
+                raise ValueError(f"{frames} frames")
             analog = np.hstack([a for _, _, a in reader.read_frames(copy=True)])
+            if analog.shape[1] != frames * reader.analog_per_frame:
+                raise ValueError(f"{analog.shape[1]} analog samples of {frames} frames: cut short")
             fp = reader.get("FORCE_PLATFORM")
             channels = fp.get("CHANNEL").int16_array if fp else None
             corners = fp.get("CORNERS").float_array if fp and fp.get("CORNERS") else None
             types = fp.get("TYPE").int16_array if fp else None
             start = (reader.first_frame - 1) / reader.point_rate
             rate = reader.analog_rate
-    except (ValueError, OSError, AttributeError, KeyError, IndexError) as exc:
-        raise error(f"{path}: not a readable C3D file ({exc})") from None
+    except Exception as exc:  # an untrusted file: whatever the reader meets, one line
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]  # one line
+        raise error(f"{path}: not a readable C3D file ({why})") from None
+    if not (np.isfinite(rate) and rate > 0 and np.isfinite(start)):
+        raise error(f"{path}: not a readable C3D file (analog rate {rate})")
     if channels is None or not len(types):
         raise error(f"{path}: the C3D file has no force plates")
     if any(tp != 2 for tp in np.ravel(types)):
