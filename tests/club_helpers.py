@@ -217,13 +217,13 @@ class WsReader:
         self._connection.__exit__(None, None, None)
 
 
-def wait_until(what: str, check, timeout_s: float = 120.0, every_s: float = 0.2):
+def wait_until(what: str, check, timeout_s: float = 120.0, every_s: float = 0.2, why=None):
     """Poll `check` until it returns something true (not a timing assertion: a bound
-    so that a broken run ends)."""
+    so that a broken run ends); `why()` says what was missing, when it ends."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         got = check()
         if got:
             return got
         time.sleep(every_s)
-    raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+    raise AssertionError(f"not within {timeout_s:.0f} s: {what}" + (f": {why()}" if why else ""))

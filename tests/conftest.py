@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,28 +15,33 @@ settings.load_profile("stridesync")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory):
-    """The wheel an installer ships, built from this checkout as `pip wheel` builds it."""
-    out = tmp_path_factory.mktemp("wheel")
+def _pip_wheel(src: Path, tmp: Path) -> Path:
+    """`pip wheel` of a copy of `src`: setuptools builds in the tree (build/), so two
+    workers building the one checkout at once break each other's build."""
+    copy = tmp / "src"
+    skip = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__",
+                                  ".pytest_cache", ".ruff_cache", "node_modules")  # fmt: skip
+    shutil.copytree(src, copy, ignore=skip)
+    out = tmp / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(copy)],
         check=True,
         capture_output=True,
     )
+    return out
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """The wheel an installer ships, built from this checkout as `pip wheel` builds it."""
+    out = _pip_wheel(ROOT, tmp_path_factory.mktemp("wheel"))
     return next(out.glob("stridesync-*.whl"))
 
 
 @pytest.fixture(scope="session")
 def cue_wheel(tmp_path_factory):
     """The cue device's own wheel (cue_device/), as its installer ships it."""
-    out = tmp_path_factory.mktemp("cue-wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
-         str(ROOT / "cue_device")],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    out = _pip_wheel(ROOT / "cue_device", tmp_path_factory.mktemp("cue-wheel"))
     return next(out.glob("stridesync_cue-*.whl"))
 
 

@@ -142,14 +142,20 @@ def test_three_lanes_one_centre_and_the_club_link_cut_for_30_s(idle_lanes):
 
     # Store-and-forward: what the lanes made while the link was down reaches the
     # centre's websocket through the bridges, before any session is uploaded.
-    def caught_up():
+    def missing() -> dict:
+        out = {}
         for lane in lanes:
             kept = {s["n"] for s in _lane_steps(lane, sessions[lane.name])}
-            if not kept <= set(ws.steps(lane.name)):
-                return False
-        return True
+            out[lane.name] = sorted(kept - set(ws.steps(lane.name)))
+        return out
 
-    wait_until("the steps made during the cut at the centre", caught_up)
+    def caught_up():
+        return not any(missing().values())
+
+    def why():
+        return f"missing at the centre: {missing()}; centre: {_club_health(centre)}"
+
+    wait_until("the steps made during the cut at the centre", caught_up, why=why)
 
     # PostgreSQL away, as in a restart: the centre's connections cut and none let in,
     # until the centre has met the outage (a lane's step it could not write). The
@@ -158,7 +164,7 @@ def test_three_lanes_one_centre_and_the_club_link_cut_for_30_s(idle_lanes):
     with _pg_away(db_url):
         wait_until("the centre meets the database outage", lambda: (
             _club_health(centre)["db_retries"] > retries))  # fmt: skip
-    wait_until("the steps made while PostgreSQL was away at the centre", caught_up)
+    wait_until("the steps made while PostgreSQL was away at the centre", caught_up, why=why)
     for lane in lanes:
         with lane.service.client() as c:
             assert c.get("/healthz").json()["components"]["club"]["sessions_uploaded"] == 0

@@ -103,3 +103,29 @@ def test_every_bad_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     os.remove(files["1 GB sparse"])
     os.remove(files["c3d 1 GB sparse"])
+
+
+def test_a_plates_only_c3d_is_read(tmp_path):
+    """The service's own C3D export has force plates and no markers: the reader's "no
+    point data" warning is not damage (the filter that made other warnings errors once
+    caught it too, and every exported session failed to replay)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from firmware_bridge.simulator.mocap import ground_reaction
+    from service.export import _c3d_bytes
+
+    stream = SimpleNamespace(
+        info={"sample_rate_hz": 1000.0, "index": 0, "channels": [{"channel": "fz"}]}
+    )
+
+    t = 100.0 + np.arange(2000) / 1000.0
+    fz = np.where((t > 100.5) & (t < 100.7), 1500.0, 0.0)[:, None]
+    path = tmp_path / "plates.c3d"
+    path.write_bytes(_c3d_bytes(100.0, 1.999, [(stream, [(None, None, t, fz)])]))
+    t_read, grf = ground_reaction(path)
+    loaded = t_read[grf[:, 2] > 750.0]
+    assert grf[:, 2].max() == pytest.approx(1500.0)
+    assert loaded[0] == pytest.approx(0.501, abs=0.002)
+    assert loaded[-1] == pytest.approx(0.699, abs=0.002)

@@ -249,8 +249,10 @@ def ground_reaction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     try:
         with open(path, "rb") as f, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "No point data found")  # plates only: fine
-            warnings.filterwarnings("error")  # any other (a file cut short): not readable
+            # The later filter is tried first: plates only (no points) is fine, any
+            # other warning (a file cut short) makes the file not readable.
+            warnings.filterwarnings("error")
+            warnings.filterwarnings("ignore", "No point data found")
             reader = c3d.Reader(f)
             frames = reader.last_frame - reader.first_frame + 1
             if not 0 < frames <= MAX_C3D_FRAMES:
