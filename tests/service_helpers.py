@@ -303,6 +303,24 @@ def pg_database():
         _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def pg_away(db_url: str):
+    """The centre's PostgreSQL away, as in a restart: its connections cut and none let
+    in, until the block ends."""
+    name = db_url.rsplit("/", 1)[1]
+    psql = ["psql", f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    subprocess.run([*psql, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'], check=True)
+    try:
+        subprocess.run(
+            [*psql, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    f" WHERE datname = '{name}'"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        yield
+    finally:
+        subprocess.run([*psql, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'], check=True)
+
+
 def _psql(sql: str) -> None:
     subprocess.run(
         ["psql", f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql],

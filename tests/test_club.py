@@ -11,7 +11,6 @@ centre's rescore of each session must equal the lane's live steps."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import ssl
@@ -25,7 +24,7 @@ import aiomqtt
 import pytest
 
 from tests.club_helpers import CentralBroker, Centre, Lane, WsReader, make_tls, wait_until
-from tests.service_helpers import PG_DSN, VIEWER, pg_database, sql
+from tests.service_helpers import PG_DSN, VIEWER, pg_away, pg_database, sql
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -72,24 +71,6 @@ def _pg(db_url: str, query: str) -> list[list[str]]:
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout  # fmt: skip
     return [line.split("\t") for line in out.splitlines() if line]
-
-
-@contextlib.contextmanager
-def _pg_away(db_url: str):
-    """The centre's PostgreSQL away, as in a restart: its connections cut and none let
-    in, until the block ends."""
-    name = db_url.rsplit("/", 1)[1]
-    psql = ["psql", f"{PG_DSN}/postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
-    subprocess.run([*psql, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'], check=True)
-    try:
-        subprocess.run(
-            [*psql, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    f" WHERE datname = '{name}'"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        yield
-    finally:
-        subprocess.run([*psql, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'], check=True)
 
 
 def _club_health(centre: Centre) -> dict:
@@ -161,7 +142,7 @@ def test_three_lanes_one_centre_and_the_club_link_cut_for_30_s(idle_lanes):
     # until the centre has met the outage (a lane's step it could not write). The
     # centre holds what it could not write and retries.
     retries = _club_health(centre)["db_retries"]
-    with _pg_away(db_url):
+    with pg_away(db_url):
         wait_until("the centre meets the database outage", lambda: (
             _club_health(centre)["db_retries"] > retries))  # fmt: skip
     wait_until("the steps made while PostgreSQL was away at the centre", caught_up, why=why)

@@ -66,7 +66,7 @@ async def _recorded_session(store: Store, athlete_uuid: str, name: str) -> Sessi
             s.add(RawChunk(session_id=row.id, device_id="5353494d00000001", stream_id=0,
                            first_sample=i * 500, n=500, t_start=1000 + i * 0.5,
                            t_end=1000 + i * 0.5 + 0.499, lost_before=0,
-                           data=rng.randbytes(rng.randint(500, 1500))))  # fmt: skip
+                           data=rng.randbytes(rng.randint(500, 9000))))  # fmt: skip
     return row
 
 

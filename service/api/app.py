@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import auth, httpguard, metrics, schemas
@@ -26,6 +27,7 @@ from ..store import Store
 from . import athletes, club, exports, health, live, progress, sessions, site
 
 log = logging.getLogger("stridesync.api")
+DATABASE_RETRY_AFTER_S = 5
 
 ROUTERS = (
     health.router,
@@ -123,6 +125,23 @@ def _errors(app: FastAPI) -> None:
 
     for kind, code in ((NotFound, 404), (Conflict, 409), (Invalid, 422)):
         app.add_exception_handler(kind, _answer(code))
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError):
+        """The database away (a restart, a pulled disk): 503 and a time to come back,
+        not a traceback. A database that answers a ping refused the query: a bug, 500."""
+        try:
+            await request.app.state.store.ping()
+        except Exception:
+            why = str(exc).splitlines()[0][:200]
+            log.warning("%s %s: the database is unavailable: %s", request.method,
+                        request.url.path, why)  # fmt: skip
+            return JSONResponse(
+                {"detail": "the database is unavailable; try again shortly"},
+                status_code=503,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            )
+        raise exc
 
 
 def _answer(status_code: int):

@@ -5,9 +5,10 @@ imported by both ends (service/club/lane.py, service/api/club.py)."""
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_origin
+from typing import Annotated, Any, ClassVar, Literal, get_origin
 
 from pydantic import (
     BaseModel,
@@ -35,6 +36,7 @@ MAX_MESSAGE_BYTES = 64 * 1024  # a step message is ~1.2 KB
 MAX_DEPTH = 6  # a step's confirmed_by is 2 deep
 MAX_TEXT = 2000  # as the REST API's notes
 MAX_INT = 2**53  # any count or index (SQL BIGINT and JSON numbers both hold it)
+MAX_CHUNK_BYTES = 16 * 1024 * 1024  # a raw chunk (0.5 s of an IMU is ~6 KB)
 
 
 class Refused(ValueError):
@@ -105,14 +107,35 @@ class _Wire(BaseModel):
     # Attribute docstrings are the schema's descriptions (OpenAPI, docs/api.md).
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
+    LONG_TEXT: ClassVar[frozenset[str]] = frozenset()  # fields with a length of their own
+
     @model_validator(mode="before")
     @classmethod
     def _bounded(cls, data):
+        """Its own values; a field that is itself a wire model (or a list of them) is
+        checked by that model, and a LONG_TEXT field by its own length."""
+        if isinstance(data, dict):
+            skip = cls.LONG_TEXT | _nested_fields(cls)
+            data_ = {k: v for k, v in data.items() if k not in skip}
+        else:
+            data_ = data
         try:
-            check_value(data)
+            check_value(data_)
         except Refused as exc:
             raise ValueError(str(exc)) from None
         return data
+
+
+@functools.cache
+def _nested_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of `model` that hold a wire model or a list of them."""
+    out = set()
+    for name, f in model.model_fields.items():
+        t = f.annotation
+        inner = t.__args__[0] if get_origin(t) is list else t
+        if isinstance(inner, type) and issubclass(inner, _Wire):
+            out.add(name)
+    return frozenset(out)
 
 
 class AthleteWire(_Wire):
@@ -238,8 +261,10 @@ class ChunkWire(_Wire):
     """its last sample's time on the lane's monotonic clock [s]"""
     lost_before: int = Field(ge=0, le=2**31 - 1)
     """samples lost between the chunk before and this one"""
-    data: str
+    data: str = Field(max_length=4 * -(-MAX_CHUNK_BYTES // 3))
     """base64 of the chunk as the lane stored it (service/store/rawcodec.py)"""
+
+    LONG_TEXT: ClassVar[frozenset[str]] = frozenset({"data"})  # kilobytes, not MAX_TEXT
 
     @field_validator("data")
     @classmethod
