@@ -24,7 +24,8 @@ from service import recordings
 from service.engine import AthleteInfo, Baseline, Engine, settled
 
 SCENARIOS = {"aligned": None, "late-swing": "swing", "weak-push": "push", "unstable-torso": "torso"}
-LABELS = ("aligned", "push", "swing", "torso", "none")
+LINKS = ("push", "swing", "torso")
+LABELS = ("aligned", *LINKS, "none")
 SESSION_S = 45.0  # two reps of a scenario
 
 
@@ -115,30 +116,41 @@ def judged(steps: list[dict]) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def classify(athletes, seeds, rig: str = "standard", wire: bool = True) -> dict:
-    """Each athlete's baseline learnt from an aligned session of theirs, then every
-    scenario judged: the confusion matrix and its figures (`wire`: the sessions through
-    the simulated link, else as a perfect link gives them)."""
+def classify(
+    athletes, seeds, rig: str = "standard", wire: bool = True, learnt: bool = True
+) -> dict:
+    """Every scenario judged for each athlete and seed: the confusion matrix and its
+    figures. `learnt`: the athlete's baseline learnt from an aligned session of theirs
+    first, else none (the first session: learning, then a provisional baseline);
+    `wire`: the sessions through the simulated link, else as a perfect link gives them."""
     confusion = {truth: Counter() for truth in SCENARIOS}
     changes: list[int] = []
     for i, athlete in enumerate(athletes):
         for seed in seeds:
-            learnt = steps_of("aligned", athlete, 100 + 10 * i + seed, None, rig, wire=wire)
-            baseline = Baseline.from_steps([s for s in learnt if s["rep"]])
+            baseline = None
+            if learnt:
+                normal = steps_of("aligned", athlete, 100 + 10 * i + seed, None, rig, wire=wire)
+                baseline = Baseline.from_steps([s for s in normal if s["rep"]])
             for scenario, link in SCENARIOS.items():
                 steps = steps_of(scenario, athlete, seed, baseline, rig, wire=wire)
                 for verdicts in judged(steps):
                     confusion[scenario].update(verdicts)
                     if link is not None:
-                        named = [v for v in verdicts if v in ("push", "swing", "torso")]
+                        named = [v for v in verdicts if v in LINKS]
                         changes.append(sum(a != b for a, b in itertools.pairwise(named)))
     return {"confusion": {k: dict(v) for k, v in confusion.items()}, **figures(confusion, changes)}
 
 
 def figures(confusion: dict, changes: list[int]) -> dict:
+    """`false_alarm`: the aligned scenario's steps not judged aligned; `named_on_aligned`:
+    those naming a link (a step still learning names none)."""
     aligned = confusion["aligned"]
     n_aligned = sum(aligned.values())
-    out = {"false_alarm": 1 - aligned.get("aligned", 0) / n_aligned if n_aligned else None}
+    named_aligned = sum(aligned.get(link, 0) for link in LINKS)
+    out = {
+        "false_alarm": 1 - aligned.get("aligned", 0) / n_aligned if n_aligned else None,
+        "named_on_aligned": named_aligned / n_aligned if n_aligned else None,
+    }
     for scenario, link in SCENARIOS.items():
         if link is None:
             continue

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from service.cues.policy import CueMaker, CuePolicy, summary_text
+from service.engine import Baseline
+from service.store import queries
 from tests.service_helpers import ADMIN, Broker, SimAthlete, running
 
 # --- the policy (pure) ---------------------------------------------------------------------
@@ -125,6 +127,10 @@ async def test_cues_play_and_survive_a_broker_restart(tmp_path):
                     await asyncio.sleep(0.05)
                 a = (await c.post("/api/athletes", json={"name": "A", "body_mass_kg": 75})).json()
                 assert a["id"] == 1
+                # A baseline the coach set: judged, and cued, from the first rep (an
+                # athlete with none is learnt from it first, and told nothing meanwhile).
+                set_ = {"baseline": Baseline(source="athlete").as_dict()}
+                await queries.update_athlete(app.state.store, 1, set_)
                 r = await c.post(
                     "/api/sessions", json={"athlete_id": 1, "cues": {"mode": "every-step"}}
                 )

@@ -143,6 +143,27 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
     _no_negative_scores(page)
+    # What the light says of a step judged on no link, or on some links only (issue 30):
+    # the page's own function, in the browser.
+    lights = page.evaluate(
+        """async () => {
+          const { lightOf } = await import("/dashboard/js/live.js");
+          return [
+            lightOf({ n: 5, verdict: "learning", baseline_state: "learning" }),
+            lightOf({ n: 40, verdict: "slowing", baseline_state: "provisional" }),
+            lightOf({ n: 41, aligned: true, verdict: "aligned", judged_links: "swing torso",
+                      baseline_state: "provisional" }),
+            lightOf({ n: 42, aligned: false, limiter: "torso", verdict: "limited",
+                      judged_links: "push torso", missing_measures: "swing_lag",
+                      baseline_state: "set" }),
+          ];
+        }"""
+    )
+    assert [k for k, _, _ in lights] == ["learning", "running", "aligned", "torso"]
+    assert [t for _, t, _ in lights] == ["LEARNING", "SLOWING", "ALIGNED", "TORSO"]
+    assert "no link named yet" in lights[0][2] and "not judged" in lights[1][2]
+    assert "judged on swing, torso" in lights[2][2] and "provisional baseline" in lights[2][2]
+    assert "missing: swing_lag" in lights[3][2] and "baseline set" in lights[3][2]
     # Between reps: resting, with the rep's summary; the light names no link.
     page.wait_for_function(
         "document.getElementById('light').dataset.state === 'resting'"

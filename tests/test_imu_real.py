@@ -187,7 +187,7 @@ def test_an_imu_csv_with_a_bad_header_is_one_clear_error(tmp_path, header, says)
 
 def test_a_real_sprint_on_imus_alone_is_a_rep_and_a_jog_is_not(tmp_path_factory):
     """No plates, no speed sensor, the session's gate (sprints only): the sprint's
-    contacts are short enough to confirm a sprint, the jog's are not."""
+    contacts are short enough to confirm a sprint, the jog's are not; no link named."""
     for trial, reps_wanted in (("sprint", 1), ("jog", 0)):
         models, truth, duration = recorded.trial_rig(
             SHARED_DATA / "dorn2012" / TRIALS[trial],
@@ -207,5 +207,9 @@ def test_a_real_sprint_on_imus_alone_is_a_rep_and_a_jog_is_not(tmp_path_factory)
         if reps_wanted:
             assert reps[0]["steps"] == len(steps) >= len(truth)
             assert all(s["rep"] == 1 and s["source"] == "imu" for s in steps)
+            # A first session, no baseline: the real athlete's sprint blames no link
+            # (the IMU rig has no speed: the population's torso line read it as 0 m/s).
+            assert all(s["limiter"] is None for s in steps), [s["limiter"] for s in steps]
+            assert {s["verdict"] for s in steps} <= {"warming up", "learning", "slowing"}
         else:
             assert steps == []

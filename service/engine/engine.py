@@ -164,7 +164,10 @@ class Engine:
     def _on_shank(self, det: ShankEventDetector, block: SampleBlock) -> bool:
         if block.lost_before:
             det.lost()
-        events = det.feed(block.time_s, block.values[:, 1])
+        t = block.time_s
+        if len(t):
+            self.steps.saw_shank(det.foot, float(t[0]), float(t[-1]), block.stream.sample_rate_hz)
+        events = det.feed(t, block.values[:, 1])
         for e in events:
             if isinstance(e, SwingPeak):
                 self.steps.swings[e.foot].append(e)

@@ -79,6 +79,37 @@ STEP_FIELDS: tuple[EventField, ...] = (
     _f("imu_ic_correction_s", float, "s", "taken off a shank-only IC", core=False),
     _f("imu_to_correction_s", float, "s", "taken off a shank-only TO", core=False),
     _f("n", int, "", "the step's number in the session (gaps: retracted)", core=False),
+    _f(
+        "verdict",
+        Literal["warming up", "learning", "aligned", "limited", "slowing", "no links"],
+        "",
+        "how the step was judged: a rep's first steps and its slowing down are not;"
+        " `learning` while an athlete with no baseline gets a provisional one",
+        core=False,
+    ),
+    _f(
+        "judged_links",
+        str,
+        "",
+        "the links judged, space-separated (what the rig measured"
+        " and the baseline has a reference for)",
+        core=False,
+    ),
+    _f(
+        "missing_measures",
+        str,
+        "",
+        "measures the rig has but did not see for this step"
+        " (a sensor out, a gap), space-separated: absent, never a low score",
+        core=False,
+    ),
+    _f(
+        "baseline_state",
+        Literal["learning", "provisional", "set"],
+        "",
+        "the athlete's baseline: being learnt, learnt in this session, or set",
+        core=False,
+    ),
 )
 
 PROFILE_FIELDS: tuple[EventField, ...] = (

@@ -25,6 +25,7 @@ from .speed import SpeedTrack
 from .streams import Watermarks
 
 OTHER = {"left": "right", "right": "left"}
+SHANK_GAP_PERIODS = 3.0  # a shank's samples further apart than this: a gap in what it saw
 
 
 @dataclass
@@ -52,6 +53,20 @@ class StepMeasurer:
         self.late_imu_contacts = 0  # shank reports of contacts the plates had measured
         self.prev: Step | None = None  # the last step measured (emitted or not)
         self._prev_to: dict[str, float] = {}  # each foot's last toe-off
+        # Each shank's stretches of unbroken data [start, end]: a swing not seen is
+        # missing, not late (a sensor out, a gap), when its stretch did not cover it.
+        self.shank_seen: dict[str, list[list[float]]] = {"left": [], "right": []}
+
+    def saw_shank(self, foot: str, start_s: float, end_s: float, rate_hz: float) -> None:
+        """A block of this foot's shank: its stretch goes on, or a gap begins one."""
+        spans = self.shank_seen[foot]
+        if spans and start_s - spans[-1][1] <= SHANK_GAP_PERIODS / rate_hz:
+            spans[-1][1] = max(spans[-1][1], end_s)
+        else:
+            spans.append([start_s, end_s])
+
+    def _shank_covered(self, foot: str, from_s: float, to_s: float) -> bool:
+        return any(a <= from_s and b >= to_s for a, b in self.shank_seen[foot])
 
     def late_imu(self, c: Candidate) -> bool:
         """A shank's report of a contact the plates measured already: no step of its own
@@ -153,15 +168,22 @@ class StepMeasurer:
             self._imu_timing.observe(foot, imu.ic_s - f.ic_s, imu.to_s - f.to_s)
         elif correction is not None:
             step["imu_ic_correction_s"], step["imu_to_correction_s"] = correction
-        step["swing_lag"] = self._swing_lag(foot, c.ic_s, c.to_s)
+        step["swing_lag"] = self._swing_lag(step, foot, c.ic_s, c.to_s)
         self._prev_to[foot] = c.to_s
 
-    def _swing_lag(self, foot: str, ic: float, to: float) -> float | None:
-        """When the other leg's mid-swing peak came, after this IC, in contact times."""
+    def _swing_lag(self, step: dict, foot: str, ic: float, to: float) -> float | None:
+        """When the other leg's mid-swing peak came, after this IC, in contact times;
+        None where the rig has no other shank, or it did not see this contact (then
+        the step says the measure is missing)."""
         other = OTHER[foot]
         if other not in self.feet:
             return None
         contact = to - ic
+        if not self._shank_covered(other, ic - 0.5 * contact, to):
+            step["missing_measures"] = " ".join(
+                filter(None, (step["missing_measures"], "swing_lag"))
+            )
+            return None
         peaks = [
             p.time_s
             for p in self.swings[other]
@@ -187,6 +209,9 @@ class StepMeasurer:
         for peaks in self.swings.values():
             while peaks and peaks[0].time_s < keep_s:
                 peaks.pop(0)
+        for spans in self.shank_seen.values():
+            while len(spans) > 1 and spans[0][1] < keep_s:
+                spans.pop(0)
         for tracker in (*self.thighs.values(), self.trunk):
             if tracker is not None:
                 tracker.prune(keep_s)

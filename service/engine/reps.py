@@ -114,7 +114,7 @@ class RepGate:
             slow = step["contact_time_s"] > cfg.rep_end_ratio * self._min_contact
             if braking or (slow and cfg.sprints_only):
                 # Slowing down: provisional; if the sprint is over, it was not part of it.
-                step = self._report(step, True, self._rep["rep"])
+                step = self._report(step, True, self._rep["rep"], slowing=True)
                 self._pending.append(step)
                 events.append(step)
                 if len(self._pending) >= (cfg.rep_braking_steps if braking else cfg.rep_end_steps):
@@ -149,16 +149,21 @@ class RepGate:
 
     # --- inside ---------------------------------------------------------------------------
 
-    def _report(self, step: Step, provisional: bool, rep: int) -> Step:
-        """The step numbered and scored, as it is reported (and kept)."""
+    def _report(self, step: Step, provisional: bool, rep: int, slowing: bool = False) -> Step:
+        """The step numbered and scored, as it is reported (and kept). A step of the
+        slowing down after a sprint is judged on no link: it is not a weakness."""
         self._steps += 1
         scores = self.scorer.score(
             step["ratio_of_force"],
             step["velocity_m_s"],
             step["swing_lag"],
             step["trunk_pitch_rate_rms_deg_s"],
+            slowing=slowing,
         )
-        return replace(step, n=self._steps, rep=rep, provisional=provisional, **scores)
+        return replace(
+            step, n=self._steps, rep=rep, provisional=provisional,
+            baseline_state=self.scorer.state, **scores,
+        )  # fmt: skip
 
     def _join(self, step: Step) -> None:
         self._min_contact = min(self._min_contact, step["contact_time_s"])
@@ -192,6 +197,7 @@ class RepGate:
         return self._close(end_s)
 
     def _close(self, end_s: float) -> list[Mapping]:
+        self.scorer.rep_ended()
         rep, self._rep = self._rep, None
         steps = rep["steps"]
         line = {

@@ -19,12 +19,13 @@ minimum of the three (the weakest link sets the limit), never below 0.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-MODEL_VERSION = "0.4"
+MODEL_VERSION = "0.5"
 LINKS = ("push", "swing", "torso")
+MIN_RUNNING_M_S = 1.0  # a step slower than this is not running: no reference learns from it
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ class Baseline:
     def rf(self, v: float) -> float:
         return self.rf_at_zero_m_s + self.rf_per_m_s * v
 
-    def swing_lag(self, v: float | None) -> float:
-        return self.swing_lag_at_zero + self.swing_lag_per_m_s * (v or 0.0)
+    def swing_lag(self, v: float | None) -> float | None:
+        return _at(self.swing_lag_at_zero, self.swing_lag_per_m_s, v)
 
-    def trunk_rate(self, v: float | None) -> float:
-        return self.trunk_rate_at_zero_deg_s + self.trunk_rate_per_m_s * (v or 0.0)
+    def trunk_rate(self, v: float | None) -> float | None:
+        return _at(self.trunk_rate_at_zero_deg_s, self.trunk_rate_per_m_s, v)
 
     @classmethod
     def from_steps(cls, steps: list[dict]) -> Baseline:
@@ -93,13 +94,16 @@ class Baseline:
         deviations = {"push": [], "swing": [], "torso": []}
         for s in steps:
             v = s.get("velocity_m_s")
+            if v is not None and v <= MIN_RUNNING_M_S:
+                continue
             if s.get("ratio_of_force") is not None and v:
                 deviations["push"].append((s["ratio_of_force"] - fitted.rf(v)) / cfg.rf_full_scale)
-            if s.get("swing_lag") is not None:
-                late = s["swing_lag"] - fitted.swing_lag(v)
+            lag_ref, rate_ref = fitted.swing_lag(v), fitted.trunk_rate(v)
+            if s.get("swing_lag") is not None and lag_ref is not None:
+                late = s["swing_lag"] - lag_ref
                 deviations["swing"].append(late / cfg.swing_lag_full_scale)
-            if s.get("trunk_pitch_rate_rms_deg_s"):
-                deviations["torso"].append(fitted.trunk_rate(v) / s["trunk_pitch_rate_rms_deg_s"])
+            if s.get("trunk_pitch_rate_rms_deg_s") and rate_ref is not None:
+                deviations["torso"].append(rate_ref / s["trunk_pitch_rate_rms_deg_s"])
         spread = {
             link: _robust_sd(values, getattr(d, f"{link}_sd"))
             for link, values in deviations.items()
@@ -108,6 +112,14 @@ class Baseline:
 
     def sd(self, link: str) -> float:
         return getattr(self, f"{link}_sd")
+
+
+def _at(at_zero: float, per_m_s: float, v: float | None) -> float | None:
+    """A reference line at speed v; None where it depends on speed and the rig has none
+    (a missing speed is not 0 m/s: the trunk's reference at 0 is 5 deg/s)."""
+    if per_m_s == 0.0:
+        return at_zero
+    return None if v is None else at_zero + per_m_s * v
 
 
 def _robust_sd(values: list[float], default: float) -> float:
@@ -120,8 +132,11 @@ def _robust_sd(values: list[float], default: float) -> float:
 
 
 def _line(steps, key, default, fit_only=False) -> tuple[float, float]:
+    """A measure's line in speed (least squares), from steps at running speed (a
+    treadmill's belt run backwards, or a walk back, is not running: it tilted the
+    ratio of force's line to 0.19 - 0.005 v); else its median; else the default."""
     pairs = [(s.get("velocity_m_s"), s[key]) for s in steps if s.get(key) is not None]
-    with_v = [(v, x) for v, x in pairs if v]
+    with_v = [(v, x) for v, x in pairs if v is not None and v > MIN_RUNNING_M_S]
     if len(with_v) >= 8 and np.ptp([v for v, _ in with_v]) >= 1.5:
         v, x = np.array(with_v).T
         slope, at_zero = np.polyfit(v, x, 1)
@@ -149,6 +164,13 @@ class ScoringConfig:
     floor_min: float = 0.55  # the band's floor never below this ...
     floor_max: float = 0.85  # ... nor above this
     limiter_hysteresis: float = 0.08  # a new limiter must be this much lower: no flicker
+    # An athlete with no baseline: a provisional one from the steady sprint steps
+    # (after a rep's first `warmup_steps`, before it slows) of the first rep that has
+    # at least `learn_steps` of them, learnt when it ends: the whole rep, so that its
+    # references span acceleration and top speed (a 40 m sprint has ~20 such steps);
+    # or from `learn_max_steps` of them in a run that goes on (a treadmill).
+    learn_steps: int = 12
+    learn_max_steps: int = 40
 
 
 def clip(x: float) -> float:
@@ -162,17 +184,19 @@ def push_score(rf, velocity, base: Baseline, cfg: ScoringConfig) -> float | None
 
 
 def swing_score(lag, velocity, base: Baseline, cfg: ScoringConfig) -> float | None:
-    if lag is None:
+    ref = base.swing_lag(velocity)
+    if lag is None or ref is None:
         return None
     # Earlier than usual scores above 1, as a stronger push does: symmetric, so that a
     # rep's smoothed score sits at 1 for the athlete's normal running, not below it.
-    return clip(1.0 - (lag - base.swing_lag(velocity)) / cfg.swing_lag_full_scale)
+    return clip(1.0 - (lag - ref) / cfg.swing_lag_full_scale)
 
 
 def torso_score(rate_rms, velocity, base: Baseline) -> float | None:
-    if rate_rms is None or rate_rms <= 0:
+    ref = base.trunk_rate(velocity)
+    if rate_rms is None or rate_rms <= 0 or ref is None:
         return None
-    return clip(base.trunk_rate(velocity) / rate_rms)
+    return clip(ref / rate_rms)
 
 
 def raw_scores(rf, velocity, swing_lag, trunk_rate_rms, base: Baseline, cfg: ScoringConfig):
@@ -191,48 +215,91 @@ def soft_min(values: list[float], temperature: float) -> float:
 
 
 class Scorer:
-    """Per-step scores, smoothed within a rep, and the verdict."""
+    """Per-step scores, smoothed within a rep, and the verdict.
+
+    Its baseline is the athlete's, set by the coach (`set`), or, for an athlete with
+    none, learnt here (`learning`, then `provisional`): the population's lines fit no
+    one well enough to blame a link, so until the athlete's first rep of steady
+    sprinting is over, no link is named; from then on they are judged against a
+    baseline fitted to its steps (Baseline.from_steps), its spreads widened for how
+    few they were (ScoringConfig.learn_steps)."""
 
     def __init__(self, baseline: Baseline | None = None, config: ScoringConfig | None = None):
-        self.base = baseline or Baseline()
         self.cfg = config or ScoringConfig()
+        athletes = baseline is not None and baseline.source != "population"
+        self.base = baseline if athletes else Baseline()
+        self.state = "set" if athletes else "learning"
+        self._learnt: list[dict] = []  # steady sprint steps, while learning
         self.limiter: str | None = None
         self._smooth: dict[str, float] = {}
         self._steps = 0
 
+    def rep_ended(self) -> None:
+        """A rep is over: learnt from, if it held enough steady sprinting."""
+        if self.state == "learning" and len(self._learnt) >= self.cfg.learn_steps:
+            self._settle()
+
     def reset(self) -> None:
-        """A new rep: nothing carries over."""
+        """A new rep: nothing carries over but what was learnt."""
         self.limiter = None
         self._smooth = {}
         self._steps = 0
 
-    def score(self, rf, velocity, swing_lag, trunk_rate_rms) -> dict:
+    def score(self, rf, velocity, swing_lag, trunk_rate_rms, slowing: bool = False) -> dict:
+        """A step's scores and verdict. `slowing`: past the rep's sprint (the rep gate's
+        deceleration), judged on no link."""
         cfg = self.cfg
         raw = raw_scores(rf, velocity, swing_lag, trunk_rate_rms, self.base, cfg)
         self._steps += 1
-        if self._steps <= cfg.warmup_steps:
-            out = {f"{k}_score": v for k, v in raw.items()}
-            out.update(system_score=None, limiter=None, aligned=None)
-            return out
+        unjudged = {f"{k}_score": v for k, v in raw.items()}
+        unjudged.update(system_score=None, limiter=None, aligned=None, judged_links="")
+        if self._steps <= cfg.warmup_steps or slowing:
+            unjudged["verdict"] = "slowing" if slowing else "warming up"
+            return unjudged
+        if self.state == "learning":
+            self._learn(rf, velocity, swing_lag, trunk_rate_rms)
+            return {**unjudged, "verdict": "learning"}
         for link, value in raw.items():
             if value is not None:
-                last = self._smooth.get(link, value)
+                last = self._smooth.get(link, 1.0)  # a rep starts as the athlete's usual
                 self._smooth[link] = cfg.smoothing * value + (1 - cfg.smoothing) * last
         present = {k: self._smooth[k] for k, v in raw.items() if v is not None}
-        out = {f"{k}_score": present.get(k) for k in LINKS}
         if not present:
-            out.update(system_score=None, limiter=None, aligned=None)
-            return out
+            return {**unjudged, "verdict": "no links"}
+        out = {f"{k}_score": present.get(k) for k in LINKS}
+        limiter = self._limiter(present)
         out.update(
             system_score=soft_min(list(present.values()), cfg.softmin_temperature),
-            limiter=self._limiter(present),
+            limiter=limiter,
+            aligned=limiter is None,
+            judged_links=" ".join(k for k in LINKS if k in present),
+            verdict="aligned" if limiter is None else "limited",
         )
-        out["aligned"] = out["limiter"] is None
         return out
 
+    def _learn(self, rf, velocity, swing_lag, trunk_rate_rms) -> None:
+        self._learnt.append(
+            {
+                "ratio_of_force": rf,
+                "velocity_m_s": velocity,
+                "swing_lag": swing_lag,
+                "trunk_pitch_rate_rms_deg_s": trunk_rate_rms,
+            }
+        )
+        if len(self._learnt) >= self.cfg.learn_max_steps:  # a long run: a treadmill's
+            self._settle()
+
+    def _settle(self) -> None:
+        self.base = provisional(self._learnt, self.cfg)
+        self.state, self._learnt, self._smooth = "provisional", [], {}
+
     def floor(self, link: str) -> float:
-        """The lowest smoothed score still in band, for this athlete."""
+        """The lowest smoothed score still in band, for this athlete; for one learnt
+        from a single rep, the widest band (`floor_min`): one rep shows how steps vary
+        within a rep, not how one rep differs from the next."""
         cfg = self.cfg
+        if self.state == "provisional":
+            return cfg.floor_min
         smoothed_sd = self.base.sd(link) * math.sqrt(cfg.smoothing / (2 - cfg.smoothing))
         return min(max(1.0 - cfg.band_z * smoothed_sd, cfg.floor_min), cfg.floor_max)
 
@@ -246,3 +313,15 @@ class Scorer:
         keep = self.limiter in out and out[lowest] >= out[self.limiter] - margin
         self.limiter = self.limiter if keep else lowest
         return self.limiter
+
+
+def provisional(steps: list[dict], cfg: ScoringConfig) -> Baseline:
+    """A baseline from the athlete's first steady sprint steps: their lines as
+    Baseline.from_steps fits them, and each spread widened to the upper one-sided
+    95 % bound of its estimate (a MAD-based SD of n values has a relative standard
+    error of about 1.67 / sqrt(2n): 34 % from 12 steps). While it is provisional, the
+    band is the widest anyway (Scorer.floor); the spreads matter if a coach keeps it."""
+    fitted = Baseline.from_steps(steps)
+    widen = 1.0 + 1.645 * 1.67 / math.sqrt(2 * len(steps))
+    spreads = {f"{k}_sd": fitted.sd(k) * widen for k in LINKS}
+    return replace(fitted, **spreads, source="provisional")

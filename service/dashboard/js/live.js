@@ -16,12 +16,28 @@ export function setLight(kind, text, sub) {
 }
 
 // The light names a link only when the step's verdict does (docs/scoring.md): aligned,
-// or the limiting link; a step with no verdict (a rep's first steps) is neutral.
+// or the limiting link; a step judged on no link says why (a rep's first steps, the
+// athlete's baseline still being learnt, slowing down). The sub-line says which links
+// the rig judged, and a measure the rig has but did not see (a sensor out).
 // The club page's lanes show the same: lightOf is [kind, text, sub] of a step.
+const BASELINE_WORDS = { set: "baseline set", provisional: "provisional baseline", learning: "learning" };
+
+function judgedOn(s) {
+  const parts = [];
+  if (s.judged_links) parts.push(`judged on ${s.judged_links.split(" ").join(", ")}`);
+  if (s.missing_measures) parts.push(`missing: ${s.missing_measures.split(" ").join(", ")}`);
+  if (s.baseline_state && s.baseline_state !== "learning") parts.push(BASELINE_WORDS[s.baseline_state]);
+  return parts.length ? ` · ${parts.join(" · ")}` : "";
+}
+
 export function lightOf(s) {
-  if (s.aligned === true) return ["aligned", "ALIGNED", `step ${s.n}`];
-  if (s.limiter) return [s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}`];
-  return ["running", "RUNNING", `step ${s.n} · no verdict yet`];
+  if (s.aligned === true) return ["aligned", "ALIGNED", `step ${s.n}${judgedOn(s)}`];
+  if (s.limiter) return [s.limiter, s.limiter.toUpperCase(), `limits · step ${s.n}${judgedOn(s)}`];
+  if (s.verdict === "learning") {
+    return ["learning", "LEARNING", `step ${s.n} · learning this athlete's running: no link named yet`];
+  }
+  if (s.verdict === "slowing") return ["running", "SLOWING", `step ${s.n} · slowing down: not judged`];
+  return ["running", "RUNNING", `step ${s.n} · no verdict yet${judgedOn(s)}`];
 }
 
 export function stepLight(s) {
@@ -62,7 +78,7 @@ export function onStep(s) {
   if (s.provisional) row.classList.add("provisional");
   const system = s.system_score === null || s.system_score === undefined ? null : Math.max(s.system_score, 0);
   for (const v of [s.n, s.foot ?? "–", fmt(s.contact_time_s, 0, 1000), fmt(s.flight_time_s, 0, 1000),
-    fmt(system, 2), s.aligned ? "aligned" : (s.limiter ?? "–")]) {
+    fmt(system, 2), s.aligned ? "aligned" : (s.limiter ?? (s.verdict === "learning" ? "learning" : "–"))]) {
     const td = document.createElement("td");
     td.textContent = v;
     row.appendChild(td);
