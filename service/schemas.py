@@ -263,7 +263,8 @@ class Progress(BaseModel):
 
 class RescoreOut(BaseModel):
     session_id: int = _d("the session rescored")
-    model_version: str = _d("the scoring model that ran")
+    model_version: str = _d("the scoring model that ran: every step and rep here is its")
+    recorded_with: str = _d("the scoring model the session was recorded with (what is stored)")
     identical: bool = _d("the rescore equals what was stored live")
     steps: list[StepOut] = _d("the steps, times since the session started")
     reps: list[RepOut] = _d("the reps, times since the session started")

@@ -65,3 +65,32 @@ async def test_demo_prints_where_and_the_token_and_streams_steps(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert "Traceback" not in proc.stderr.read()
+
+
+@pytest.mark.asyncio
+async def test_a_simulator_that_does_not_start_is_one_error_and_no_orphan(tmp_path, monkeypatch):
+    """Under load the simulator once took more than the demo waited: a TimeoutError
+    traceback, and the simulator left running. Now: a hang bound, one clear error,
+    the process gone; and a simulator that says nonsense is the same."""
+    from service.cli import demo
+    from service.cli.common import UsageError
+
+    started, fake = [], []
+    real_exec = asyncio.create_subprocess_exec
+
+    async def fake_exec(*argv, **kw):
+        proc = await real_exec(*fake[-1], **kw)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(demo.asyncio, "create_subprocess_exec", fake_exec)
+    monkeypatch.setattr(demo, "SIM_START_MAX_S", 0.5)
+    for fake_argv, says in (
+        (["sleep", "600"], "did not start within"),
+        ([sys.executable, "-c", "print('not json', flush=True); import time; time.sleep(600)"],
+         "failed to start"),
+    ):  # fmt: skip
+        fake.append(fake_argv)
+        with pytest.raises(UsageError, match=says):
+            await demo.start_simulated_athlete("aligned")
+        assert started[-1].returncode is not None  # killed and reaped: no orphan

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from service.engine import MODEL_VERSION
 from tests.service_helpers import (
     ADMIN,
     VIEWER,
@@ -115,6 +116,7 @@ def test_rescore_reproduces_the_live_results_exactly(recorded):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["differences"] == [] and body["identical"] is True
+    assert body["model_version"] == body["recorded_with"] == s["model_version"] == MODEL_VERSION
     assert body["steps"] == stored
     assert bad.status_code == 422 and "unknown scoring model version" in bad.json()["detail"]
 

@@ -24,7 +24,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..hub import Hub
 from ..live import Live
 from ..store import Store
-from . import athletes, club, exports, health, live, progress, sessions, site
+from . import athletes, club, exports, health, heavy, live, progress, sessions, site
 
 log = logging.getLogger("stridesync.api")
 DATABASE_RETRY_AFTER_S = 5
@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.auth = auth.Auth(settings)
+    app.state.heavy = heavy.slots()  # rescores and reports, one at a time (api/heavy.py)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -7,12 +7,13 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from .. import report, schemas
 from ..analysis.trends import MEASURES, RepRow, athlete_trend, contact_at_speed, rep_kind
 from ..store import Store, queries
+from . import heavy
 from .deps import Id, StoreDep, Viewer
 from .sessions import card_of
 
@@ -88,6 +89,7 @@ async def progress(
     },
 )
 async def athlete_report(
+    request: Request,
     store: StoreDep,
     athlete_id: Id,
     _: Viewer,
@@ -100,6 +102,11 @@ async def athlete_report(
     """One page for the period (default: every session): the athlete's trends by date
     with their noise and verdicts, and the period's last session's rep cards."""
     athlete = await queries.athlete(store, athlete_id)
+    async with heavy.one_at_a_time(request):
+        return await _report(store, athlete, athlete_id, format, since, until)
+
+
+async def _report(store, athlete, athlete_id: int, format: str, since, until) -> Response:
     squad = await _squad(store, None, (since, until))
     trends = {key: athlete_trend(squad, athlete_id, key) for key, *_ in report.MEASURES}
     cards = await _last_session_cards(store, squad, athlete_id)

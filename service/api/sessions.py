@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
@@ -15,6 +15,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..recorder import rescore_stored
 from ..store import Mark, Session, SessionStream, Store, queries
 from ..timebase import relative
+from . import heavy
 from .deps import Admin, Id, LiveDep, Offset, StoreDep, Viewer, limit
 
 router = APIRouter(tags=["sessions"])
@@ -174,7 +175,12 @@ async def steps(
     responses={**CONFLICT, 404: {"model": schemas.Problem}},
 )
 async def rescore_session(
-    store: StoreDep, live: LiveDep, session_id: Id, body: schemas.RescoreIn, _: Viewer
+    request: Request,
+    store: StoreDep,
+    live: LiveDep,
+    session_id: Id,
+    body: schemas.RescoreIn,
+    _: Viewer,
 ):
     """Run the engine again over the stored raw samples (nothing is changed).
 
@@ -187,11 +193,13 @@ async def rescore_session(
         )
     live.refuse_if_recording(session_id)
     row = await queries.session(store, session_id)
-    events, diffs = await rescore_stored(store, row)
+    async with heavy.one_at_a_time(request):
+        events, diffs = await rescore_stored(store, row)
     events = [relative(e, row.clock_origin_s) for e in events]
     return {
         "session_id": session_id,
         "model_version": body.model_version,
+        "recorded_with": row.model_version,
         "identical": not diffs,
         "steps": [e for e in events if e["type"] == "step"],
         "reps": [e for e in events if e["type"] == "rep"],

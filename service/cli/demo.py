@@ -140,17 +140,39 @@ async def start_simulated_athlete(
     if faults:
         argv += ["--faults", faults]
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    try:
+        paths = await asyncio.wait_for(_ports_of(proc), SIM_START_MAX_S)
+    except BaseException as exc:  # a timeout, ^C, junk on its stdout: never an orphan
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        if isinstance(exc, TimeoutError):
+            raise UsageError(
+                f"the simulated athlete did not start within {SIM_START_MAX_S:.0f} s"
+                " (is the machine very busy?)"
+            ) from None
+        if isinstance(exc, ValueError | KeyError):
+            raise UsageError(f"the simulated athlete failed to start ({exc})") from None
+        raise
+    proc.drain = asyncio.ensure_future(_drain(proc.stdout))  # keep a reference
+    return proc, paths
+
+
+# A hang bound, not a speed: the simulator plans hours of running before its ports
+# open, seconds on a Pi, more on a starved one (20 s once gave a traceback).
+SIM_START_MAX_S = 120.0
+
+
+async def _ports_of(proc: asyncio.subprocess.Process) -> list[str]:
     paths: list[str] = []
     while True:
-        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        line = await proc.stdout.readline()
         if not line:
             raise UsageError("the simulated athlete failed to start")
         msg = json.loads(line)
         if msg.get("ready"):
-            break
+            return paths
         paths.append(msg["path"])
-    proc.drain = asyncio.ensure_future(_drain(proc.stdout))  # keep a reference
-    return proc, paths
 
 
 async def _drain(stream) -> None:
