@@ -14,11 +14,12 @@ import io
 import json
 import warnings
 from collections.abc import AsyncIterator
+from typing import Literal, get_origin
 
 import numpy as np
 
 from .engine import EXTRA_STEP_KEYS, STEP_KEYS
-from .engine.events import PROFILE_KEYS
+from .engine.events import PROFILE_KEYS, REP_FIELDS, STEP_FIELDS
 from .recorder import stream_from_json
 from .store import Session, SessionStream, Store, queries, rawcodec
 from .timebase import relative
@@ -185,20 +186,23 @@ def parquet_available() -> bool:
     return True
 
 
-_TEXT = {"type", "foot", "limiter", "source", "model_version", "main_limiter"}
-_INT = {"n", "rep", "steps", "aligned_steps"}
+def _kinds() -> dict[str, type]:
+    """Each step and rep column's Python type, from their one definition (events.py):
+    text (a Literal too), int, bool or float."""
+    out = {}
+    for f in (*STEP_FIELDS, *REP_FIELDS):
+        out[f.name] = str if get_origin(f.type) is Literal else f.type
+    return out
+
+
+_KINDS = _kinds()
 
 
 def _arrow_type(column: str):
     import pyarrow as pa
 
-    if column in _TEXT:
-        return pa.string()
-    if column in _INT:
-        return pa.int64()
-    if column == "aligned":
-        return pa.bool_()
-    return pa.float64()
+    kind = _KINDS.get(column, float)
+    return {str: pa.string(), int: pa.int64(), bool: pa.bool_()}.get(kind, pa.float64())
 
 
 async def parquet(rows: AsyncIterator[dict], columns: tuple[str, ...]) -> AsyncIterator[bytes]:

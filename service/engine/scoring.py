@@ -169,8 +169,8 @@ class ScoringConfig:
     # at least `learn_steps` of them, learnt when it ends: the whole rep, so that its
     # references span acceleration and top speed (a 40 m sprint has ~20 such steps);
     # or from `learn_max_steps` of them in a run that goes on (a treadmill).
-    learn_steps: int = 12
-    learn_max_steps: int = 40
+    learn_steps: int = 12  # the fewest steady sprint steps a rep must hold to learn from
+    learn_max_steps: int = 40  # a run that goes on (a treadmill) learns from this many
 
 
 def clip(x: float) -> float:
