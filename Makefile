@@ -26,7 +26,7 @@ demo: $(SPEEDUPS)
 
 test: $(SPEEDUPS)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
