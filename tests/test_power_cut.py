@@ -31,6 +31,8 @@ def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path):
     port = int(cfg.read_text().split("port = ")[1].split()[0])
     athlete_id = None
     with_steps = 0
+    sids: list[int] = []
+    rescored: dict[int, tuple] = {}
     try:
         for _i in range(KILLS):
             svc = Service(cfg, port, tmp_path / "log")
@@ -50,10 +52,21 @@ def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path):
             killed_at = time.monotonic()
             svc.kill()
             with_steps += _check(db, sid, killed_at)
+            sids.append(sid)
+        # Each interrupted session, rescored from what it stored, is what it stored.
+        svc = Service(cfg, port, tmp_path / "log")
+        try:
+            with svc.client() as c:
+                for sid in sids:
+                    r = c.post(f"/api/sessions/{sid}/rescore", json={}).json()
+                    rescored[sid] = (r["identical"], r["differences"][:3])
+        finally:
+            svc.close()
     finally:
         sim.close()
     # The random moments fell both inside sprints and between them.
     assert with_steps >= 2
+    assert all(same for same, _ in rescored.values()), rescored
 
 
 def _check(db, sid: int, killed_at: float) -> bool:

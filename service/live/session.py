@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from ..config import Settings
 from ..cues.policy import CuePolicy
-from ..engine import MODEL_VERSION, AthleteInfo, Baseline
+from ..engine import MODEL_VERSION, AthleteInfo, Baseline, settled
 from ..errors import NotFound
 from ..hub import clean
-from ..recorder import Recording
-from ..store import Athlete, Session, Store
+from ..recorder import Recording, rescore_stored
+from ..store import Athlete, Rep, Session, Step, Store, queries
 from ..timebase import iso
+from .writer import event_row
 
 log = logging.getLogger("stridesync.live")
 
@@ -60,7 +61,8 @@ def athlete_json(a: Athlete) -> dict:
 
 
 async def recover_interrupted(store: Store) -> None:
-    """A session left recording by a crash or power cut is marked interrupted."""
+    """A session left recording by a crash or power cut is marked interrupted, and its
+    steps and reps settled from its stored samples."""
     async with store.session() as s, s.begin():
         res = await s.execute(
             update(Session)
@@ -70,7 +72,28 @@ async def recover_interrupted(store: Store) -> None:
         )
         ids = [r[0] for r in res]
     for sid in ids:
-        log.warning("session %d was interrupted (power cut or crash); kept as it was", sid)
+        log.warning("session %d was interrupted (power cut or crash); kept", sid)
+        await settle_interrupted(store, sid)
+
+
+async def settle_interrupted(store: Store, session_id: int) -> None:
+    """What a stop would have done, done now from what was stored: the steps still
+    provisional when the power went (a candidate sprint, the slowing down) confirmed
+    or retracted, the open rep closed at the samples' end, exactly as the engine gives
+    them from the stored samples. So a rescore of the session is what it stored (it
+    differed in 3 of 10 SIGKILLs, by the provisional steps and the open rep), and a
+    club's centre gets the same. Steps before the tail are the live ones: the engine
+    gives the same steps from the same samples, whatever their blocks."""
+    row = await queries.session(store, session_id)
+    events, diffs = await rescore_stored(store, row)
+    if not diffs:
+        return
+    async with store.session() as s, s.begin():
+        await s.execute(delete(Step).where(Step.session_id == session_id))
+        await s.execute(delete(Rep).where(Rep.session_id == session_id))
+        for e in settled(events):
+            s.add(event_row(session_id, e))
+    log.warning("session %d: settled from its stored samples (%s)", session_id, diffs[0])
 
 
 def session_json(row: Session) -> dict:
