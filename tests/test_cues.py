@@ -74,6 +74,11 @@ def test_summary_words():
     assert summary_text(rep) == "Rep three: aligned eight of twelve, swing late."
     rep = {"rep": 2, "steps": 10, "aligned_steps": 10, "main_limiter": None}
     assert summary_text(rep) == "Rep two: aligned ten of ten."
+    # Of the steps judged; a rep learnt from judged none, and is not "zero of eighteen".
+    rep = {"rep": 4, "steps": 14, "judged_steps": 11, "aligned_steps": 9, "main_limiter": "push"}
+    assert summary_text(rep) == "Rep four: aligned nine of eleven, push."
+    rep = {"rep": 1, "steps": 18, "judged_steps": 0, "aligned_steps": 0, "main_limiter": None}
+    assert summary_text(rep) == "Rep one: learning your running, nothing judged yet."
 
 
 # --- delivery: service -> Mosquitto -> cue device ------------------------------------------

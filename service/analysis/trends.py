@@ -20,6 +20,11 @@ from statistics import fmean, median
 from .progress import CONFIDENCE, assess_change, smallest_worthwhile_change, typical_error
 
 
+def _aligned_share(rep: dict) -> float | None:
+    judged = rep.get("judged_steps", rep.get("steps"))  # (reps before model 0.5: all)
+    return rep["aligned_steps"] / judged if judged else None
+
+
 @dataclass(frozen=True)
 class Measure:
     name: str
@@ -60,8 +65,8 @@ MEASURES = {
             "aligned_share",
             "1",
             True,
-            lambda rep, _m: rep["aligned_steps"] / rep["steps"] if rep.get("steps") else None,
-            "share of the rep's steps judged aligned",
+            lambda rep, _m: _aligned_share(rep),
+            "share of the rep's judged steps judged aligned (none while learning)",
         ),
     )
 }

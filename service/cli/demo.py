@@ -123,7 +123,8 @@ def _console(msg: dict) -> None:
     if msg.get("type") == "rep":
         limiter = msg.get("main_limiter") or "none"
         print(
-            f"rep {msg['rep']}: {msg['steps']} steps, {msg.get('aligned_steps', 0)} aligned,"
+            f"rep {msg['rep']}: {msg['steps']} steps, {msg.get('aligned_steps', 0)} of"
+            f" {msg.get('judged_steps', msg['steps'])} judged aligned,"
             f" mostly limited by {limiter}",
             flush=True,
         )

@@ -133,8 +133,14 @@ class CueMaker:
 
 
 def summary_text(rep: dict) -> str:
-    """ "Rep three: aligned eight of twelve, swing late." """
-    steps, aligned = rep.get("steps") or 0, rep.get("aligned_steps") or 0
+    """ "Rep three: aligned eight of twelve, swing late." Of the steps judged: a rep
+    the athlete's baseline was still learnt from judged none, and says so (it said
+    "aligned zero of eighteen")."""
+    judged = rep.get("judged_steps")
+    steps = (rep.get("steps") or 0) if judged is None else judged  # (reps before model 0.5)
+    aligned = rep.get("aligned_steps") or 0
+    if steps == 0:
+        return f"Rep {number(rep['rep'])}: learning your running, nothing judged yet."
     text = f"Rep {number(rep['rep'])}: aligned {number(aligned)} of {number(steps)}"
     limiter = rep.get("main_limiter")
     if limiter in LIMITER_WORDS and aligned < steps:

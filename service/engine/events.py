@@ -130,6 +130,13 @@ REP_FIELDS: tuple[EventField, ...] = (
     _f("steps", int, "", "its steps", optional=False),
     _f("min_contact_time_s", float, "s", "its shortest contact"),
     _f("aligned_steps", int, "", "its steps judged aligned"),
+    _f(
+        "judged_steps",
+        int,
+        "",
+        "its steps judged at all (not warming up, learning or"
+        " slowing): the share aligned is of these (none: learning, not 0 %)",
+    ),
     _f("main_limiter", Link, "", "the link that limited most often"),
     *PROFILE_FIELDS,
     _f("model_version", str, "", "the scoring model", optional=False),

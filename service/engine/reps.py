@@ -210,6 +210,7 @@ class RepGate:
         contacts = [s["contact_time_s"] for s in steps]
         line["min_contact_time_s"] = min(contacts) if contacts else None
         line["aligned_steps"] = sum(1 for s in steps if s["aligned"])
+        line["judged_steps"] = sum(1 for s in steps if s["aligned"] is not None)
         limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
         # The most frequent; on a tie the first to limit (a set's order would vary by process).
         line["main_limiter"] = (

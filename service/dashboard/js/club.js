@@ -4,7 +4,7 @@
 // gives the same states to a page that opens late.
 import { api, readToken } from "./api.js";
 import { $, banner, fmt, localDate, state } from "./core.js";
-import { lightOf } from "./live.js";
+import { alignedOf, lightOf } from "./live.js";
 import { liveSocket, tokenDialog } from "./socket.js";
 
 const lanes = new Map();  // lane name -> its card's elements
@@ -61,7 +61,7 @@ function renderStep(c, s) {
 
 function repLine(r) {
   const limiter = r.main_limiter ? `, mostly ${r.main_limiter}` : "";
-  return `Rep ${r.rep}: aligned ${r.aligned_steps ?? "–"} of ${r.steps}${limiter}`;
+  return `Rep ${r.rep}: ${alignedOf(r)}${limiter}`;
 }
 
 async function loadLanes() {

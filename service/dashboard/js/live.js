@@ -116,8 +116,14 @@ export function onRetracted(numbers) {
   $("n-steps").textContent = state.kept;
 }
 
+// Of the rep's judged steps: a rep the athlete's baseline was learnt from judged none.
+export function alignedOf(r) {
+  const judged = r.judged_steps ?? r.steps;
+  return judged ? `${r.aligned_steps ?? 0} of ${judged} judged aligned` : "learning: none judged";
+}
+
 export function repSummary(r) {
-  return `Rep ${r.rep}: ${r.steps} steps, ${r.aligned_steps ?? 0} aligned` +
+  return `Rep ${r.rep}: ${r.steps} steps, ${alignedOf(r)}` +
     (r.main_limiter ? `, mostly ${r.main_limiter}` : "") +
     (r.mss_m_s ? `, top speed ${r.mss_m_s.toFixed(2)} m/s` : "");
 }
@@ -157,7 +163,7 @@ export function onRep(r) {
   state.resting = true;
   $("live").classList.add("resting");
   const limited = r.main_limiter ? `mostly ${r.main_limiter}` : "no link limited";
-  setLight("resting", "RESTING", `rep ${r.rep}: ${r.aligned_steps ?? 0} of ${r.steps} aligned · ${limited}`);
+  setLight("resting", "RESTING", `rep ${r.rep}: ${alignedOf(r)} · ${limited}`);
 }
 
 export function onMark(m) {
