@@ -19,7 +19,7 @@ from typing import Literal, get_origin
 import numpy as np
 
 from .engine import EXTRA_STEP_KEYS, STEP_KEYS
-from .engine.events import PROFILE_KEYS, REP_FIELDS, STEP_FIELDS
+from .engine.events import REP_FIELDS, REP_KEYS, STEP_FIELDS
 from .recorder import stream_from_json
 from .store import Session, SessionStream, Store, queries, rawcodec
 from .timebase import relative
@@ -30,17 +30,7 @@ warnings.filterwarnings("ignore", message="No point data found in file", module=
 
 PAGE = 1000  # rows a Parquet row group
 STEP_COLUMNS = ("n", *(k for k in (*STEP_KEYS[1:], *EXTRA_STEP_KEYS) if k != "n"))
-REP_COLUMNS = (
-    "rep",
-    "start_s",
-    "end_s",
-    "steps",
-    "aligned_steps",
-    "min_contact_time_s",
-    "main_limiter",
-    *PROFILE_KEYS,
-    "model_version",
-)
+REP_COLUMNS = tuple(k for k in REP_KEYS if k != "type")  # events.py: one definition
 
 
 async def raw_blocks(

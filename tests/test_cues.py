@@ -77,8 +77,11 @@ def test_summary_words():
     # Of the steps judged; a rep learnt from judged none, and is not "zero of eighteen".
     rep = {"rep": 4, "steps": 14, "judged_steps": 11, "aligned_steps": 9, "main_limiter": "push"}
     assert summary_text(rep) == "Rep four: aligned nine of eleven, push."
-    rep = {"rep": 1, "steps": 18, "judged_steps": 0, "aligned_steps": 0, "main_limiter": None}
+    rep = {"rep": 1, "steps": 18, "judged_steps": 0, "aligned_steps": 0, "main_limiter": None,
+           "baseline_state": "learning"}  # fmt: skip
     assert summary_text(rep) == "Rep one: learning your running, nothing judged yet."
+    rep = {**rep, "steps": 0, "baseline_state": "set"}  # a speed sensor's rep: no steps
+    assert summary_text(rep) == "Rep one: nothing judged."
 
 
 # --- delivery: service -> Mosquitto -> cue device ------------------------------------------

@@ -117,9 +117,14 @@ def test_a_shank_seen_without_gaps_covers_a_swing_and_a_gap_does_not():
     for k in range(10):  # 10 blocks of 0.1 s at 1 kHz, contiguous
         m.saw_shank("left", k * 0.1, k * 0.1 + 0.099, 1000.0)
     m.saw_shank("left", 1.5, 2.0, 1000.0)  # then 0.5 s of nothing
+    m.saw_shank("left", 2.001, 3.0, 1000.0)
     assert m._shank_covered("left", 0.2, 0.9)
     assert not m._shank_covered("left", 0.9, 1.6)  # across the gap
-    assert m._shank_covered("left", 1.6, 1.9)
+    # After a gap its detector sees swings again only after contact_span_s (0.6 s).
+    assert not m._shank_covered("left", 1.6, 1.9)
+    assert m._shank_covered("left", 2.2, 2.9)
+    m.saw_shank("left", 3.001, 3.5, 1000.0, lost=2)  # two samples lost: blind again
+    assert not m._shank_covered("left", 3.1, 3.4)
     assert not m._shank_covered("right", 0.2, 0.3)  # never seen
     m.prune(1.2)
-    assert m.shank_seen["left"] == [[1.5, 2.0]]
+    assert m.shank_seen["left"] == [[2.1, 3.0], [3.601, 3.5]]

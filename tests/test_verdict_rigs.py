@@ -141,6 +141,16 @@ def test_too_short_a_rep_teaches_nothing_and_a_set_baseline_is_not_learnt_over()
         _step(scorer, 0.70)
     scorer.rep_ended()
     assert scorer.state == "learning"
+    # A candidate that was no sprint (reset by the next start) teaches nothing either:
+    # its 8 steps and a rep of 10 are not the 12 of one rep.
+    scorer.reset()
+    for _ in range(3 + 8):
+        _step(scorer, 0.70)
+    scorer.reset()
+    for _ in range(3 + 10):
+        _step(scorer, 0.70)
+    scorer.rep_ended()
+    assert scorer.state == "learning"
     coach = Scorer(Baseline(source="athlete"))
     assert coach.state == "set"
     out = [_step(coach, 0.70) for _ in range(5)]

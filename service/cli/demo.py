@@ -121,11 +121,16 @@ def _banner(settings, args, n_ports: int, session_id: int) -> str:
 
 def _console(msg: dict) -> None:
     if msg.get("type") == "rep":
+        judged = msg.get("judged_steps", msg["steps"])
+        if not judged:
+            learning = msg.get("baseline_state") == "learning"
+            why = "learning the athlete's running" if learning else "none judged"
+            print(f"rep {msg['rep']}: {msg['steps']} steps, {why}", flush=True)
+            return
         limiter = msg.get("main_limiter") or "none"
         print(
             f"rep {msg['rep']}: {msg['steps']} steps, {msg.get('aligned_steps', 0)} of"
-            f" {msg.get('judged_steps', msg['steps'])} judged aligned,"
-            f" mostly limited by {limiter}",
+            f" {judged} judged aligned, mostly limited by {limiter}",
             flush=True,
         )
     elif msg.get("type") == "sensor_event" and msg.get("kind") in ("reset", "gap"):
@@ -152,7 +157,7 @@ async def start_simulated_athlete(
                 f"the simulated athlete did not start within {SIM_START_MAX_S:.0f} s"
                 " (is the machine very busy?)"
             ) from None
-        if isinstance(exc, ValueError | KeyError):
+        if isinstance(exc, ValueError | KeyError | AttributeError | TypeError):
             raise UsageError(f"the simulated athlete failed to start ({exc})") from None
         raise
     proc.drain = asyncio.ensure_future(_drain(proc.stdout))  # keep a reference

@@ -139,8 +139,10 @@ def summary_text(rep: dict) -> str:
     judged = rep.get("judged_steps")
     steps = (rep.get("steps") or 0) if judged is None else judged  # (reps before model 0.5)
     aligned = rep.get("aligned_steps") or 0
-    if steps == 0:
+    if steps == 0 and rep.get("baseline_state") == "learning":
         return f"Rep {number(rep['rep'])}: learning your running, nothing judged yet."
+    if steps == 0:
+        return f"Rep {number(rep['rep'])}: nothing judged."
     text = f"Rep {number(rep['rep'])}: aligned {number(aligned)} of {number(steps)}"
     limiter = rep.get("main_limiter")
     if limiter in LIMITER_WORDS and aligned < steps:

@@ -166,7 +166,8 @@ class Engine:
             det.lost()
         t = block.time_s
         if len(t):
-            self.steps.saw_shank(det.foot, float(t[0]), float(t[-1]), block.stream.sample_rate_hz)
+            rate = block.stream.sample_rate_hz
+            self.steps.saw_shank(det.foot, float(t[0]), float(t[-1]), rate, block.lost_before)
         events = det.feed(t, block.values[:, 1])
         for e in events:
             if isinstance(e, SwingPeak):

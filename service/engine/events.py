@@ -137,6 +137,12 @@ REP_FIELDS: tuple[EventField, ...] = (
         "its steps judged at all (not warming up, learning or"
         " slowing): the share aligned is of these (none: learning, not 0 %)",
     ),
+    _f(
+        "baseline_state",
+        Literal["learning", "provisional", "set"],
+        "",
+        "the baseline its steps were judged on (learning: none yet)",
+    ),
     _f("main_limiter", Link, "", "the link that limited most often"),
     *PROFILE_FIELDS,
     _f("model_version", str, "", "the scoring model", optional=False),

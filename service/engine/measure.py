@@ -57,13 +57,19 @@ class StepMeasurer:
         # missing, not late (a sensor out, a gap), when its stretch did not cover it.
         self.shank_seen: dict[str, list[list[float]]] = {"left": [], "right": []}
 
-    def saw_shank(self, foot: str, start_s: float, end_s: float, rate_hz: float) -> None:
-        """A block of this foot's shank: its stretch goes on, or a gap begins one."""
+    def saw_shank(
+        self, foot: str, start_s: float, end_s: float, rate_hz: float, lost: int = 0
+    ) -> None:
+        """A block of this foot's shank: its stretch goes on; or, after samples lost or
+        a gap, a new one begins once its detector sees swings again (`lost()` drops
+        the swing under way: it needs `contact_span_s` of signal first)."""
         spans = self.shank_seen[foot]
-        if spans and start_s - spans[-1][1] <= SHANK_GAP_PERIODS / rate_hz:
+        if spans and not lost and start_s - spans[-1][1] <= SHANK_GAP_PERIODS / rate_hz:
             spans[-1][1] = max(spans[-1][1], end_s)
-        else:
+        elif not spans:
             spans.append([start_s, end_s])
+        else:
+            spans.append([start_s + self.cfg.contact_span_s, max(end_s, start_s)])
 
     def _shank_covered(self, foot: str, from_s: float, to_s: float) -> bool:
         return any(a <= from_s and b >= to_s for a, b in self.shank_seen[foot])

@@ -211,6 +211,8 @@ class RepGate:
         line["min_contact_time_s"] = min(contacts) if contacts else None
         line["aligned_steps"] = sum(1 for s in steps if s["aligned"])
         line["judged_steps"] = sum(1 for s in steps if s["aligned"] is not None)
+        # Its steps' baseline (before this rep's end may have made a provisional one).
+        line["baseline_state"] = steps[-1]["baseline_state"] if steps else self.scorer.state
         limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
         # The most frequent; on a tie the first to limit (a set's order would vary by process).
         line["main_limiter"] = (

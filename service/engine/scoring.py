@@ -235,12 +235,16 @@ class Scorer:
         self._steps = 0
 
     def rep_ended(self) -> None:
-        """A rep is over: learnt from, if it held enough steady sprinting."""
+        """A rep is over: learnt from, if it held enough steady sprinting (else its
+        steps teach nothing: the next rep starts learning afresh)."""
         if self.state == "learning" and len(self._learnt) >= self.cfg.learn_steps:
             self._settle()
+        self._learnt = []
 
     def reset(self) -> None:
-        """A new rep: nothing carries over but what was learnt."""
+        """A new rep (or a candidate for one): nothing carries over but what was learnt;
+        steps of a candidate that was no sprint, or of a rep too short, are forgotten."""
+        self._learnt = []
         self.limiter = None
         self._smooth = {}
         self._steps = 0

@@ -73,7 +73,16 @@ async def recover_interrupted(store: Store) -> None:
         ids = [r[0] for r in res]
     for sid in ids:
         log.warning("session %d was interrupted (power cut or crash); kept", sid)
-        await settle_interrupted(store, sid)
+        try:
+            await settle_interrupted(store, sid)
+        except Exception as exc:  # kept as the power left it: the service starts anyway
+            why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            log.warning("session %d: not settled (%s); kept as it was stored", sid, why)
+
+
+# An interrupted session is settled before the service starts: at most this much of
+# samples (a rescore of 20 minutes takes ~5 s here, well inside systemd's 90 s on a Pi).
+SETTLE_MAX_S = 1200.0
 
 
 async def settle_interrupted(store: Store, session_id: int) -> None:
@@ -85,6 +94,15 @@ async def settle_interrupted(store: Store, session_id: int) -> None:
     club's centre gets the same. Steps before the tail are the live ones: the engine
     gives the same steps from the same samples, whatever their blocks."""
     row = await queries.session(store, session_id)
+    if row.model_version != MODEL_VERSION:  # an older engine's session: not rewritten
+        log.warning("session %d: recorded with model %s; not settled", session_id,
+                    row.model_version)  # fmt: skip
+        return
+    _, _, span_s = await queries.raw_stats(store, session_id)
+    if span_s > SETTLE_MAX_S:  # the service must start within its unit's timeout
+        log.warning("session %d: %.0f min of samples, too long to settle at start; its"
+                    " rescore may differ in its last steps", session_id, span_s / 60)  # fmt: skip
+        return
     events, diffs = await rescore_stored(store, row)
     if not diffs:
         return

@@ -119,7 +119,8 @@ export function onRetracted(numbers) {
 // Of the rep's judged steps: a rep the athlete's baseline was learnt from judged none.
 export function alignedOf(r) {
   const judged = r.judged_steps ?? r.steps;
-  return judged ? `${r.aligned_steps ?? 0} of ${judged} judged aligned` : "learning: none judged";
+  if (judged) return `${r.aligned_steps ?? 0} of ${judged} judged aligned`;
+  return r.baseline_state === "learning" ? "learning: none judged" : "none judged";
 }
 
 export function repSummary(r) {
