@@ -127,10 +127,11 @@ def _console(msg: dict) -> None:
             why = "learning the athlete's running" if learning else "none judged"
             print(f"rep {msg['rep']}: {msg['steps']} steps, {why}", flush=True)
             return
-        limiter = msg.get("main_limiter") or "none"
+        limiter = msg.get("main_limiter")
+        limited = f"mostly limited by {limiter}" if limiter else "no link limited"
         print(
             f"rep {msg['rep']}: {msg['steps']} steps, {msg.get('aligned_steps', 0)} of"
-            f" {judged} judged aligned, mostly limited by {limiter}",
+            f" {judged} judged aligned, {limited}",
             flush=True,
         )
     elif msg.get("type") == "sensor_event" and msg.get("kind") in ("reset", "gap"):
