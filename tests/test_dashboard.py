@@ -428,3 +428,30 @@ def test_api_docs_render_offline(browser, demo):
     assert "Stridesync" in page.text_content(".swagger-ui .title")
     outside = [u for u in requests if not u.startswith((demo["url"], "data:", "blob:"))]
     assert not outside, outside
+
+
+def test_stop_leaves_nothing_of_the_session_on_screen(browser, demo):
+    """After Stop (issue 32: the light said NO SESSION while the bars and tiles kept the
+    last rep's values): no session, no stale number, no stale bar. Last in this module:
+    it ends the demo's session."""
+    page = _page(browser, demo, ADMIN)
+    page.wait_for_function("Number(document.getElementById('n-steps').textContent) > 0")
+    page.click("#stop")
+    page.wait_for_function("document.getElementById('light-text').textContent === 'NO SESSION'")
+    shown = page.evaluate(
+        """() => ({
+          tiles: ["n-contact", "n-flight", "n-freq", "n-asym", "n-speed", "n-force", "n-steps"]
+            .map((id) => document.getElementById(id).textContent),
+          bars: ["push", "swing", "torso"]
+            .map((l) => document.getElementById(`bar-${l}`).style.width),
+          steps: document.querySelectorAll("#steps tbody tr").length,
+        })"""
+    )
+    page.context.close()
+    assert shown["tiles"] == ["–"] * 6 + ["0"], shown
+    assert (
+        shown["bars"] == ["0px"] * 3
+        or shown["bars"] == ["0"] * 3
+        or set(shown["bars"]) <= {"0px", "0", "0%"}
+    ), shown
+    assert shown["steps"] == 0, shown

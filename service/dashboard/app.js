@@ -29,8 +29,8 @@ function handle(msg) {
     case "steps_retracted": onRetracted(msg.steps); break;
     case "trace": onTrace(msg); break;
     case "session":
-      if (msg.event === "started") resetLive();
-      loadAthletes(); renderSession(msg.event === "started" ? msg : null); break;
+      // Started or stopped: nothing of the last session's live numbers stays on screen.
+      loadAthletes(); renderSession(msg.event === "started" ? msg : null); resetLive(); break;
     case "cue": $("last-cue").textContent = msg.text; break;
     case "mark": onMark(msg); break;
     case "lost": state.lost += msg.count; banner(`The screen fell behind: ${state.lost} messages skipped`); break;

@@ -244,7 +244,8 @@ export function renderStatus(msg) {
   body.replaceChildren(...rows);
   if (!msg.devices.length) warnings.push("no sensors connected");
   if (msg.engine && msg.engine.overloaded) {
-    warnings.push(`overloaded: ${fmt(msg.engine.lag_s, 1)} s behind the sensors; live plot paused`);
+    const behind = msg.engine.lag_s >= 0.1 ? `${fmt(msg.engine.lag_s, 1)} s behind the sensors; ` : "";
+    warnings.push(`overloaded: ${behind}live plot paused to keep up`);
   }
   if (msg.storage && !msg.storage.ok) warnings.push(`storage failing: ${msg.storage.error}`);
   else if (msg.storage && msg.storage.behind) {
