@@ -358,6 +358,12 @@ def test_layouts_never_scroll_sideways(browser, demo, viewport):
     wide = "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
     assert page.evaluate(wide) <= viewport[0]
     assert page.is_visible("#light")
+    # Every column of the live steps table on screen (the Limiter was cut off at 390 px).
+    right = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('#steps th, #steps tbody tr:first-child td')]"
+        ".map((c) => c.getBoundingClientRect().right))"
+    )
+    assert right <= viewport[0], right
     # History, with a session's every step listed: wide tables scroll in their own box.
     page.click("#tab-history")
     page.click("#sessions tbody tr >> nth=0")
