@@ -220,6 +220,7 @@ class _DeviceRecord:
     reconnects: int = 0
     rate_mark: tuple[float, int, int, int] | None = None  # time, frames, bytes, samples
     rates: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    last_frame_s: float | None = None  # its last frame on a connection now gone
 
     def counters(self) -> DecoderCounters:
         if self.connection is None:
@@ -409,6 +410,7 @@ class Bridge:
 
     def _detach(self, record: _DeviceRecord, conn: DeviceConnection, why: str) -> None:
         record.past = record.counters()
+        record.last_frame_s = conn.last_frame_s or record.last_frame_s
         record.connection = None
         log.warning("%s: %s disconnected (%s)", conn.path, record.session.name, why)
         self._on_event(DeviceEvent("disconnected", record.session.device_id, time.monotonic(), why))
@@ -440,7 +442,8 @@ class Bridge:
         s = r.session
         c = r.counters()
         streams = s.stream_counters().values()
-        last = r.connection.last_frame_s if r.connection else None
+        # Unplugged: its last frame is still when it was last heard ("since HH:MM:SS").
+        last = r.connection.last_frame_s if r.connection else r.last_frame_s
         return DeviceStats(
             device_id=s.hello.device_hex,
             name=s.name,

@@ -164,6 +164,20 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     assert "no link named yet" in lights[0][2] and "not judged" in lights[1][2]
     assert "judged on swing, torso" in lights[2][2] and "provisional baseline" in lights[2][2]
     assert "missing: swing_lag" in lights[3][2] and "baseline set" in lights[3][2]
+    # A shank out: its line stops, the other shank's goes on drawing over the window
+    # (the axis was the first series' times: 0.07 s of axis, the other undrawn).
+    data = page.evaluate(
+        """async () => {
+          const { aligned } = await import("/dashboard/js/traces.js");
+          const out = { t: [94.00, 94.02], y: [10, 20] };  // unplugged at 94 s
+          const live = { t: [], y: [] };
+          for (let k = 0; k <= 300; k++) { live.t.push(94 + k * 0.02); live.y.push(k); }
+          return aligned([out, live], 100.0);
+        }"""
+    )
+    assert data[0][0] == pytest.approx(-6.0) and data[0][-1] == pytest.approx(0.0)
+    assert data[1][:2] == [10, 20] and all(v is None for v in data[1][2:])
+    assert data[2] == list(range(301))
     # Between reps: resting, with the rep's summary; the light names no link.
     page.wait_for_function(
         "document.getElementById('light').dataset.state === 'resting'"

@@ -62,21 +62,29 @@ export function drawTraces() {
     let newest = -Infinity;
     for (const b of series) if (b.n) newest = Math.max(newest, b.t[(b.head - 1 + b.t.length) % b.t.length]);
     const from = newest - TRACE_WINDOW_S;
-    // One shared x axis: the bin centres of the first series; the others sampled on it.
-    const ref = ordered(series[0], from);
-    const data = [ref.t.map((t) => t - newest)];
-    for (const b of series) {
-      const o = b === series[0] ? ref : ordered(b, from);
-      const byT = new Map();
-      for (let i = 0; i < o.t.length; i++) byT.set(Math.round(o.t[i] * 1000), o.y[i]);
-      data.push(ref.t.map((t) => byT.get(Math.round(t * 1000)) ?? null));
-    }
+    const data = aligned(series.map((b) => ordered(b, from)), newest);
     plots[kind].setData(data);
     if (kind === "force") {
       const peak = Math.max(0, ...data.slice(1).flat().filter((v) => v !== null));
       $("force-note").hidden = peak >= PLATE_IDLE_N;
     }
   }
+}
+
+// uPlot's data for series of ({t, y}): one shared x axis of every series' bin centres,
+// seconds before `newest`, so that a sensor out (its series stops) leaves a gap in its
+// own line, never the others undrawn (the first series' times were the axis).
+export function aligned(parts, newest) {
+  const keys = new Set();
+  for (const o of parts) for (const t of o.t) keys.add(Math.round(t * 1000));
+  const xs = [...keys].sort((a, b) => a - b);
+  const data = [xs.map((ms) => ms / 1000 - newest)];
+  for (const o of parts) {
+    const byT = new Map();
+    for (let i = 0; i < o.t.length; i++) byT.set(Math.round(o.t[i] * 1000), o.y[i]);
+    data.push(xs.map((ms) => byT.get(ms) ?? null));
+  }
+  return data;
 }
 
 export function ordered(b, from) {
