@@ -164,6 +164,24 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     assert "no link named yet" in lights[0][2] and "not judged" in lights[1][2]
     assert "judged on swing, torso" in lights[2][2] and "provisional baseline" in lights[2][2]
     assert "missing: swing_lag" in lights[3][2] and "baseline set" in lights[3][2]
+    # The band each link is judged in, on its bar: from the provisional baseline's floor
+    # (0.55) once the first rep is learnt; none while learning (issue 32: ALIGNED with
+    # every bar under the mark, and no band to say why).
+    page.wait_for_function("!document.getElementById('band-swing').hidden", timeout=240_000)
+    left = page.evaluate("document.getElementById('band-swing').style.left")
+    assert left.endswith("%") and float(left[:-1]) == pytest.approx(0.55 / 1.5 * 100, abs=0.1)
+    bands = page.evaluate(
+        """async () => {
+          const { bandOf } = await import("/dashboard/js/live.js");
+          const floors = { set: { push: 0.62, swing: 0.73, torso: 0.73 }, provisional: 0.55 };
+          return [
+            bandOf({ baseline_state: "learning", judged_links: "" }, floors),
+            bandOf({ baseline_state: "provisional", judged_links: "swing torso" }, floors),
+            bandOf({ baseline_state: "set", judged_links: "push swing torso" }, floors),
+          ];
+        }"""
+    )
+    assert bands == [None, 0.55, {"push": 0.62, "swing": 0.73, "torso": 0.73}]
     # A shank out: its line stops, the other shank's goes on drawing over the window
     # (the axis was the first series' times: 0.07 s of axis, the other undrawn).
     data = page.evaluate(

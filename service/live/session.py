@@ -9,7 +9,8 @@ from sqlalchemy import delete, update
 
 from ..config import Settings
 from ..cues.policy import CuePolicy
-from ..engine import MODEL_VERSION, AthleteInfo, Baseline, settled
+from ..engine import MODEL_VERSION, AthleteInfo, Baseline, Scorer, ScoringConfig, settled
+from ..engine.scoring import LINKS
 from ..errors import NotFound
 from ..hub import clean
 from ..recorder import Recording, rescore_stored
@@ -114,9 +115,20 @@ async def settle_interrupted(store: Store, session_id: int) -> None:
     log.warning("session %d: settled from its stored samples (%s)", session_id, diffs[0])
 
 
+def band_floors(row: Session) -> dict:
+    """Where each link's band begins, for the dashboard's bars: the session's own
+    baseline's floors when the coach set one (none while learning), and the one floor
+    every link has on a provisional baseline (Scorer.floor)."""
+    base = Baseline.from_dict(row.baseline) if row.baseline else None
+    scorer = Scorer(base)
+    own = {link: round(scorer.floor(link), 3) for link in LINKS} if scorer.state == "set" else None
+    return {"set": own, "provisional": ScoringConfig().floor_min}
+
+
 def session_json(row: Session) -> dict:
     return clean(
         {
+            "band_floors": band_floors(row),
             "session_id": row.id,
             "uuid": row.uuid,
             "athlete_id": row.athlete_id,

@@ -50,6 +50,27 @@ export function scoreBar(link, v) {
   $(`val-${link}`).textContent = fmt(shown, 2);
 }
 
+// The band each link is judged in (from its floor to the baseline's mark), for the
+// baseline the step was judged on; none while learning.
+export function bandOf(step, floors) {
+  if (!floors || !step.judged_links) return null;
+  if (step.baseline_state === "provisional") return floors.provisional;
+  return step.baseline_state === "set" && floors.set ? floors.set : null;
+}
+
+export function drawBands(step) {
+  const band = bandOf(step, state.session && state.session.band_floors);
+  for (const link of ["push", "swing", "torso"]) {
+    const el = $(`band-${link}`);
+    const floor = band === null ? null : typeof band === "number" ? band : band[link];
+    el.hidden = floor === null || floor === undefined || !step.judged_links.includes(link);
+    if (!el.hidden) {
+      el.style.left = `${floor / SCORE_MAX * 100}%`;
+      el.style.width = `${(1 - floor) / SCORE_MAX * 100}%`;
+    }
+  }
+}
+
 export function onStep(s) {
   state.steps = s.n;
   state.kept += 1;
@@ -57,6 +78,7 @@ export function onStep(s) {
   $("live").classList.remove("resting");
   stepLight(s);
   for (const link of ["push", "swing", "torso"]) scoreBar(link, s[`${link}_score`]);
+  drawBands(s);
   $("n-contact").textContent = fmt(s.contact_time_s, 0, 1000);
   $("n-flight").textContent = fmt(s.flight_time_s, 0, 1000);
   $("n-freq").textContent = fmt(s.step_frequency_hz, 2);
@@ -88,10 +110,12 @@ export function onStep(s) {
   while (body.rows.length > STEP_ROWS) body.deleteRow(-1);
 }
 
+// Left against right from the last steps of each foot: at least 3 of each, or none (a
+// shank out leaves one foot's steps alone: no asymmetry from them).
 export function renderAsymmetry() {
   const mean = (foot) => {
     const c = state.recent.filter((x) => x.foot === foot && x.contact_time_s).map((x) => x.contact_time_s);
-    return c.length ? c.reduce((a, b) => a + b) / c.length : null;
+    return c.length >= 3 ? c.reduce((a, b) => a + b) / c.length : null;
   };
   const l = mean("left"), r = mean("right");
   $("n-asym").textContent = l && r ? fmt((l - r) / ((l + r) / 2) * 100, 1) : "–";
@@ -180,7 +204,7 @@ export function resetLive() {
   $("reps").replaceChildren();
   $("live-card").hidden = true;
   $("last-cue").textContent = "–";
-  for (const link of ["push", "swing", "torso"]) scoreBar(link, null);
+  for (const link of ["push", "swing", "torso"]) { scoreBar(link, null); $(`band-${link}`).hidden = true; }
   for (const id of ["n-contact", "n-flight", "n-freq", "n-asym", "n-speed", "n-force"]) $(id).textContent = "–";
   $("n-force").classList.remove("missing");
   $("n-speed").classList.remove("missing");
