@@ -82,7 +82,8 @@ async def recover_interrupted(store: Store) -> None:
 
 
 # An interrupted session is settled before the service starts: at most this much of
-# samples (a rescore of 20 minutes takes ~5 s here, well inside systemd's 90 s on a Pi).
+# samples (20 minutes are ~3 s of engine here at ~450x real time, in 1 s blocks; a Pi
+# several times that, inside systemd's 90 s start).
 SETTLE_MAX_S = 1200.0
 
 
@@ -119,8 +120,10 @@ def band_floors(row: Session) -> dict:
     """Where each link's band begins, for the dashboard's bars: the session's own
     baseline's floors when the coach set one (none while learning), and the one floor
     every link has on a provisional baseline (Scorer.floor)."""
-    base = Baseline.from_dict(row.baseline) if row.baseline else None
-    scorer = Scorer(base)
+    try:
+        scorer = Scorer(Baseline.from_dict(row.baseline) if row.baseline else None)
+    except (TypeError, ValueError):  # a baseline this engine cannot read: no band drawn
+        scorer = Scorer()
     own = {link: round(scorer.floor(link), 3) for link in LINKS} if scorer.state == "set" else None
     return {"set": own, "provisional": ScoringConfig().floor_min}
 
