@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from service.config import hash_token
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture(scope="module")
@@ -466,6 +468,51 @@ def test_api_docs_render_offline(browser, demo):
     assert "Stridesync" in page.text_content(".swagger-ui .title")
     outside = [u for u in requests if not u.startswith((demo["url"], "data:", "blob:"))]
     assert not outside, outside
+
+
+def test_athletes_and_baselines_from_the_tablet(browser, demo):
+    """Issue 32: only the API could add an athlete or learn a baseline. From the page:
+    add one; see the baseline in force; learn one from two of an athlete's finished
+    sessions; forget it (the undo)."""
+    page = _page(browser, demo, ADMIN)
+    page.click("#athlete-button")
+    page.fill("#new-name", "Zoë Kowalska")
+    page.fill("#new-mass", "61.5")
+    page.click("#athlete-add")
+    page.wait_for_function("document.getElementById('baseline-who').textContent === 'Zoë Kowalska'")
+    assert "none" in page.text_content("#baseline-state")
+    page.wait_for_function("document.getElementById('baseline-sessions').textContent !== ''")
+    assert "No finished session" in page.text_content("#baseline-sessions")
+    assert "Zoë Kowalska (61.5 kg)" in page.inner_text("#athlete")  # in the picker too
+    # An athlete of the demo's history: two of their sessions learnt from.
+    page.click("#athlete-close")
+    demo_a = page.evaluate(
+        "[...document.getElementById('athlete').options]"
+        ".find((o) => o.text.startsWith('Demo A')).text"
+    )
+    page.select_option("#athlete", label=demo_a)
+    page.click("#athlete-button")
+    page.wait_for_selector("#baseline-sessions input")
+    boxes = page.locator("#baseline-sessions input")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    ids = sorted(int(boxes.nth(k).get_attribute("value")) for k in (0, 1))
+    page.click("#baseline-learn")
+    page.wait_for_function(
+        "document.getElementById('baseline-state').textContent.includes('set on')"
+    )
+    said = page.text_content("#baseline-state")
+    assert all(f"#{i}" in said for i in ids), said
+    athlete = next(a for a in httpx.get(f"{demo['url']}/api/athletes", headers=AUTH).json()
+                   if a["name"].startswith("Demo A"))  # fmt: skip
+    assert (
+        athlete["baseline"]["source"] == "athlete" and athlete["baseline"]["from_sessions"] == ids
+    )
+    page.click("#baseline-forget")
+    page.wait_for_function("document.getElementById('baseline-state').textContent.includes('none')")
+    athlete = httpx.get(f"{demo['url']}/api/athletes/{athlete['id']}", headers=AUTH).json()
+    assert athlete["baseline"] is None
+    page.context.close()
 
 
 def test_stop_leaves_nothing_of_the_session_on_screen(browser, demo):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -72,7 +74,9 @@ async def learn_baseline(store: StoreDep, athlete_id: Id, body: schemas.Baseline
             f" a baseline needs at least {BASELINE_MIN_STEPS}"
         )
     baseline = Baseline.from_steps(steps).as_dict()
-    return await queries.update_athlete(store, athlete_id, {"baseline": baseline})
+    # Where it came from, for the coach (the engine reads only the references).
+    learnt = {"learnt_at": datetime.now(UTC).isoformat(), "from_sessions": sorted(body.session_ids)}
+    return await queries.update_athlete(store, athlete_id, {"baseline": {**baseline, **learnt}})
 
 
 @router.delete("/api/athletes/{athlete_id}/baseline", response_model=schemas.AthleteOut)

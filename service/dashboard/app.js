@@ -1,6 +1,7 @@
 // Stridesync coach dashboard: live view and history (service/dashboard/js/ for the parts).
 import { api, askToken, loadAthletes, readToken } from "./js/api.js";
 import { $, act, banner, state } from "./js/core.js";
+import { initAthletes } from "./js/athletes.js";
 import { initHistory, loadHistory } from "./js/history.js";
 import {
   applyRole, backfill, onConfirmed, onMark, onRep, onRetracted, onStep, renderSession, renderStatus, resetLive,
@@ -70,6 +71,7 @@ tokenDialog(connect, loadAthletes);
 
 initTraces();
 initHistory();
+initAthletes();
 window.addEventListener("resize", () => {
   for (const [id, p] of [["plot-force", plots.force], ["plot-gyro", plots.gyro], ["plot-trend", plots.trend],
     ["plot-card", plots.card]]) {

@@ -25,6 +25,7 @@ import numpy as np
 
 MODEL_VERSION = "0.5"
 LINKS = ("push", "swing", "torso")
+PROVENANCE = ("learnt_at", "from_sessions")  # a stored baseline's notes, not references
 MIN_RUNNING_M_S = 1.0  # a step slower than this is not running: no reference learns from it
 
 
@@ -59,8 +60,9 @@ class Baseline:
 
     @classmethod
     def from_dict(cls, d: dict) -> Baseline:
-        """A stored baseline, those of model 0.3 (constants, not lines) included."""
-        d = dict(d)
+        """A stored baseline, those of model 0.3 (constants, not lines) included; where
+        it came from (`learnt_at`, `from_sessions`: the API's) is not a reference."""
+        d = {k: v for k, v in d.items() if k not in PROVENANCE}
         if "swing_lag" in d:
             d["swing_lag_at_zero"], d["swing_lag_per_m_s"] = d.pop("swing_lag"), 0.0
         if "trunk_rate_rms_deg_s" in d:
