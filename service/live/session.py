@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from ..config import Settings
 from ..cues.policy import CuePolicy
 from ..engine import MODEL_VERSION, AthleteInfo, Baseline, Scorer, ScoringConfig, settled
-from ..engine.scoring import LINKS
+from ..engine.scoring import LINKS, PROVENANCE
 from ..errors import NotFound
 from ..hub import clean
 from ..recorder import Recording, rescore_stored
@@ -40,7 +40,7 @@ async def new_session(
             notes=notes,
             model_version=MODEL_VERSION,
             athlete_snapshot={"body_mass_kg": info.body_mass_kg, "height_m": info.height_m},
-            baseline=baseline.as_dict() if baseline else None,
+            baseline=_recorded(baseline, athlete.baseline),
             cue_policy=policy.as_dict(),
         )
         s.add(row)
@@ -59,6 +59,13 @@ def athlete_json(a: Athlete) -> dict:
         "height_m": a.height_m,
         "notes": a.notes,
     }
+
+
+def _recorded(baseline: Baseline | None, stored: dict | None) -> dict | None:
+    """The baseline a session records: its references, and where they came from."""
+    if baseline is None:
+        return None
+    return {**baseline.as_dict(), **{k: stored[k] for k in PROVENANCE if k in stored}}
 
 
 async def recover_interrupted(store: Store) -> None:
