@@ -32,6 +32,12 @@ def _pg(db_url: str, query: str) -> list[tuple[str, ...]]:
     return [tuple(line.split("\t")) for line in out.splitlines() if line]
 
 
+def _centre(pg_url: str) -> dict:
+    """A centre's settings on this database, with lanes 7 and 8 and their tokens."""
+    tokens = {"lane-7": config.hash_token(LANE), "lane-8": config.hash_token(OTHER_LANE)}
+    return {"database": {"url": pg_url}, "club": {"role": "central", "node_token_hashes": tokens}}
+
+
 async def _recorded_session(store: Store, athlete_uuid: str, name: str) -> Session:
     """A stopped session as the recorder leaves one: streams, steps, a rep, raw chunks."""
     rng = random.Random(7)
@@ -73,16 +79,7 @@ async def _recorded_session(store: Store, athlete_uuid: str, name: str) -> Sessi
 @pytest.mark.asyncio
 async def test_an_upload_cut_mid_transfer_resumes_and_lands_exactly_once(tmp_path):
     with pg_database() as pg_url:
-        central = {
-            "database": {"url": pg_url},
-            "club": {
-                "role": "central",
-                "node_token_hashes": {
-                    "lane-7": config.hash_token(LANE),
-                    "lane-8": config.hash_token(OTHER_LANE),
-                },
-            },
-        }
+        central = _centre(pg_url)
         async with running(tmp_path, **central) as (_app, addr):
             # The club's registry has an athlete the lane also has, under another name.
             async with httpx.AsyncClient(base_url=f"http://{addr}") as c:
@@ -191,16 +188,7 @@ async def test_a_refused_session_is_set_aside_and_the_lanes_own_sessions_upload(
     from tests.service_helpers import VIEWER
 
     with pg_database() as pg_url:
-        central = {
-            "database": {"url": pg_url},
-            "club": {
-                "role": "central",
-                "node_token_hashes": {
-                    "lane-7": config.hash_token(LANE),
-                    "lane-8": config.hash_token(OTHER_LANE),
-                },
-            },
-        }
+        central = _centre(pg_url)
         async with running(tmp_path, **central) as (_app, addr):
             seven = Store(f"sqlite+aiosqlite:///{tmp_path}/lane7.db")
             await seven.open()
@@ -240,11 +228,7 @@ async def test_upload_input_is_bounded_and_a_lane_sees_only_its_own(tmp_path):
     import json
 
     with pg_database() as pg_url:
-        central = {
-            "database": {"url": pg_url},
-            "club": {"role": "central", "node_token_hashes": {
-                "lane-7": config.hash_token(LANE), "lane-8": config.hash_token(OTHER_LANE)}},
-        }  # fmt: skip
+        central = _centre(pg_url)
         async with running(tmp_path, **central) as (_app, addr):
             lane = Store(f"sqlite+aiosqlite:///{tmp_path}/lane.db")
             await lane.open()

@@ -49,15 +49,7 @@ def _csv_files(tmp: Path) -> dict[str, Path]:
         "empty": "",
         "one 10 MB line": "time_s," + "1," * 5_000_000,
     }
-    out = {}
-    for name, text in files.items():
-        out[name] = tmp / (name.replace(" ", "-") + ".csv")
-        out[name].write_text(text)
-    sparse = tmp / "sparse.csv"
-    with open(sparse, "wb") as f:
-        f.truncate(1 << 30)  # 1 GB of nothing
-    out["1 GB sparse"] = sparse
-    return out
+    return _written(tmp, {k: v.encode() for k, v in files.items()}, ".csv")
 
 
 def _c3d_files(tmp: Path) -> dict[str, Path]:
@@ -71,11 +63,16 @@ def _c3d_files(tmp: Path) -> dict[str, Path]:
         "parameters corrupt": good[:512] + rng.randbytes(4096) + good[512 + 4096 :],
         "pointer past the end": bytes([0x40, 0x50]) + good[2:],
     }
+    return _written(tmp, damaged, ".c3d")
+
+
+def _written(tmp: Path, contents: dict[str, bytes], suffix: str) -> dict[str, Path]:
+    """Each file written under its name, and 1 GB of nothing (a sparse file) beside them."""
     out = {}
-    for name, data in damaged.items():
-        out[name] = tmp / (name.replace(" ", "-") + ".c3d")
+    for name, data in contents.items():
+        out[name] = tmp / (name.replace(" ", "-") + suffix)
         out[name].write_bytes(data)
-    sparse = tmp / "sparse.c3d"
+    sparse = tmp / f"sparse{suffix}"
     with open(sparse, "wb") as f:
         f.truncate(1 << 30)
     out["1 GB sparse"] = sparse

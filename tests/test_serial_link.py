@@ -93,7 +93,6 @@ async def test_unplug_and_replug_under_a_new_name_continues_the_session(devices,
         n_before = len(got.blocks["shank-left"])
         (away,) = bridge.stats()  # unplugged: still says when it was last heard
         assert not away.connected and away.last_frame_age_s is not None
-        assert away.last_frame_age_s >= 0
         await asyncio.sleep(0.5)
         os.symlink(await dev.replug(reset=False), by_id / "usb-B")
         await wait_for(lambda: len(got.blocks["shank-left"]) > n_before + 20)

@@ -119,11 +119,17 @@ class _Wire(BaseModel):
             data_ = {k: v for k, v in data.items() if k not in skip}
         else:
             data_ = data
-        try:
-            check_value(data_)
-        except Refused as exc:
-            raise ValueError(str(exc)) from None
+        _invalid_if_refused(check_value, data_)
         return data
+
+
+def _invalid_if_refused(check, value):
+    """`check(value)`, a refusal made pydantic's ValueError (a 422 by REST); the value."""
+    try:
+        check(value)
+    except Refused as exc:
+        raise ValueError(str(exc)) from None
+    return value
 
 
 @functools.cache
@@ -208,11 +214,7 @@ class StepWire(_Wire):
     @field_validator("data")
     @classmethod
     def _a_step(cls, v: dict) -> dict:
-        try:
-            check_event(v)
-        except Refused as exc:
-            raise ValueError(str(exc)) from None
-        return v
+        return _invalid_if_refused(check_event, v)
 
 
 class RepWire(_Wire):
@@ -230,11 +232,7 @@ class RepWire(_Wire):
     @field_validator("data")
     @classmethod
     def _a_rep(cls, v: dict) -> dict:
-        try:
-            check_event(v)
-        except Refused as exc:
-            raise ValueError(str(exc)) from None
-        return v
+        return _invalid_if_refused(check_event, v)
 
 
 class MarkWire(_Wire):
