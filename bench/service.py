@@ -292,7 +292,8 @@ def _cpu_split(metrics: str, recorded_s: float) -> dict:
 def serve(paths: list[str], tmp: Path, db: Path, nofile: int | None = None):
     """`stridesync serve` in a process of its own on a free port, watching `paths`,
     storing in `db`, with the bench's admin token (and at most `nofile` open files):
-    (process, port). Its log is tmp/log."""
+    (process, port). Its log is tmp/log. With BENCH_PROFILE=path in the environment
+    it runs under cProfile, its statistics written to that path when it stops."""
     from service.config import hash_token
 
     port = _free_port()
@@ -309,8 +310,9 @@ def serve(paths: list[str], tmp: Path, db: Path, nofile: int | None = None):
         def limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
+    main = "bench.profiled" if os.environ.get("BENCH_PROFILE") else "service.cli"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--config", str(tmp / "cfg.toml")],
+        [sys.executable, "-m", main, "serve", "--config", str(tmp / "cfg.toml")],
         stdout=subprocess.DEVNULL,
         stderr=open(tmp / "log", "wb"),  # noqa: SIM115 - lives as long as the process
         env=env,

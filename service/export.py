@@ -256,12 +256,21 @@ async def raw_parquet(
 C3D_MAX_S = 3600.0  # the c3d package holds a whole file in memory: an hour of plates
 C3D_RATE = 1000.0
 C3D_PER_FRAME = 10
+# The lab frame of the C3D: X forward (the running direction, along which the plates
+# lie), Y to the athlete's left, Z up; the ground reaction there is (fy, -fx, fz)
+# (docs/protocol.md: fx + to the right, fy + forward). Each plate's own frame, set by
+# its corners as a lab's plates are, has x backward, y left and z down, and its
+# channels hold the force on the plate in it: Fx = -fy, Fy = -fx, Fz = -fz. A reader
+# that turns the plate's frame into the lab's (ezc3d, Mokka) gives the ground reaction,
+# Z up; one that reads the channels alone, minus them (as `stridesync replay` does).
+C3D_CHANNELS = (("fy", -1.0), ("fx", -1.0), ("fz", -1.0))
 
 
 async def force_c3d(store: Store, session: Session, streams: list[SessionStream]) -> bytes:
     """The session's force plates as one C3D file: analog channels Fx Fy Fz Mx My Mz per
-    plate (type 2; force on the plate, N; moments not measured: zero), 1 kHz from the
-    session's start, the plates in a row along x by their index. Gaps are zeros."""
+    plate (type 2; force on the plate in its own frame, N, C3D_CHANNELS; moments not
+    measured: zero), 1 kHz from the session's start, the plates in a row along X by
+    their index. Gaps are zeros."""
     plates = []
     for st in streams:
         if st.info["kind"] not in ("force_3axis", "force_vertical"):
@@ -280,6 +289,18 @@ async def force_c3d(store: Store, session: Session, streams: list[SessionStream]
     return await asyncio.to_thread(_c3d_bytes, session.clock_origin_s, end, plates)
 
 
+def _add_param(group, name: str, desc: str, values: np.ndarray) -> None:
+    """A numeric parameter whose C-order array (last axis fastest) is written with
+    the C3D's Fortran-order dimensions (first fastest), as C3D readers expect."""
+    group.add_param(
+        name,
+        desc=desc,
+        bytes_per_element=values.dtype.itemsize,
+        bytes=values.tobytes(),
+        dimensions=list(values.shape[::-1]),
+    )
+
+
 def _c3d_bytes(origin: float, end: float, plates) -> bytes:
     import c3d
 
@@ -295,33 +316,38 @@ def _c3d_bytes(origin: float, end: float, plates) -> bytes:
         period = 1.0 / st.info["sample_rate_hz"]
         right = np.searchsorted(t, grid).clip(1, len(t) - 1)
         covered = (grid >= t[0]) & (grid <= t[-1]) & (t[right] - t[right - 1] <= 2 * period)
-        for axis, name in enumerate(("fx", "fy", "fz")):
-            if name in labels:  # force ON the plate: minus the ground reaction
+        for axis, (name, sign) in enumerate(C3D_CHANNELS):
+            if name in labels:
                 col = v[:, labels.index(name)]
-                analog[6 * p + axis, covered] = -np.interp(grid[covered], t, col)
+                analog[6 * p + axis, covered] = sign * np.interp(grid[covered], t, col)
         index.append(st.info.get("index", p))
     w = c3d.Writer(point_rate=C3D_RATE / C3D_PER_FRAME, analog_rate=C3D_RATE)
     w.set_analog_labels(
         [f"{c}{p + 1}" for p in range(len(plates)) for c in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
     )
+    # A scale, an offset and a unit per channel, as the C3D standard has them (the
+    # values are floats in newtons: scale 1, offset 0). Readers index SCALE by
+    # channel: without them ezc3d 1.7 crashes on the file.
+    w.set_analog_scales([1.0] * analog.shape[0])
+    w.set_analog_offsets([0] * analog.shape[0])
+    units, width = c3d.Writer.pack_labels(["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates))
+    w.analog_group.add_str("UNITS", "analog units", units, width, analog.shape[0])
     g = w.add_group(20, "FORCE_PLATFORM", "force plates")
     g.add("USED", "number of plates", 2, "<h", len(plates))
-    g.add_array("TYPE", "type 2: Fx Fy Fz Mx My Mz", np.full(len(plates), 2, dtype=np.int16))
-    g.add_array(
-        "CHANNEL",
-        "analog channel of each plate's outputs",
-        np.arange(1, 6 * len(plates) + 1, dtype=np.int16).reshape(len(plates), 6),
-    )
     size_x, size_y = 900.0, 600.0  # mm; the running direction is +x
-    corners = np.array(
-        [
-            [[size_x * (i + dx), size_y * dy, 0.0] for dx, dy in ((1, 1), (0, 1), (0, 0), (1, 0))]
-            for i in index
-        ],
-        dtype=np.float32,
-    )
-    g.add_array("CORNERS", "plate corners, mm", corners)
-    g.add_array("ORIGIN", "plate origins", np.zeros((len(plates), 3), dtype=np.float32))
+    corners = [  # from the back left, clockwise seen from above: the plate's z is down
+        [[size_x * (i + dx), size_y * dy, 0.0] for dx, dy in ((0, 1), (1, 1), (1, 0), (0, 0))]
+        for i in index
+    ]
+    # Parameter arrays have their dimensions in Fortran order (the first the fastest):
+    # CHANNEL is 6 × plates, CORNERS 3 × 4 × plates, ORIGIN 3 × plates.
+    _add_param(g, "TYPE", "type 2: Fx Fy Fz Mx My Mz", np.full(len(plates), 2, np.int16))
+    channel = np.arange(1, 6 * len(plates) + 1, dtype=np.int16).reshape(len(plates), 6)
+    _add_param(g, "CHANNEL", "analog channel of each plate's outputs", channel)
+    _add_param(g, "CORNERS", "plate corners, mm", np.array(corners, np.float32))
+    # The plate's origin (its sensor) below the surface's centre, here at it: the
+    # moments are not measured, so the centre of pressure is not given either.
+    _add_param(g, "ORIGIN", "plate origins, mm", np.zeros((len(plates), 3), np.float32))
     empty = np.zeros((0, 5), dtype=np.float32)
     w.add_frames([(empty, analog[:, k : k + C3D_PER_FRAME]) for k in range(0, n, C3D_PER_FRAME)])
     buf = io.BytesIO()

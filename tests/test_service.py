@@ -384,6 +384,22 @@ def test_force_plates_export_as_c3d_and_replay_to_the_same_contacts(recorded, tm
     # REST times count from the session's start, as the C3D's do.
     off = [float(np.abs(replayed - s["ic_time_s"]).min()) for s in steps]
     assert max(off) <= 0.0015, off
+    ics = np.array([s["ic_time_s"] for s in steps])
+    extra = [float(np.abs(ics - ic).min()) for ic in replayed]
+    assert max(extra) <= 0.0015, extra  # and no contact the session did not have
+    # A second reader, which turns each plate's frame into the lab's from its corners
+    # (ezc3d): the ground reaction with Z up, in newtons, the same as the CSV's.
+    import ezc3d
+
+    lab = ezc3d.c3d(str(path), extract_forceplat_data=True)
+    platforms = lab["data"]["platform"]
+    assert len(platforms) == len(plates)
+    assert {p["unit_force"] for p in platforms} == {"N"}
+    units = lab["parameters"]["ANALOG"]["UNITS"]["value"]
+    assert units == ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
+    z = sum(p["force"][2] for p in platforms)
+    assert np.abs(z[: len(t)][inside] - fz).max() < 0.5
+    assert z.max() > 500.0  # a foot on a plate pushes the ground reaction up
 
 
 def test_odd_dashboard_paths_are_not_found_not_server_errors(recorded):
