@@ -279,6 +279,22 @@ def test_history_exports_download_and_parse(browser, demo):
     import pyarrow.parquet as pq
 
     assert pq.read_table(dl.value.path()).num_rows >= len(rows)
+    # A button that cannot work is disabled and says why: the C3D of a session with
+    # no plate (before: a 422 in the console when pressed).
+    import httpx
+
+    ids = page.eval_on_selector_all("#sessions tbody tr", "rs => rs.map((r) => r.dataset.session)")
+    with httpx.Client(base_url=demo["url"], headers={"Authorization": f"Bearer {ADMIN}"}) as http:
+        kinds = {i: {st["info"]["kind"] for st in http.get(f"/api/sessions/{i}").json()["streams"]}
+                 for i in ids}  # fmt: skip
+    bare = [i for i, k in kinds.items() if not any(x.startswith("force") for x in k)]
+    assert bare, kinds  # the demo's history sessions: IMUs and speed
+    page.click(f"#sessions tbody tr[data-session='{bare[0]}']")
+    page.wait_for_function(
+        f"document.getElementById('detail-title').textContent.startsWith('Session {bare[0]}:')"
+    )
+    assert not page.is_enabled("button[data-export=c3d]")
+    assert "no force plate" in page.get_attribute("button[data-export=c3d]", "title")
     # The trend chart has this athlete's sessions.
     assert page.evaluate("document.querySelectorAll('#plot-trend canvas').length") == 1
     page.context.close()

@@ -81,6 +81,12 @@ export async function showSession(id) {
     s.source === "imu" ? "no plate" : fmt(s.peak_vertical_force_bw, 2),
     score(s.push_score), score(s.swing_score), score(s.torso_score), score(s.system_score),
     s.aligned ? "aligned" : (s.limiter ?? "–")]));
+  // A button that cannot work says why, instead of failing when pressed.
+  const plates = (detail.streams || []).some((st) => st.info.kind.startsWith("force"));
+  const c3d = document.querySelector('[data-export="c3d"]');
+  c3d.disabled = !plates;
+  c3d.title = plates ? "The force plates as a C3D file (ground reaction, N)"
+    : "This session has no force plate: a C3D holds plates only";
   $("rep-card").hidden = true;
   $("session-detail").hidden = false;
 }
