@@ -253,6 +253,9 @@ class Progress(BaseModel):
     swc_from: Literal["squad", "coach"] | None = _d(
         "0.2 x the SD of every athlete's mean (squad), or the coach's value"
     )
+    swc_athletes: int | None = _d(
+        "with swc_from squad: how many athletes' finished sessions in the period it is from"
+    )
     change: dict | None = _d(
         "the earliest two sessions' reps against the latest two's: before, after, change,"
         " lower and upper (its confidence interval), confidence, typical_error, swc,"

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from service import report
 from service.config import hash_token
 from tests.service_helpers import ADMIN, VIEWER, free_port
 
@@ -348,7 +349,8 @@ def test_progress_rep_card_and_report(browser, demo):
             f"/api/athletes/{athlete}/progress", params={"measure": "f0_n_kg", "swc": 5.0}
         ).json()
     assert "Demo A (faster off the line)" in text
-    assert f"{f0['sessions'][-1]['typical']:.2f}" in text and "better" in text
+    d = report.decimals_for(f0["typical_error"], 2)  # rounded to its typical error
+    assert f"{f0['sessions'][-1]['typical']:.{d}f}" in text and "better" in text
     assert f0["change"]["flagged"] and f0["change"]["better"] and f0["swc_from"] == "squad"
     # A coach who sets a larger worthwhile change (5 N/kg) is told it is not there.
     assert coach["swc_from"] == "coach" and not coach["change"]["flagged"]

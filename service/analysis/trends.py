@@ -137,10 +137,10 @@ def athlete_trend(
     ]
     te = typical_error([v for _, (_, v) in ordered])
     swc_from = "coach" if swc is not None else None
+    squad: dict[int, list[float]] = {}
+    for aid, _, _, value in values:
+        squad.setdefault(aid, []).append(value)
     if swc is None:
-        squad = {}
-        for aid, _, _, value in values:
-            squad.setdefault(aid, []).append(value)
         swc = smallest_worthwhile_change([fmean(v) for v in squad.values()])
         swc_from = "squad" if swc is not None else None
     change = None
@@ -160,6 +160,7 @@ def athlete_trend(
         "typical_error": te,
         "swc": swc,
         "swc_from": swc_from,
+        "swc_athletes": len(squad) if swc_from == "squad" else None,
         "change": change,
     }
 
