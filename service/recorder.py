@@ -199,11 +199,37 @@ class Recording:
         try:
             events = self.engine.feed(block)
         except Exception:  # a bug must cost at most this block's events, never samples
-            self.engine_errors += 1
-            if self.engine_errors == 1:
-                log.exception("session %d: the engine failed on a block", self.session_id)
+            self._failed()
             events = []
         return self._account(events), chunks
+
+    def add_many(self, blocks: list[SampleBlock]) -> tuple[list[dict], list[Chunk], int | None]:
+        """A tick's blocks at once (Engine.feed_many: the same events as one at a time,
+        looked for once): (events, chunks, the index of the first block after which
+        steps were looked for: the one that confirmed them, or None)."""
+        chunks: list[Chunk] = []
+        confirmed_by = None
+        for i, block in enumerate(blocks):
+            self._note_stream(block.device_id, block.device_name, block.stream, False)
+            self.samples += len(block)
+            chunks += self.chunker.add(block)
+            try:
+                if self.engine.take(block) and confirmed_by is None:
+                    confirmed_by = i
+            except Exception:  # a bug must cost at most this block's events, never samples
+                self._failed()
+        events: list[dict] = []
+        if confirmed_by is not None:
+            try:
+                events = self.engine.advance()
+            except Exception:
+                self._failed()
+        return self._account(events), chunks, confirmed_by
+
+    def _failed(self) -> None:
+        self.engine_errors += 1
+        if self.engine_errors == 1:
+            log.exception("session %d: the engine failed on a block", self.session_id)
 
     def pause(self, device_id: int) -> list[dict]:
         """A device was unplugged: the engine does not wait for it (Engine.pause)."""

@@ -131,6 +131,30 @@ def test_interleaved_streams_in_any_block_sizes_give_the_same_steps(tmp_path_fac
         assert run(_rechunk(blocks, seconds)) == reference, seconds
 
 
+def test_a_ticks_blocks_at_once_give_the_same_events_as_one_at_a_time(tmp_path_factory):
+    """Engine.feed_many, as the live service feeds a tick's blocks (issue 28), gives
+    every event Engine.feed gives block by block, the provisional and the retracted
+    ones too, in the same order, whatever the tick."""
+    blocks, _ = session(tmp_path_factory, "mixed", "standard", seed=9, seconds=20.0)
+
+    def events(groups):
+        engine = Engine(ATHLETE)
+        for b in blocks:
+            engine.expect(b.device_id, b.stream)
+        out = []
+        for group in groups:
+            out += engine.feed_many(group)
+        return out + engine.finish()
+
+    one = events([[b] for b in blocks])
+    assert sum(e["type"] == "step" for e in one) > 10
+    for tick_s in (0.005, 0.01, 0.02, 0.1):
+        ticks: dict[int, list] = {}
+        for b in blocks:  # each block in the tick its newest sample falls in
+            ticks.setdefault(int(b.time_s[-1] // tick_s), []).append(b)
+        assert events(list(ticks.values())) == one, tick_s
+
+
 def test_a_missing_sensor_leaves_its_score_empty_and_the_rest_working(tmp_path_factory):
     blocks, _ = session(tmp_path_factory, "aligned", "standard", seed=12, seconds=30.0)
     no_trunk = [b for b in blocks if b.device_name != "trunk"]

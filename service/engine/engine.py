@@ -23,7 +23,7 @@ one can be finished (streams.py: the watermarks). The rooms:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
 import numpy as np
@@ -83,14 +83,29 @@ class Engine:
 
     def feed(self, block: SampleBlock) -> list[Mapping]:
         """One block of samples; returns the events it completes, in time order."""
+        return self._advance() if self.take(block) else []
+
+    def feed_many(self, blocks: Iterable[SampleBlock]) -> list[Mapping]:
+        """A tick's blocks, in time order: the events they complete, in time order; the
+        same events as feeding them one at a time (steps are decided by data time
+        alone), looked for once when the last is in (issue 28: a tick of seven blocks
+        looked for steps after each of three of them)."""
+        due = False
+        for block in blocks:
+            due = self.take(block) or due
+        return self._advance() if due else []
+
+    def take(self, block: SampleBlock) -> bool:
+        """One block into its detector and the watermarks, steps not looked for: whether
+        they may now be (then `advance`: `feed` is the two)."""
         if len(block) == 0:
-            return []
+            return False
         key = (block.device_id, block.stream.stream_id)
         route = self._routes.get(key)
         if route is None:
             route = self._routes[key] = self._route(key, block)
-        role, take = route
-        news = take(block)
+        role, take_block = route
+        news = take_block(block)
         end = float(block.time_s[-1])
         before, changed = self._wm.note(
             key,
@@ -114,7 +129,11 @@ class Engine:
             if self._feeds_since_prune >= 1000:  # standing for long: keep memory flat
                 self._prune()
                 self._feeds_since_prune = 0
-            return []
+            return False
+        return True
+
+    def advance(self) -> list[Mapping]:
+        """The events the blocks taken so far complete, in time order."""
         return self._advance()
 
     def finish(self) -> list[Mapping]:
