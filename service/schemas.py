@@ -117,6 +117,16 @@ class BaselineIn(_In):
     )
 
 
+class BaselinePreview(BaseModel):
+    steps: int = _d("the rep steps it would be learnt from")
+    at_m_s: float = _d("the speed the references are given at [m/s]")
+    now: dict | None = _d(
+        "the baseline in force at that speed (null: none; each session learns from its"
+        " first rep): ratio_of_force, swing_lag, trunk_pitch_rate_rms_deg_s"
+    )
+    learnt: dict = _d("what learning from the sessions would set, the same references")
+
+
 class SessionStart(_In):
     athlete_id: Id = _d("whose session it is")
     notes: Notes = _d("free text", "")

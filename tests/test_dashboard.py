@@ -502,6 +502,13 @@ def test_athletes_and_baselines_from_the_tablet(browser, demo):
     page.wait_for_function("document.getElementById('baseline-sessions').textContent !== ''")
     assert "No finished session" in page.text_content("#baseline-sessions")
     assert "Zoë Kowalska (61.5 kg)" in page.inner_text("#athlete")  # in the picker too
+    # Edited: her mass, as weighed again.
+    assert page.input_value("#edit-mass") == "61.5"
+    page.fill("#edit-mass", "62")
+    page.click("#athlete-save")
+    page.wait_for_function(
+        "document.getElementById('athlete').innerText.includes('Zoë Kowalska (62 kg)')"
+    )
     # An athlete of the demo's history: two of their sessions learnt from.
     page.click("#athlete-close")
     demo_a = page.evaluate(
@@ -515,12 +522,33 @@ def test_athletes_and_baselines_from_the_tablet(browser, demo):
     boxes.nth(0).check()
     boxes.nth(1).check()
     ids = sorted(int(boxes.nth(k).get_attribute("value")) for k in (0, 1))
+    # A preview first: what would change, nothing stored.
+    page.click("#baseline-preview-button")
+    page.wait_for_selector("#baseline-preview:not([hidden])")
+    rows = page.eval_on_selector_all(
+        "#baseline-preview tbody tr", "rs => rs.map((r) => [...r.cells].map((c) => c.textContent))"
+    )
+    assert [r[0].split(":")[0] for r in rows] == ["Push", "Swing", "Torso"], rows
+    assert all(r[1] == "learnt each session" for r in rows), rows  # no baseline yet
+    assert rows[0][2].endswith(" %") and rows[2][2].endswith(" °/s"), rows
+    assert "rep steps, each reference at 8 m/s" in page.text_content("#baseline-preview caption")
+    stored = next(a for a in httpx.get(f"{demo['url']}/api/athletes", headers=AUTH).json()
+                  if a["name"].startswith("Demo A"))  # fmt: skip
+    assert stored["baseline"] is None  # a preview stores nothing
     page.click("#baseline-learn")
     page.wait_for_function(
         "document.getElementById('baseline-state').textContent.includes('set on')"
     )
     said = page.text_content("#baseline-state")
     assert all(f"#{i}" in said for i in ids), said
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("#baseline-preview-button")
+    page.wait_for_selector("#baseline-preview:not([hidden])")
+    again = page.eval_on_selector_all(
+        "#baseline-preview tbody tr", "rs => rs.map((r) => [...r.cells].map((c) => c.textContent))"
+    )
+    assert [r[1] for r in again] == [r[2] for r in rows], again  # now in force
     athlete = next(a for a in httpx.get(f"{demo['url']}/api/athletes", headers=AUTH).json()
                    if a["name"].startswith("Demo A"))  # fmt: skip
     assert (

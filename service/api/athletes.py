@@ -67,16 +67,45 @@ async def learn_baseline(store: StoreDep, athlete_id: Id, body: schemas.Baseline
     """The athlete's own baseline from the rep steps of these sessions (the coach picks
     sessions of the athlete's normal, good running); sessions started from now on
     score against it."""
-    steps = await queries.rep_steps_of(store, athlete_id, set(body.session_ids))
+    baseline = (await _learnt(store, athlete_id, body.session_ids))[0].as_dict()
+    # Where it came from, for the coach (the engine reads only the references).
+    learnt = {"learnt_at": datetime.now(UTC).isoformat(), "from_sessions": sorted(body.session_ids)}
+    return await queries.update_athlete(store, athlete_id, {"baseline": {**baseline, **learnt}})
+
+
+async def _learnt(store, athlete_id: int, session_ids: list[int]) -> tuple[Baseline, int]:
+    steps = await queries.rep_steps_of(store, athlete_id, set(session_ids))
     if len(steps) < BASELINE_MIN_STEPS:
         raise Invalid(
             f"these sessions hold {len(steps)} rep steps;"
             f" a baseline needs at least {BASELINE_MIN_STEPS}"
         )
-    baseline = Baseline.from_steps(steps).as_dict()
-    # Where it came from, for the coach (the engine reads only the references).
-    learnt = {"learnt_at": datetime.now(UTC).isoformat(), "from_sessions": sorted(body.session_ids)}
-    return await queries.update_athlete(store, athlete_id, {"baseline": {**baseline, **learnt}})
+    return Baseline.from_steps(steps), len(steps)
+
+
+PREVIEW_M_S = 8.0  # the references are lines in speed: shown at a sprinting speed
+
+
+@router.post(
+    "/api/athletes/{athlete_id}/baseline/preview",
+    response_model=schemas.BaselinePreview,
+    responses={404: {"model": schemas.Problem}},
+)
+async def preview_baseline(store: StoreDep, athlete_id: Id, body: schemas.BaselineIn, _: Viewer):
+    """What learning from these sessions would set, beside the baseline in force,
+    each reference at 8 m/s; nothing is stored."""
+    athlete = await queries.athlete(store, athlete_id)
+    learnt, n = await _learnt(store, athlete_id, body.session_ids)
+    now = Baseline.from_dict(athlete.baseline) if athlete.baseline else None
+    return {"steps": n, "at_m_s": PREVIEW_M_S, "now": _refs(now), "learnt": _refs(learnt)}
+
+
+def _refs(b: Baseline | None) -> dict | None:
+    if b is None:
+        return None
+    v = PREVIEW_M_S
+    return {"ratio_of_force": b.rf(v), "swing_lag": b.swing_lag(v),
+            "trunk_pitch_rate_rms_deg_s": b.trunk_rate(v)}  # fmt: skip
 
 
 @router.delete("/api/athletes/{athlete_id}/baseline", response_model=schemas.AthleteOut)

@@ -1,6 +1,7 @@
-// Athletes and their baselines from the tablet (docs/dashboard.md): add an athlete;
-// see which baseline is in force; learn one from sessions of good running; forget it
-// (undo: sessions then learn from their own first rep). Admin-only, as the API is.
+// Athletes and their baselines from the tablet (docs/dashboard.md): add or edit an
+// athlete; see which baseline is in force; preview what learning from sessions of good
+// running would set, and learn it; forget it (undo: sessions then learn from their own
+// first rep). Changes are admin-only, as the API is.
 import { api, loadAthletes } from "./api.js";
 import { $, act, state } from "./core.js";
 
@@ -23,8 +24,45 @@ export function baselineWords(a) {
   return "set";
 }
 
+// The references a baseline sets, as a coach reads them (at the preview's speed).
+const REFERENCES = [
+  ["ratio_of_force", "Push: ratio of force", (v) => `${(100 * v).toFixed(1)} %`],
+  ["swing_lag", "Swing: the other leg's swing peak after IC, in contact times", (v) => v.toFixed(2)],
+  ["trunk_pitch_rate_rms_deg_s", "Torso: trunk pitch rate", (v) => `${v.toFixed(1)} °/s`],
+];
+
+function ticked() {
+  return [...$("baseline-sessions").querySelectorAll("input:checked")].map((x) => Number(x.value));
+}
+
+async function preview() {
+  const a = selected();
+  const ids = ticked();
+  if (!a || !ids.length) throw new Error("tick the sessions of good running to preview");
+  const p = await (await api(`/api/athletes/${a.id}/baseline/preview`,
+    { method: "POST", body: { session_ids: ids } })).json();
+  const table = $("baseline-preview");
+  table.caption.textContent = `From ${p.steps} rep steps, each reference at ${p.at_m_s} m/s`;
+  table.tBodies[0].replaceChildren(...REFERENCES.map(([key, label, show]) => {
+    const tr = document.createElement("tr");
+    const now = p.now && p.now[key] !== null ? show(p.now[key]) : "learnt each session";
+    const next = p.learnt[key] === null ? "–" : show(p.learnt[key]);
+    for (const text of [label, now, next]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+  table.hidden = false;
+}
+
 async function renderBaseline() {
   const a = selected();
+  $("baseline-preview").hidden = true;
+  $("edit-name").value = a ? a.name : "";
+  $("edit-mass").value = a ? a.body_mass_kg : "";
+  $("edit-height").value = a ? a.height_m : "";
   $("baseline-who").textContent = a ? a.name : "–";
   $("baseline-state").textContent = a ? `Baseline: ${baselineWords(a)}.` : "";
   $("baseline-forget").disabled = !(a && a.baseline) || state.role !== "admin";
@@ -63,9 +101,22 @@ export function initAthletes() {
     $("new-name").value = "";
     await renderBaseline();
   });
+  $("athlete-save").onclick = () => act(async () => {
+    const a = selected();
+    if (!a) return;
+    const body = {
+      name: $("edit-name").value.trim(),
+      body_mass_kg: Number($("edit-mass").value),
+      height_m: Number($("edit-height").value),
+    };
+    await api(`/api/athletes/${a.id}`, { method: "PATCH", body });
+    await loadAthletes();
+    await renderBaseline();
+  });
+  $("baseline-preview-button").onclick = () => act(preview);
   $("baseline-learn").onclick = () => act(async () => {
     const a = selected();
-    const ids = [...$("baseline-sessions").querySelectorAll("input:checked")].map((x) => Number(x.value));
+    const ids = ticked();
     if (!a || !ids.length) throw new Error("tick the sessions of good running to learn from");
     await api(`/api/athletes/${a.id}/baseline`, { method: "POST", body: { session_ids: ids } });
     await loadAthletes();
