@@ -21,10 +21,15 @@ V1 = Path("/sys/fs/cgroup/cpu")
 
 
 class CpuQuota:
-    def __init__(self, pid: int, share: float, period_s: float = 0.01) -> None:
+    def __init__(
+        self, pid: int, share: float, period_s: float = 0.01, starver: bool = True
+    ) -> None:
         if not 0.01 <= share <= 1.0:
             raise ValueError("share must be between 0.01 and 1")
         self.pid, self.share, self.period_s = pid, share, period_s
+        # The duty-cycle stand-in stops and starts the process from a thread: not for a
+        # process holding itself (the stopped thread would never start it again).
+        self.starver = starver
         self.mode = "none"
         self._dir: Path | None = None
         self._starver = None
@@ -50,6 +55,10 @@ class CpuQuota:
             (d / "cgroup.procs").write_text(f"{self.pid}\n")
         except OSError as exc:
             self._remove()
+            if not self.starver:
+                raise RuntimeError(
+                    f"no writable cgroup to hold process {self.pid} ({exc.strerror})"
+                ) from None
             from tests.throttle import CpuStarver
 
             self._starver = CpuStarver(self.pid, self.share, max(self.period_s, 0.02))

@@ -260,15 +260,16 @@ C3D_PER_FRAME = 10
 # lie), Y to the athlete's left, Z up; the ground reaction there is (fy, -fx, fz)
 # (docs/protocol.md: fx + to the right, fy + forward). Each plate's own frame, set by
 # its corners as a lab's plates are, has x backward, y left and z down, and its
-# channels hold the force on the plate in it: Fx = -fy, Fy = -fx, Fz = -fz. A reader
-# that turns the plate's frame into the lab's (ezc3d, Mokka) gives the ground reaction,
-# Z up; one that reads the channels alone, minus them (as `stridesync replay` does).
+# channels hold the ground reaction in it: Fx = -fy, Fy = -fx, Fz = -fz (a lab's files
+# read the same way: Dorn et al.'s). A reader that turns the plate's frame into the
+# lab's (ezc3d, Mokka) gives the ground reaction, Z up; one that reads the channels
+# alone, minus them (as `stridesync replay` does).
 C3D_CHANNELS = (("fy", -1.0), ("fx", -1.0), ("fz", -1.0))
 
 
 async def force_c3d(store: Store, session: Session, streams: list[SessionStream]) -> bytes:
     """The session's force plates as one C3D file: analog channels Fx Fy Fz Mx My Mz per
-    plate (type 2; force on the plate in its own frame, N, C3D_CHANNELS; moments not
+    plate (type 2; the ground reaction in the plate's own frame, N, C3D_CHANNELS; moments not
     measured: zero), 1 kHz from the session's start, the plates in a row along X by
     their index. Gaps are zeros."""
     plates = []

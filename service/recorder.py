@@ -206,7 +206,9 @@ class Recording:
     def add_many(self, blocks: list[SampleBlock]) -> tuple[list[dict], list[Chunk], int | None]:
         """A tick's blocks at once (Engine.feed_many: the same events as one at a time,
         looked for once): (events, chunks, the index of the first block after which
-        steps were looked for: the one that confirmed them, or None)."""
+        steps were looked for, or None: the sample that finished a step came with it
+        or with a later block of the tick). Every block's samples are kept whatever
+        the engine does; an engine bug costs at most this tick's events."""
         chunks: list[Chunk] = []
         confirmed_by = None
         for i, block in enumerate(blocks):

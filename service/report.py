@@ -104,10 +104,17 @@ def summary_rows(trends: dict[str, dict]) -> list[list[str]]:
     return rows
 
 
+def _sessions(trends: dict[str, dict]) -> list[dict]:
+    """The sessions with any measure on the page, by date (an IMU-only rig has no F0,
+    its sessions still count)."""
+    by_id = {s["session_id"]: s for t in trends.values() for s in t["sessions"]}
+    return sorted(by_id.values(), key=lambda s: s["started_at"])
+
+
 def used_line(trends: dict[str, dict]) -> str:
     """Which sessions the numbers come from (finished sessions only: one still recording
     would move them while it records)."""
-    sessions = trends[MEASURES[0][0]]["sessions"]
+    sessions = _sessions(trends)
     if not sessions:
         return "No finished session with a measured rep in the period."
     first, last = sessions[0]["started_at"], sessions[-1]["started_at"]
@@ -160,7 +167,7 @@ def _card_lines(card: dict) -> list[str]:
 
 def document(athlete: dict, trends: dict[str, dict], cards: list[dict], made: datetime) -> dict:
     """What the report says, as strings and chart points: both formats render this."""
-    sessions = trends[MEASURES[0][0]]["sessions"]
+    sessions = _sessions(trends)
     period = (
         f"{sessions[0]['started_at']:%Y-%m-%d} to {sessions[-1]['started_at']:%Y-%m-%d}"
         if sessions
@@ -316,7 +323,10 @@ def _svg(chart: dict) -> str:
             f"{left + 5 + (t - t0) / (t1 - t0) * (w - 10):.1f},{h - v / chart['top'] * h:.1f}"
             for t, v in pts
         )
-        line = f"<polyline fill='none' stroke='#0047ab' stroke-width='2' points='{xy}'/>"
+        line = f"<polyline fill='none' stroke='#0047ab' stroke-width='2' points='{xy}'/>" + "".join(
+            f"<circle cx='{p.split(',')[0]}' cy='{p.split(',')[1]}' r='3' fill='#0047ab'/>"
+            for p in xy.split()
+        )  # a point each session: one session is a dot, not an empty line
     bottom, top = chart["y_labels"]
     first, last = chart["x_labels"]
     return (

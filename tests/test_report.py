@@ -140,3 +140,25 @@ def test_the_page_and_the_pdf_say_the_same(made):
         assert s in made["pdf"], s
     assert doc["used"].startswith("From 6 finished sessions, 2026-11-02 to 2026-12-07")
     assert "of 3 athletes' finished sessions" in doc["used"]
+
+
+def test_an_imu_only_athlete_and_one_with_no_session(made):
+    """An IMU-only rig has no sprint profile (no F0): its sessions still date the report;
+    an athlete with no finished session gets a report that says so, with no number."""
+    imu_only = {
+        key: {**t, "sessions": [] if key != "aligned_share" else t["sessions"],
+              "typical_error": None, "swc": None, "change": None}
+        for key, t in made["trends"].items()
+    }  # fmt: skip
+    when = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    athlete = {"name": "Ida", "body_mass_kg": 60.0, "height_m": 1.7}
+    doc = report.document(athlete, imu_only, [], when)
+    assert doc["used"].startswith("From 6 finished sessions, 2026-11-02 to 2026-12-07")
+    assert "Sessions 2026-11-02 to 2026-12-07" in doc["about"]
+    assert [r[1] for r in doc["rows"]][:-1] == ["–"] * 5 and doc["rows"][-1][1] != "–"
+    empty = {k: {**t, "sessions": []} for k, t in imu_only.items()}
+    doc = report.document(athlete, empty, [], when)
+    assert doc["used"] == "No finished session with a measured rep in the period."
+    for text in (_pdf_text(report.report_pdf(athlete, empty, [], when)),
+                 _html_text(report.report_html(athlete, empty, [], when))):  # fmt: skip
+        assert "no sessions" in text and "nan" not in text

@@ -400,9 +400,12 @@ def test_force_plates_export_as_c3d_and_replay_to_the_same_contacts(recorded, tm
     assert {p["unit_force"] for p in platforms} == {"N"}
     units = lab["parameters"]["ANALOG"]["UNITS"]["value"]
     assert units == ["N", "N", "N", "Nmm", "Nmm", "Nmm"] * len(plates)
-    z = sum(p["force"][2] for p in platforms)
-    assert np.abs(z[: len(t)][inside] - fz).max() < 0.5
-    assert z.max() > 500.0  # a foot on a plate pushes the ground reaction up
+    lab_force = sum(p["force"][:, : len(t)] for p in platforms)[:, inside]
+    csv = [sum(np.interp(t[inside], p[:, 0], p[:, k]) for p in raw) for k in (2, 3, 4)]
+    assert np.abs(lab_force[2] - csv[2]).max() < 0.5  # Z up: fz
+    assert np.abs(lab_force[0] - csv[1]).max() < 0.5  # X forward: fy
+    assert np.abs(lab_force[1] + csv[0]).max() < 0.5  # Y left: -fx (fx is + to the right)
+    assert lab_force[2].max() > 500.0  # a foot on a plate pushes the ground reaction up
 
 
 def test_odd_dashboard_paths_are_not_found_not_server_errors(recorded):

@@ -114,6 +114,7 @@ export function initAthletes() {
     await renderBaseline();
   });
   $("baseline-preview-button").onclick = () => act(preview);
+  $("baseline-sessions").addEventListener("change", () => { $("baseline-preview").hidden = true; });
   $("baseline-learn").onclick = () => act(async () => {
     const a = selected();
     const ids = ticked();
