@@ -43,7 +43,8 @@ KIB = 1024
 BODY_LIMITS: tuple[tuple[str, re.Pattern, int], ...] = (
     ("POST", re.compile(r"/api/athletes"), 16 * KIB),
     ("PATCH", re.compile(r"/api/athletes/\d+"), 16 * KIB),
-    ("POST", re.compile(r"/api/athletes/\d+/baseline(/preview)?"), 4 * KIB),  # ≤ 100 ids
+    ("POST", re.compile(r"/api/athletes/\d+/baseline"), 4 * KIB),  # ≤ 100 session ids
+    ("POST", re.compile(r"/api/athletes/\d+/baseline/preview"), 4 * KIB),
     ("POST", re.compile(r"/api/sessions"), 16 * KIB),
     ("POST", re.compile(r"/api/sessions/\d+/marks"), 1 * KIB),
     ("POST", re.compile(r"/api/sessions/\d+/rescore"), 1 * KIB),
