@@ -282,6 +282,7 @@ def test_devices_identifies_and_serve_records_the_emulated_boards(tmp_path):
 
 def _wait_clocks(client, n: int) -> None:
     deadline = time.monotonic() + 120  # QEMU boots and answers: a hang bound
+
     def synchronised() -> int:
         devices = client.get("/api/status").json()["devices"]
         return sum(d["clock_rtt_ms"] is not None for d in devices)
