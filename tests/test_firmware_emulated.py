@@ -36,10 +36,13 @@ pytestmark = [
 
 PERIOD_US = 1000  # both nodes sample at 1 kHz on the MCU clock
 BUDGET_S = 0.5e-3  # the clock sync's budget (issue 2), on a USB link (test_clocksync.py)
-# Through QEMU the MCU answers a query when the emulator's thread runs: on a slow host
-# with a neighbour that is part of the link. 0.10-0.16 ms from the truth's centre on a
-# quiet host; 0.73 ms in one clean-clone run on a slowed, shared one (2026-12-07).
-EMULATED_BUDGET_S = 1e-3
+# Through QEMU the MCU answers a query when the emulator's thread runs, so how fast
+# and how busy the host is becomes part of the link: 0.10-0.16 ms from the truth's
+# centre on a quiet host, 0.73 ms in a clean-clone run on a slowed shared one, 2.7 ms
+# beside a busy core (2026-12-07). That is the host's speed, which a test does not
+# judge (the figure is printed; docs/hardware.md): here the clock must be the MCU's,
+# not arrival times (a 10-sample batch spans 10 ms), within a sanity bound.
+EMULATED_BUDGET_S = 5e-3
 WARMUP_S = 10.0  # after each (re)boot, as the clock bench leaves out its first 10 s
 # (beside two busy cores the fit is 0.5-1.3 ms off 0-8.5 s after a boot: few quick
 # replies; within 0.3 ms after)
