@@ -144,15 +144,15 @@ class Live:
         # A session holds the samples measured while it records: a block read just after
         # the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
         ours = [b if b.time_s[0] >= origin else b.since(origin) for b in blocks]
-        released = self.merge.push_many(b for b in ours if b is not None)
-        if released:
-            self._record(released)
+        self._record(self.merge.push_many(b for b in ours if b is not None))
         fan_out_s = c.cpu_s["fan-out"] - fan_out0
         c.engine_s += time.perf_counter() - t0 - fan_out_s
         c.cpu_s["engine"] += time.thread_time() - cpu0 - fan_out_s
 
     def _record(self, blocks: list[SampleBlock]) -> None:
         """A tick's blocks, in time order; steps looked for once (Recording.add_many)."""
+        if not blocks:
+            return
         events, chunks, confirmed_by = self.recording.add_many(blocks)
         if chunks:
             self.writer.waiting.chunks.extend(chunks)
@@ -233,9 +233,7 @@ class Live:
         # same as a stalled sensor, and waiting keeps the session identical to its
         # re-score.
         if self.merge is not None and ev.kind == "disconnected":
-            released = self.merge.pause(ev.device_id)
-            if released:
-                self._record(released)
+            self._record(self.merge.pause(ev.device_id))
             if self.recording is not None:
                 self._emit(self.recording.pause(ev.device_id), None)
         msg = {
@@ -285,9 +283,7 @@ class Live:
             if rec is None:
                 raise Conflict("no session is recording")
             self.bridge.tick()  # what the ports brought up to now is the session's
-            held = self.merge.flush()
-            if held:
-                self._record(held)
+            self._record(self.merge.flush())
             self.merge = None
             try:
                 events, chunks = rec.finish()
