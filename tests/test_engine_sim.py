@@ -88,11 +88,13 @@ def test_no_steps_while_standing_walking_or_jogging(tmp_path_factory, imu_only):
 
 def test_the_verdict_as_a_classifier():
     """One athlete with a baseline learnt from an aligned session of theirs, each
-    scenario once: every sprint step after a rep's first three judged against the
+    scenario twice: every sprint step after a rep's first three judged against the
     scenario's weak link; the samples as a perfect link gives them (the link is
     tested on its own). (The matrix over athletes and seeds, through the simulated
     link: `python -m bench verdict`, docs/scoring.md.)"""
-    r = classify([Athlete()], seeds=(1,), wire=False)
+    # Two sessions a scenario (~90 judged steps of each): one of ~45 steps cannot tell
+    # the matrix's ~3 % false alarm from the 5 % bound (3 calls in 45 is 6.7 %).
+    r = classify([Athlete()], seeds=(1, 2), wire=False)
     print(r)
     assert r["false_alarm"] <= 0.05  # an aligned athlete is told so
     for link in ("push", "swing", "torso"):

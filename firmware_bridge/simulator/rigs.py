@@ -2,8 +2,8 @@
 
 | rig | force | IMUs | speed |
 | --- | --- | --- | --- |
-| standard | 2 plates in a row at 30-31.8 m (3-axis, 1 kHz, one MCU each) | 5 | 100 Hz |
-| runway | 6 plates in a row at 20-25.4 m (3-axis, 1 kHz, two MCUs of 3) | 5 | 100 Hz |
+| standard | 2 plates in a row at 30-31.8 m from each rep's start (3-axis, 1 kHz, one MCU each) | 5 | 100 Hz |
+| runway | 6 plates in a row at 20-25.4 m from each rep's start (3-axis, 1 kHz, two MCUs of 3) | 5 | 100 Hz |
 | treadmill | a force treadmill: every contact (3-axis, 1 kHz) | 5 | 100 Hz (belt) |
 | imu | none | 5 | none |
 | imu-speed | none | 5 | 100 Hz |
@@ -42,9 +42,18 @@ def plate_of_contact(plan: SessionPlan, rig: str) -> np.ndarray:
     if rig not in ("standard", "runway"):
         return np.full(len(s), -1)
     start, count = (30.0, 2) if rig == "standard" else (20.0, 6)
-    foot_x = s.position_m + FOOT_AHEAD_M
-    plate = np.floor((foot_x - start) / PLATE_LENGTH_M).astype(int)
-    on = (plate >= 0) & (plate < count) & (s.phase != WALK)  # walking back beside the runway
+    # Every rep starts from the same line, so the plates lie at the same distance
+    # from each rep's first contact (the plan's positions run on from rep to rep: the
+    # athlete walks back only part of the way, and with the plates at a fixed place
+    # on that line only the first rep crossed them: 1 step in 462 in the demo).
+    line_m = np.full(len(s.rep), np.nan)
+    for rep in np.unique(s.rep[s.rep > 0]):
+        mine = s.rep == rep
+        line_m[mine] = s.position_m[mine][0]
+    foot_x = s.position_m - line_m + FOOT_AHEAD_M
+    plate = np.floor(np.nan_to_num(foot_x - start, nan=-1.0) / PLATE_LENGTH_M).astype(int)
+    # Between reps (walking back, jogging) the athlete is beside the runway.
+    on = (s.rep > 0) & (plate >= 0) & (plate < count) & (s.phase != WALK)
     return np.where(on, plate, -1)
 
 
