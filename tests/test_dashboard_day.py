@@ -113,6 +113,8 @@ def test_a_coachs_first_day_from_the_tablet(browser, rig):
     page.click("#athlete-add")
     page.wait_for_function("document.getElementById('baseline-who').textContent === 'Ada Okafor'")
     assert "none" in page.text_content("#baseline-state")
+    # The new-athlete form starts blank again (it kept her mass for the next one).
+    assert [page.input_value(f"#new-{k}") for k in ("name", "mass", "height")] == ["", "", "1.75"]
     _shot(page, "dashboard-athlete.png")
     page.click("#athlete-close")
 

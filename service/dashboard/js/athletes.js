@@ -98,7 +98,7 @@ export function initAthletes() {
     await loadAthletes();
     current = a.id;
     if (!state.session) $("athlete").value = a.id;
-    $("new-name").value = "";
+    $("athlete-form").reset();  // the next athlete starts blank, not with this one's mass
     await renderBaseline();
   });
   $("athlete-save").onclick = () => act(async () => {
