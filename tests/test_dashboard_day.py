@@ -148,9 +148,7 @@ def test_a_coachs_first_day_from_the_tablet(browser, rig):
     _shot(phone, "dashboard-phone.png")
 
     # Plugged back in: the banner clears; steps go on.
-    page.wait_for_function(
-        "!document.getElementById('banner').textContent.includes('shank-left')"
-    )
+    page.wait_for_function("!document.getElementById('banner').textContent.includes('shank-left')")
     page.wait_for_function("Number(document.getElementById('n-steps').textContent) >= 20")
     shown_steps = int(page.text_content("#n-steps"))
     assert page.evaluate('() => document.getElementById("light").dataset.state') != "swing"

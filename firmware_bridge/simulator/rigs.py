@@ -2,8 +2,8 @@
 
 | rig | force | IMUs | speed |
 | --- | --- | --- | --- |
-| standard | 2 plates in a row at 30-31.8 m from each rep's start (3-axis, 1 kHz, one MCU each) | 5 | 100 Hz |
-| runway | 6 plates in a row at 20-25.4 m from each rep's start (3-axis, 1 kHz, two MCUs of 3) | 5 | 100 Hz |
+| standard | 2 plates, 30-31.8 m from each rep's start (3-axis, 1 kHz, an MCU each) | 5 | 100 Hz |
+| runway | 6 plates, 20-25.4 m from each rep's start (3-axis, 1 kHz, two MCUs of 3) | 5 | 100 Hz |
 | treadmill | a force treadmill: every contact (3-axis, 1 kHz) | 5 | 100 Hz (belt) |
 | imu | none | 5 | none |
 | imu-speed | none | 5 | 100 Hz |
