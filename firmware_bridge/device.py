@@ -67,7 +67,7 @@ class SampleBlock:
 
 @dataclass(frozen=True)
 class DeviceEvent:
-    kind: str  # "reset", "gap", "duplicate", "unknown-stream"
+    kind: str  # "reset", "hello" (unasked), "gap", "duplicate", "unknown-stream"
     device_id: int
     host_time_s: float
     detail: str = ""
@@ -169,9 +169,9 @@ class DeviceSession:
 
     def on_clock(self, reply: ClockReply, host_time_s: float) -> list[DeviceEvent]:
         """A clock reply. When replies agree with each other but are far behind the
-        fit, the MCU restarted and its HELLO was lost (a reset in the middle of a
-        frame takes the HELLO with it): the device is reset here, and the link
-        starts it again."""
+        fit, the MCU restarted (its HELLO came and asked for the sync burst whose
+        replies show it, or was lost: a reset in the middle of a frame takes the
+        HELLO with it): the device is reset here, and the link starts it again."""
         sent = self._queries.pop(reply.token, None)
         if sent is None:
             return []
@@ -183,23 +183,31 @@ class DeviceSession:
         behind = ((int(predicted) - reply.mcu_time_us + 2**31) & 0xFFFFFFFF) - 2**31
         if behind < self.RESTART_JUMP_US:
             return []
-        event = self._reset(host_time_s, "its clock went back (a restart whose hello was lost)")
+        event = self._reset(host_time_s, "its clock went back: it restarted")
         self.clock.add_sample(sent, host_time_s, self._clock_ext.extend(reply.mcu_time_us))
         return [event]
 
     # --- resets ------------------------------------------------------------
 
     def on_hello(self, hello: Hello, host_time_s: float, solicited: bool) -> list[DeviceEvent]:
-        """A hello: the answer to IDENTIFY, or the MCU announcing that it booted."""
-        if hello.streams != self.hello.streams:
+        """A hello: the answer to IDENTIFY, or the MCU announcing that it booted.
+
+        An unasked HELLO alone does not prove a restart: a boot HELLO held by a layer
+        between the MCU and the host (a USB-serial bridge, an emulator's port) can come
+        late, while the MCU streams on. So it asks for a "hello" event (the link
+        synchronises and sends START again: a restarted MCU waits for it), and a
+        restart is counted when the clock replies or the samples show it (their clock
+        and index go back: `on_clock`, `_accept`), once."""
+        changed = hello.streams != self.hello.streams
+        if changed:
             validate_hello(hello)
-            self.hello = hello
             self._streams = {s.stream_id: self._new_stream(s) for s in hello.streams}
-        else:
-            self.hello = hello
+        self.hello = hello
         if solicited:
             return []
-        return [self._reset(host_time_s, "device announced a restart")]
+        if changed:  # other streams: it restarted, whatever its clock says
+            return [self._reset(host_time_s, "device restarted with other streams")]
+        return [DeviceEvent("hello", self.device_id, host_time_s, "unasked: started again")]
 
     def on_reconnect(self) -> None:
         """The port was opened (again): the MCU clock may have restarted."""

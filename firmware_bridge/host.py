@@ -96,6 +96,9 @@ class HostProtocol:
             if item.kind == "reset":
                 log.warning("%s: %s reset (%s)", self.label, self.session.name, item.detail)
                 self.needs_sync = True
+            elif item.kind == "hello":  # a restart, perhaps: sync and START again
+                log.info("%s: %s said HELLO unasked", self.label, self.session.name)
+                self.needs_sync = True
 
     def _answers_identify(self, now: float) -> bool:
         """Whether a HELLO at `now` answers an IDENTIFY (else the MCU restarted)."""

@@ -84,13 +84,31 @@ def test_counters_and_clock_wrap_without_a_glitch():
     assert rig.session.stream_counters()[0].lost_samples == 0
 
 
-def test_unsolicited_hello_means_the_mcu_restarted():
+def test_an_unasked_hello_asks_for_a_restart_that_the_clock_or_samples_confirm():
+    """An unasked HELLO: started again (the link syncs and sends START), counted as a
+    reset only when the device shows one (issue: a boot HELLO that came late while the
+    emulated MCU streamed on was counted as a restart, its clock unbroken)."""
     rig = Rig()
     rig.batch()
     (event,) = rig.session.on_hello(rig.hello, rig.t, solicited=False)
-    assert event.kind == "reset"
-    assert not rig.session.clock.ready
+    assert event.kind == "hello" and rig.session.resets == 0
+    assert rig.session.clock.ready  # a stale HELLO: the clock and samples run on
+    assert len(rig.blocks(rig.batch())) == 1 and rig.session.resets == 0
     assert rig.session.on_hello(rig.hello, rig.t, solicited=True) == []
+    # A real restart: the sync burst's replies agree with each other and jump back.
+    rig.session.on_hello(rig.hello, rig.t, solicited=False)
+    rig.offset_us -= 5_000_000  # its clock started again 5 s ago
+    kinds = []
+    for _ in range(8):  # the link's burst
+        q = rig.session.clock_query(rig.t)
+        reply = ClockReply(q.token, rig.clock(rig.t + 0.0001))
+        kinds += [e.kind for e in rig.session.on_clock(reply, rig.t + 0.0002)]
+        rig.t += 0.02
+    assert kinds == ["reset"] and rig.session.resets == 1
+    # Other streams in a HELLO: it restarted, whatever its clock says.
+    other = Hello(42, (1, 0, 0), "plate-0", (force_plate_stream(rate_hz=500.0),))
+    (event,) = rig.session.on_hello(other, rig.t, solicited=False)
+    assert event.kind == "reset" and rig.session.resets == 2
 
 
 def test_sequence_restart_is_a_reset_and_the_gap_is_estimated_from_time():
@@ -207,5 +225,5 @@ def test_late_answers_to_retried_identifies_are_not_restarts():
     host.attach(rig.session)
     host.feed(encode_frame(rig.hello) * 2, 2.4)  # the other two, 2 s late
     assert [e.kind for e in events] == []
-    host.feed(encode_frame(rig.hello), 30.0)  # unasked: a restart
-    assert [e.kind for e in events] == ["reset"]
+    host.feed(encode_frame(rig.hello), 30.0)  # unasked: started again, perhaps restarted
+    assert [e.kind for e in events] == ["hello"] and host.needs_sync
