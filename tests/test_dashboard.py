@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,12 +83,16 @@ def browser():
 # none is missed however busy the machine is: (rep label, light state).
 LIGHT_LOG = """
 window.__light = [];
+window.__force = [];  // every value the Peak-force tile showed
 document.addEventListener("DOMContentLoaded", () => {
   const light = document.getElementById("light");
   const note = () => window.__light.push(
     [document.getElementById("n-rep").textContent, light.dataset.state]);
   note();
   new MutationObserver(note).observe(light, {attributes: true});
+  const force = document.getElementById("n-force");
+  new MutationObserver(() => window.__force.push(force.textContent))
+    .observe(force, {childList: true, characterData: true, subtree: true});
 });
 """
 
@@ -207,6 +212,10 @@ def test_live_view_follows_the_athlete_and_nothing_leaves_the_machine(browser, d
     )
     assert page.text_content("#light-text") == "RESTING"
     assert page.text_content("#light-sub").startswith("rep ")
+    # The demo's athlete crosses the plates in every rep (issue 32: one step in 462
+    # did): the Peak-force tile showed a plate's peak, in body weights.
+    shown = page.evaluate("window.__force")
+    assert any(re.fullmatch(r"\d+\.\d", v) and float(v) > 1.0 for v in shown), shown
     # The rep's card, a moment after it ended: its splits from the speed sensor.
     page.wait_for_selector("#live-card:not([hidden])")
     assert page.text_content("#live-card-splits").startswith("Splits (speed sensor): 0–5 m")
