@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .codec import Command, FrameDecoder
 from .device import DeviceEvent, DeviceSession
+from .errors import StridesyncError
 from .host import BlockSink, EventSink, HostProtocol
 
 MAGIC = b"STRIDESYNC-CAPTURE\n"
@@ -30,7 +31,7 @@ FROM_DEVICE, TO_DEVICE, OPENED, LOST = 0, 1, 2, 3
 MAX_RECORD_BYTES = 1 << 24
 
 
-class error(Exception):
+class error(StridesyncError):
     """Not a capture, or a damaged one; the message says which."""
 
 

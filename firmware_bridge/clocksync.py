@@ -22,10 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import StridesyncError
+
 MCU_CLOCK_HZ = 1_000_000  # protocol v1 stamps are microseconds
 
 
-class error(Exception):
+class error(StridesyncError):
     pass
 
 

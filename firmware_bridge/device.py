@@ -14,6 +14,7 @@ import numpy as np
 
 from . import speedups
 from .clocksync import ClockSync, SampleTimeline, WrapExtender
+from .errors import StridesyncError
 from .protocol import (
     REQUIRED_CHANNELS,
     ClockReply,
@@ -25,7 +26,7 @@ from .protocol import (
 )
 
 
-class error(Exception):
+class error(StridesyncError):
     pass
 
 

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import StridesyncError
+
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
 BOARDS = {
     "imu-left": "IMU node: ICM-42688-P model on a left shank, 1 kHz",
@@ -30,7 +32,7 @@ MACHINE = "netduinoplus2"
 QEMU = "qemu-system-arm"
 
 
-class error(Exception):
+class error(StridesyncError):
     pass
 
 

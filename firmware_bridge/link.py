@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from .codec import Command, DecoderCounters, Hello, MsgType, encode_frame
 from .device import DeviceEvent, DeviceSession, SampleBlock, validate_hello
 from .device import error as DeviceError
+from .errors import StridesyncError
 from .host import BlockSink, EventSink, HostProtocol
 from .stats import DeviceStats, add_counters
 from .transport import SerialTransport
@@ -42,7 +43,7 @@ stats_log = logging.getLogger("stridesync.bridge.stats")
 DEFAULT_PORTS = ("/dev/stridesync/*", "/dev/serial/by-id/*", "/dev/ttyACM*", "/dev/ttyUSB*")
 
 
-class error(Exception):
+class error(StridesyncError):
     """A device that cannot be used; the message is one line for the user."""
 
 

@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import StridesyncError
+
 PROTOCOL_VERSION = 1
 MAX_BODY_BYTES = 1024
 # COBS adds one byte per 254 plus one; anything longer is not a frame of ours.
@@ -17,7 +19,7 @@ DELIMITER = b"\x00"
 ALL_STREAMS = 0xFF
 
 
-class error(Exception):
+class error(StridesyncError):
     """A body that is not a valid protocol v1 message."""
 
 

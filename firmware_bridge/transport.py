@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 import serial
 
+from .errors import StridesyncError
 
-class error(Exception):
+
+class error(StridesyncError):
     """A port that cannot be used; the message is meant for the user as it is."""
 
 

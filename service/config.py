@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from firmware_bridge.errors import StridesyncError
 from firmware_bridge.link import DEFAULT_PORTS
 
 from .cues.policy import CuePolicy, Mode
@@ -35,7 +36,7 @@ log = logging.getLogger("stridesync.config")
 TOKEN_PREFIX = "sha256:"
 
 
-class error(Exception):
+class error(StridesyncError):
     """A configuration that cannot be used; the message says which key and why."""
 
 

@@ -4,14 +4,16 @@ The store, the recorder and the live pipeline know nothing of HTTP; the app
 (service/api/app.py) turns each of these into its status and a one-line detail.
 """
 
+from firmware_bridge.errors import StridesyncError
 
-class NotFound(LookupError):
+
+class NotFound(StridesyncError, LookupError):
     """No such athlete, session or stream (404)."""
 
 
-class Conflict(Exception):
+class Conflict(StridesyncError):
     """The request does not fit the state: a session already recording... (409)."""
 
 
-class Invalid(ValueError):
+class Invalid(StridesyncError, ValueError):
     """Well-formed but not usable: too few steps for a baseline... (422)."""

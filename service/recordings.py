@@ -27,6 +27,7 @@ import numpy as np
 
 from firmware_bridge.codec import Channel, ChannelInfo, Placement, SensorKind, StreamInfo, Unit
 from firmware_bridge.device import SampleBlock
+from firmware_bridge.errors import StridesyncError
 from firmware_bridge.physics import STANDARD_GRAVITY_M_S2
 from firmware_bridge.simulator import mocap
 
@@ -34,7 +35,7 @@ FORMATS = ("csv", "c3d", "wire")
 CHUNK = 64
 
 
-class error(Exception):
+class error(StridesyncError):
     """A file that is not a recording we can read; one line for the user."""
 
 

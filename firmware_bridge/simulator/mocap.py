@@ -38,6 +38,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
+from ..errors import StridesyncError
 from ..physics import STANDARD_GRAVITY_M_S2
 
 G = STANDARD_GRAVITY_M_S2
@@ -48,7 +49,7 @@ SHANK = {"knee": "LEPI", "ankle": "LMAL"}
 TRUNK = {"top": "C7", "bottom": "SACR", "sensor": "T7"}
 
 
-class error(Exception):
+class error(StridesyncError):
     """A file whose markers cannot give the segments."""
 
 

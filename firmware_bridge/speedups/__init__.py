@@ -21,13 +21,15 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+from ..errors import StridesyncError
+
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "_speedups.c"
 # No fused multiply-add: the same arithmetic, to the bit, as numpy's and Python's.
 CFLAGS = ("-O2", "-fPIC", "-shared", "-std=gnu11", "-ffp-contract=off", "-fno-strict-aliasing")
 
 
-class error(Exception):
+class error(StridesyncError):
     """The speed-ups could not be built; the message says why, for the user."""
 
 

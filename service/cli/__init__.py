@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from .common import UsageError
+from firmware_bridge.errors import StridesyncError
 
 # name: (module, help)
 COMMANDS = {
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.run(args) or 0
-    except (UsageError, *args.errors, *_loaded_errors()) as exc:
+    except (StridesyncError, *args.errors) as exc:  # the user's to fix: one line
         print(f"stridesync: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -59,13 +59,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             mod.add_arguments(name, sp)
             sp.set_defaults(errors=getattr(mod, "ERRORS", ()))
     return p
-
-
-def _loaded_errors() -> tuple[type[Exception], ...]:
-    """The serial stack's errors are the user's to fix (a port that is not a device),
-    whichever command met them."""
-    names = ("firmware_bridge.link", "firmware_bridge.transport")
-    return tuple(sys.modules[n].error for n in names if n in sys.modules)
 
 
 def _command_in(argv: list[str]) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from firmware_bridge.errors import StridesyncError
 
-class UsageError(Exception):
+
+class UsageError(StridesyncError):
     """A problem the user can fix; printed as one line, no traceback."""
 
 

@@ -12,7 +12,6 @@ from serial.tools import list_ports
 from firmware_bridge import link
 from firmware_bridge.codec import SensorKind
 
-ERRORS = (link.error,)
 KIND_WORDS = {
     SensorKind.FORCE_3AXIS: "3-axis force",
     SensorKind.FORCE_VERTICAL: "vertical force",

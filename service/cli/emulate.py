@@ -9,8 +9,6 @@ from pathlib import Path
 
 from firmware_bridge import emulator
 
-ERRORS = (emulator.error,)
-
 
 def add_arguments(_name: str, p) -> None:
     p.add_argument("board", choices=sorted(emulator.BOARDS), help="which node's firmware")

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-from .. import recordings
 from ..engine import AthleteInfo
 from ..replay import replay_events
 from .common import UsageError
-
-ERRORS = (recordings.error,)
 
 
 def add_arguments(_name: str, r) -> None:

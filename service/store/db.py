@@ -19,12 +19,14 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from firmware_bridge.errors import StridesyncError
+
 log = logging.getLogger("stridesync.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class error(Exception):
+class error(StridesyncError):
     """A database that cannot be opened; one line for the user."""
 
 

@@ -20,12 +20,14 @@ import zlib
 
 import numpy as np
 
+from firmware_bridge.errors import StridesyncError
+
 MAGIC = b"SSR1"
 _HEAD = struct.Struct("<4sIHB")
 _KINDS = {0: np.dtype("<i2"), 1: np.dtype("<i4"), 2: np.dtype("<f8")}
 
 
-class error(Exception):
+class error(StridesyncError):
     pass
 
 
