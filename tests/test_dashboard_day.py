@@ -118,7 +118,7 @@ def test_a_coachs_first_day_from_the_tablet(browser, rig):
     _shot(page, "dashboard-athlete.png")
     page.click("#athlete-close")
 
-    # Recording: no baseline yet, so the light is learning and names no link.
+    # Recording: no baseline yet, so the first rep is learning (checked below).
     page.select_option("#athlete", label="Ada Okafor (68 kg)")
     page.click("#start")
     page.wait_for_function(
@@ -139,6 +139,10 @@ def test_a_coachs_first_day_from_the_tablet(browser, rig):
           .find((cells) => cells[0] === "shank-left")"""
     )
     assert row[1] == "DISCONNECTED", row
+    # Rep 1 and no baseline: the light is learning (or slowing at the rep's end) and
+    # names no link.
+    light = page.evaluate('() => document.getElementById("light").dataset.state')
+    assert light not in ("push", "swing", "torso"), light
     # Its steps' swing is not seen: no value and an empty bar, never a low score.
     page.wait_for_function("document.getElementById('val-swing').textContent === '–'")
     assert page.evaluate("document.getElementById('bar-swing').style.width") in ("0", "0px")
