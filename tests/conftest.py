@@ -72,3 +72,12 @@ def pytest_itemcollected(item):
     for group, modules in REAL_TIME_GROUPS.items():
         if module in modules:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for a module's browser tests (tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as b:
+        yield b

@@ -18,7 +18,6 @@ import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -285,19 +284,13 @@ def test_a_malformed_message_is_dropped_alone_and_the_centre_goes_on(idle_lanes)
 
 def test_the_club_page_shows_every_lane_live_side_by_side(idle_lanes):
     """Debian's Chromium on the centre's /club, with a session on each lane."""
-    from tests.test_dashboard import ARTIFACTS, CHROMIUM
+    from tests.browser import ARTIFACTS, chromium, require_chromium
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
+    require_chromium()
     _broker, centre, lanes, _db = idle_lanes
     sessions = {lane.name: lane.service.start_session(f"Sprinter {lane.name}") for lane in lanes}
     try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(
-                executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
-            )
+        with chromium() as b:
             # The test CA is not the browser's: a club installs its CA on the tablets.
             ctx = b.new_context(viewport={"width": 1280, "height": 800}, ignore_https_errors=True)
             ctx.set_default_timeout(120_000)  # a hang bound, on a busy machine
@@ -334,7 +327,6 @@ def test_the_club_page_shows_every_lane_live_side_by_side(idle_lanes):
             late = ctx.new_page()
             late.goto(f"{centre.url}/club")
             late.wait_for_function("document.querySelectorAll('article.lane').length === 3")
-            b.close()
     finally:
         for lane in lanes:
             with lane.service.client() as c:

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,13 +23,11 @@ import pytest
 
 from service import report
 from service.config import hash_token
+from tests.browser import ARTIFACTS
 from tests.service_helpers import ADMIN, VIEWER, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
@@ -63,20 +60,6 @@ def demo(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
-        )
-        yield b
-        b.close()
 
 
 # Every change of the light, recorded in the page from its first script on, so that

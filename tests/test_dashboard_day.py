@@ -8,39 +8,21 @@ at 390 x 844, a sensor out said with its time and never scored."""
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import ARTIFACTS
 from tests.service_helpers import ADMIN, Service, SimAthlete, free_port, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHANK_LEFT = 2  # device index in the standard rig (firmware_bridge/simulator/rigs.py)
 UNPLUG_AT_S, OUT_S = 5.0, 4.0  # plan time: mid-way through the first rep (3-8 s)
 HANG_MS = 120_000  # a deadline for a hang on a busy machine, never a measure
 
 PAGE_TEXT = "() => document.body.innerText"
 TILES = ["n-contact", "n-flight", "n-freq", "n-asym", "n-speed", "n-force", "n-steps"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture
