@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The serial path's compiled part (firmware_bridge/speedups), built for this machine.
-$(SPEEDUPS): $(STAMP) firmware_bridge/speedups/_speedups.c
+$(SPEEDUPS): $(STAMP) firmware_bridge/speedups/_speedups.c $(wildcard firmware_bridge/speedups/fusion/*.[ch])
 	$(BIN)/python -m firmware_bridge.speedups build
 	touch $(SPEEDUPS)
 

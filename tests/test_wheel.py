@@ -57,6 +57,19 @@ def test_the_wheel_carries_the_dashboard_and_the_migrations(installed_venv):
     assert modules and all((dash / "js" / m).is_file() for m in modules), modules
 
 
+def test_the_installed_wheel_builds_and_checks_its_compiled_parts(installed_venv):
+    """As deploy/install.sh does on the Pi: the C sources (the serial path's and the
+    vendored Fusion AHRS) ship in the wheel, build there and match the Python path."""
+    where, env_dir = installed_venv
+    run = subprocess.run(
+        [env_dir / "bin" / "python", "-m", "firmware_bridge.speedups", "build"],
+        capture_output=True, text=True, cwd=where,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert str(env_dir) in run.stdout, run.stdout  # built into the installed package
+    assert "thigh and trunk filter: compiled Fusion AHRS" in run.stdout, run.stdout
+
+
 def _local_refs(html: str) -> list[str]:
     refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
     refs += re.findall(r"""url:\s*['"]([^'"]+)['"]""", html)

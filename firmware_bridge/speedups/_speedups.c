@@ -5,6 +5,10 @@
  *                         SAMPLES frame's header, as codec.FrameDecoder does it
  *   fill_block(...)       a batch's sample times (index -> MCU clock -> host time)
  *                         and values in units, as device.DeviceSession._block does
+ *   ahrs_new(...), ahrs_update(...)
+ *                         x-io's Fusion AHRS (fusion/, MIT, vendored from imufusion
+ *                         1.3.3) fed a whole batch a call, the gravity direction
+ *                         after each sample out: what imufusion does one call a sample
  *
  * The Python modules they stand in for stay the reference: the same results to the
  * bit (no fused multiply-add: built with -ffp-contract=off; the same operations in
@@ -16,6 +20,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "fusion/FusionAhrs.h"
 
 #define PROTOCOL_VERSION 1
 #define MSG_SAMPLES 0x02
@@ -243,9 +249,76 @@ done:
     return result;
 }
 
+/* ahrs_new(sample_rate, convention, gain, gyroscope_range, acceleration_rejection,
+ *          magnetic_rejection, rejection_timeout, sample_period) -> bytearray
+ * A FusionAhrs in a bytearray, set up as imufusion's Ahrs().set_settings(...)
+ * .set_sample_period(...) sets it up (each number taken to float as imufusion does). */
+static PyObject *ahrs_new(PyObject *self, PyObject *args)
+{
+    double rate, gain, gyro_range, accel_rejection, mag_rejection, timeout, period;
+    int convention;
+    if (!PyArg_ParseTuple(args, "diddddd" "d", &rate, &convention, &gain, &gyro_range,
+                          &accel_rejection, &mag_rejection, &timeout, &period))
+        return NULL;
+    PyObject *state = PyByteArray_FromStringAndSize(NULL, sizeof(FusionAhrs));
+    if (state == NULL)
+        return NULL;
+    FusionAhrs *ahrs = (FusionAhrs *)PyByteArray_AS_STRING(state);
+    FusionAhrsInitialise(ahrs);
+    const FusionAhrsSettings settings = {
+        .sampleRate = (float)rate,
+        .convention = (FusionConvention)convention,
+        .gain = (float)gain,
+        .gyroscopeRange = (float)gyro_range,
+        .accelerationRejection = (float)accel_rejection,
+        .magneticRejection = (float)mag_rejection,
+        .rejectionTimeout = (float)timeout,
+    };
+    FusionAhrsSetSettings(ahrs, &settings);
+    FusionAhrsSetSamplePeriod(ahrs, (float)period);
+    return state;
+}
+
+/* ahrs_update(state, gyroscope, accelerometer, gravity_out): float32 buffers of n
+ * rows of x, y, z (deg/s; g); each row through FusionAhrsUpdateNoMagnetometer, and
+ * FusionAhrsGetGravity after it into gravity_out's row. */
+static PyObject *ahrs_update(PyObject *self, PyObject *args)
+{
+    PyObject *state;
+    Py_buffer gyro, accel, out;
+    if (!PyArg_ParseTuple(args, "Oy*y*w*", &state, &gyro, &accel, &out))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t row = 3 * sizeof(float);
+    if (!PyByteArray_Check(state) || PyByteArray_GET_SIZE(state) != sizeof(FusionAhrs)) {
+        PyErr_SetString(PyExc_TypeError, "state: not an ahrs_new() state");
+    } else if (gyro.len % row || accel.len != gyro.len || out.len != gyro.len) {
+        PyErr_SetString(PyExc_ValueError, "gyroscope, accelerometer, out: n x 3 float32 each");
+    } else {
+        FusionAhrs *ahrs = (FusionAhrs *)PyByteArray_AS_STRING(state);
+        const float *g = gyro.buf, *a = accel.buf;
+        float *o = out.buf;
+        for (Py_ssize_t i = 0, n = gyro.len / row; i < n; i++, g += 3, a += 3, o += 3) {
+            FusionVector gv, av;
+            memcpy(gv.array, g, row);
+            memcpy(av.array, a, row);
+            FusionAhrsUpdateNoMagnetometer(ahrs, gv, av);
+            const FusionVector down = FusionAhrsGetGravity(ahrs);
+            memcpy(o, down.array, row);
+        }
+        result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&gyro);
+    PyBuffer_Release(&accel);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"split_frames", split_frames, METH_O, "Every complete frame of a read buffer."},
     {"fill_block", fill_block, METH_VARARGS, "A sample batch's host times and values."},
+    {"ahrs_new", ahrs_new, METH_VARARGS, "A Fusion AHRS state, set up."},
+    {"ahrs_update", ahrs_update, METH_VARARGS, "Fusion AHRS over a batch: gravity out."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,6 +14,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from firmware_bridge import speedups
+from firmware_bridge.speedups import ahrs
 
 from .. import config, sdnotify
 from ..api import create_app
@@ -90,7 +91,10 @@ def serve_command(args) -> int:
 async def serve(settings: config.Settings, on_ready=None, stop: asyncio.Event | None = None):
     """Serve until stopped (SIGTERM, or `stop`); `on_ready(app)` once it listens."""
     log.info("effective configuration: %s", json.dumps(settings.effective()))
-    log.info("event loop: %s; serial decoding: %s", loop_name(), speedups.describe())
+    log.info(
+        "event loop: %s; serial decoding: %s; thigh and trunk filter: %s",
+        loop_name(), speedups.describe(), ahrs.describe(),
+    )  # fmt: skip
     await _check(settings)
     sock = bind(settings.server.host, settings.server.port)
     app = create_app(settings)

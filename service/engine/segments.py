@@ -2,7 +2,9 @@
 
 Orientation comes from x-io Technologies' Fusion AHRS (the `imufusion`
 package: a complementary filter with acceleration rejection, maintained, with
-aarch64 wheels), run at 200 Hz on the 1 kHz samples averaged in fives. The
+aarch64 wheels; the same C a batch a call where it is compiled here and gives
+imufusion's numbers to the bit: firmware_bridge/speedups/ahrs.py), run at 200 Hz
+on the 1 kHz samples averaged in fives. The
 sagittal angle of a segment is the tilt of its long (z, distal) axis from
 the vertical in the x-z plane, from the filter's gravity direction in the
 segment frame (docs/protocol.md): + when the distal end is forward.
@@ -14,11 +16,11 @@ import bisect
 import math
 from dataclasses import dataclass
 
-import imufusion
 import numpy as np
 from scipy.ndimage import median_filter
 
 from firmware_bridge.physics import STANDARD_GRAVITY_M_S2
+from firmware_bridge.speedups.ahrs import AhrsSettings, make_ahrs
 
 G_UNIT = STANDARD_GRAVITY_M_S2  # the accelerometer's unit
 
@@ -34,7 +36,8 @@ class SegmentConfig:
     # calls (its pitch within 0.9 deg of 200 Hz on the simulated rigs).
     trunk_ahrs_rate_hz: float = 100.0
     # Fusion's gain: how strongly the accelerometer's gravity corrects the gyro's
-    # integration (x-io's recommended 0.5).
+    # integration (x-io's recommended 0.5). Each update was a Python call into
+    # imufusion; now a batch a call where the compiled filter runs.
     gain: float = 0.5
     gyroscope_range_deg_s: float = 2000.0  # the IMU's range: a saturated gyro is not trusted
     # Accelerations this far (degrees) from gravity's direction do not correct the
@@ -63,20 +66,20 @@ class SegmentTracker:
         self.ahrs_rate_hz = ahrs_rate_hz or cfg.ahrs_rate_hz
         self.decimate = max(1, round(sample_rate_hz / self.ahrs_rate_hz))
         rate = sample_rate_hz / self.decimate
-        settings = imufusion.AhrsSettings(
-            sample_rate=rate,
-            convention=imufusion.CONVENTION_NWU,
+        settings = AhrsSettings(
+            sample_rate_hz=rate,
             gain=cfg.gain,
-            gyroscope_range=cfg.gyroscope_range_deg_s,
-            acceleration_rejection=cfg.acceleration_rejection_deg,
-            magnetic_rejection=0.0,
+            gyroscope_range_deg_s=cfg.gyroscope_range_deg_s,
+            acceleration_rejection_deg=cfg.acceleration_rejection_deg,
             rejection_timeout=int(cfg.rejection_timeout_s * rate),
         )
-        self.ahrs = imufusion.Ahrs().set_settings(settings).set_sample_period(1.0 / rate)
+        self.ahrs = make_ahrs(settings)
         self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.angle_t: list[float] = []
-        self._down: list[np.ndarray] = []  # the filter's gravity direction at angle_t
+        # The filter's gravity direction at angle_t, its x and z (the sagittal plane).
+        self._down_x: list[float] = []
+        self._down_z: list[float] = []
         self.rate_t: list[np.ndarray] = []  # gyro sagittal rate, every sample
         self.rate_deg_s: list[np.ndarray] = []
 
@@ -105,25 +108,22 @@ class SegmentTracker:
         self._carry = rows[n:]
         if not len(groups):
             return
-        update, gravity = self.ahrs.update_no_magnetometer, self.ahrs.get_gravity
-        # Fusion takes one sample a call (rows of contiguous copies: the cheapest to
-        # pass); the gravity direction is kept, its angle taken when asked (_angle).
-        gyro_rows = list(np.ascontiguousarray(groups[:, 1:4]))
-        accel_rows = list(np.ascontiguousarray(groups[:, 4:7]))
-        self._down += [gravity() for _ in map(update, gyro_rows, accel_rows)]
+        # The gravity direction is kept, its angle taken when asked (_angle).
+        down = self.ahrs.gravity(groups[:, 1:4], groups[:, 4:7])
+        self._down_x += down[:, 0].tolist()
+        self._down_z += down[:, 2].tolist()
         self.angle_t += groups[:, 0].tolist()
 
     def _angle(self, k: int) -> float:
         """The sagittal angle of output k: the long axis's tilt from the filter's
         gravity direction (math.atan2: numpy's vectorised one is ~1e-7 off)."""
-        down = self._down[k]
-        return math.degrees(math.atan2(float(down[0]), -float(down[2])))
+        return math.degrees(math.atan2(self._down_x[k], -self._down_z[k]))
 
     @property
     def angle_deg(self) -> list[float]:
         """Every output's angle (for tests; the engine asks angle_at)."""
         self._run_filter()
-        return [self._angle(k) for k in range(len(self._down))]
+        return [self._angle(k) for k in range(len(self.angle_t))]
 
     def prune(self, before_s: float) -> None:
         """Forget what came before this time (the engine no longer needs it)."""
@@ -132,7 +132,8 @@ class SegmentTracker:
         cut = bisect.bisect_left(self.angle_t, old)
         if cut:
             del self.angle_t[:cut]
-            del self._down[:cut]
+            del self._down_x[:cut]
+            del self._down_z[:cut]
         while len(self.rate_t) > 1 and (not self.rate_t[0].size or self.rate_t[0][-1] < old):
             self.rate_t.pop(0)
             self.rate_deg_s.pop(0)
