@@ -212,6 +212,16 @@ async def _run(phase_s: float, cpu_quota: float | None = None, period_s: float =
                 out.append(t - w)
         return np.array(out) * 1e3
 
+    def slowest(k: int = 5) -> list[dict]:
+        """The latest step messages: which step, when in the session, how late."""
+        late = []
+        for i, t, by, n in clients.arrivals:
+            w = writes.get((by.get("device_id"), by.get("stream_id"), by.get("sample")))
+            if w is not None:
+                late.append({"ms": round((t - w) * 1e3, 1), "step": n, "client": i,
+                             "at_s": round(w - started, 2), "by": by.get("device_id")})  # fmt: skip
+        return sorted(late, key=lambda d: -d["ms"])[:k]
+
     steps_seen = {n for _i, _t, _by, n in clients.arrivals}
     dropped = next(
         float(line.split()[-1])
@@ -241,6 +251,7 @@ async def _run(phase_s: float, cpu_quota: float | None = None, period_s: float =
         "provisional_steps_retracted": len(steps_seen - kept),
         "latency_5_readers": distribution(latencies(started, split)),
         "latency_5_readers_and_1_stalled": distribution(latencies(split, time.monotonic())),
+        "slowest_step_messages": slowest(),
         "stalled_client_dropped_messages": int(dropped),
         "raw_samples_per_hour": round(detail["raw_samples"] * per_hour),
         "raw_mb_per_hour": round(detail["raw_bytes"] * per_hour / 1e6, 1),

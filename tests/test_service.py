@@ -8,6 +8,7 @@ import csv
 import io
 import itertools
 import json
+import re
 import sqlite3
 import time
 
@@ -269,6 +270,19 @@ def test_metrics_and_health(recorded):
         if line.startswith("stridesync_storage_commits_total")
     )
     assert commits > 10
+
+
+def test_the_log_says_which_paths_run_and_the_start_is_frozen(recorded):
+    """The compiled parts where they are built (as `make test` builds them), and the
+    heap of the start out of the garbage collector's full collections."""
+    from firmware_bridge import speedups
+
+    log = recorded["svc"].log.read_text()
+    frozen = re.search(r"garbage collector: (\d+) objects of the start frozen", log)
+    assert frozen and int(frozen[1]) > 10_000, log[:3000]
+    if speedups.native is not None:
+        assert "serial decoding: compiled speed-ups" in log, log[:3000]
+        assert "thigh and trunk filter: compiled Fusion AHRS" in log, log[:3000]
 
 
 def test_sqlite_is_wal_and_intact(recorded):
