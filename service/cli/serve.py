@@ -127,7 +127,7 @@ async def serve(settings: config.Settings, on_ready=None, stop: asyncio.Event | 
 
 def freeze_startup_heap() -> None:
     """What starting made (modules, the app, its routes and models, the database engine:
-    ~500 000 objects) lives as long as the process, yet every full collection of the
+    ~200 000 objects) lives as long as the process, yet every full collection of the
     garbage collector walks it: 126 ms of CPU here, stalling the event loop half a
     second under a Pi 4's budget (a 25 % quota; docs/benchmarks.md). Collected once,
     then moved out of the collector's sight (gc.freeze, as Instagram's servers do);
