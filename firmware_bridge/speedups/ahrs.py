@@ -29,7 +29,7 @@ class AhrsSettings:
     gain: float
     gyroscope_range_deg_s: float
     acceleration_rejection_deg: float
-    rejection_timeout: float  # (imufusion 1.3 reads it as seconds)
+    rejection_timeout_s: float
 
 
 class _Imufusion:
@@ -43,7 +43,7 @@ class _Imufusion:
             gyroscope_range=s.gyroscope_range_deg_s,
             acceleration_rejection=s.acceleration_rejection_deg,
             magnetic_rejection=0.0,
-            rejection_timeout=s.rejection_timeout,
+            rejection_timeout=s.rejection_timeout_s,  # (imufusion 1.3: in seconds)
         )
         self._ahrs = imufusion.Ahrs().set_settings(settings)
         self._ahrs.set_sample_period(1.0 / s.sample_rate_hz)
@@ -68,7 +68,7 @@ class _Compiled:
             s.gyroscope_range_deg_s,
             s.acceleration_rejection_deg,
             0.0,
-            s.rejection_timeout,
+            s.rejection_timeout_s,
             1.0 / s.sample_rate_hz,
         )
 
@@ -106,7 +106,7 @@ def compare() -> str:
     if speedups.native is None or not hasattr(speedups.native, "ahrs_update"):
         return f"not compiled ({speedups.why_not or 'an older build'})"
     gyro, accel = exercise()
-    for timeout in (1000.0, 1.0):  # recovery never, and within a second
+    for timeout in (1000.0, 1.0):  # recovery never, and within a second (seconds)
         s = AhrsSettings(200.0, 0.5, 2000.0, 10.0, timeout)
         fast, slow = _Compiled(s).gravity(gyro, accel), _Imufusion(s).gravity(gyro, accel)
         if not np.array_equal(fast.view(np.uint32), slow.view(np.uint32)):

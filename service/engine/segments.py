@@ -43,7 +43,12 @@ class SegmentConfig:
     # Accelerations this far (degrees) from gravity's direction do not correct the
     # angle: a foot strike's shock is not the segment tilting.
     acceleration_rejection_deg: float = 10.0
-    rejection_timeout_s: float = 5.0  # rejected this long, Fusion trusts gravity again
+    # Rejected this long (most of the updates), Fusion trusts gravity again: a sprint
+    # rejects the accelerometer through most of each stride, and without this the
+    # gyro's integration alone drifts (imufusion 1.3 takes it in seconds; it was
+    # given in samples until 2026-12-07, 1000 s: each thigh drifted ~100-150 deg in
+    # a simulated session, docs/scoring.md).
+    rejection_timeout_s: float = 5.0
     gap_periods: int = 3  # filter outputs further apart than this many periods: a gap
     # The trunk's rate RMS is taken after a running median this long (samples): a one-
     # or two-sample spike, a glitch or a knock on the sensor, is not the trunk rocking.
@@ -71,7 +76,7 @@ class SegmentTracker:
             gain=cfg.gain,
             gyroscope_range_deg_s=cfg.gyroscope_range_deg_s,
             acceleration_rejection_deg=cfg.acceleration_rejection_deg,
-            rejection_timeout=int(cfg.rejection_timeout_s * rate),
+            rejection_timeout_s=cfg.rejection_timeout_s,
         )
         self.ahrs = make_ahrs(settings)
         self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
