@@ -27,11 +27,26 @@ def _step(ic_s: float, contact_s: float) -> Step:
 
 
 def _run(gate: RepGate, contacts: list[float], t0: float = 0.0) -> list:
+    """The steps through the gate, then the engine's next look (a rep that its last
+    step ended is reported there: RepGate.closed)."""
     events, t = [], t0
     for c in contacts:
         events += gate.on_step(_step(t, c), still_since_s=None)
         t += c + 0.12
-    return events
+    return events + gate.closed()
+
+
+def test_a_rep_its_last_step_ends_is_reported_at_the_next_look_before_anything_else():
+    gate = _gate()
+    events, t = [], 0.0
+    for c in [0.17, 0.15] + [0.11] * 14 + [0.20, 0.21, 0.22]:
+        events = gate.on_step(_step(t, c), still_since_s=None)
+        t += c + 0.12
+    # The step that ended it, and the retraction of the slowing down: not the rep yet.
+    assert [e["type"] for e in events] == ["step", "steps_retracted"] and gate.closing
+    # Before the next step's events (or at the next look with none), in order.
+    after = gate.on_step(_step(t + 30.0, 0.15), still_since_s=t)
+    assert [e["type"] for e in after][:2] == ["rep", "step"] and not gate.closing
 
 
 def test_two_short_contacts_make_a_rep_and_its_slowing_down_is_retracted():

@@ -99,7 +99,7 @@ class Engine:
         """One block into its detector and the watermarks, steps not looked for: whether
         they may now be (then `advance`: `feed` is the two)."""
         if len(block) == 0:
-            return False
+            return self.reps.closing
         key = (block.device_id, block.stream.stream_id)
         route = self._routes.get(key)
         if route is None:
@@ -129,7 +129,7 @@ class Engine:
             if self._feeds_since_prune >= 1000:  # standing for long: keep memory flat
                 self._prune()
                 self._feeds_since_prune = 0
-            return False
+            return self.reps.closing  # (a rep that ended waits for the next look)
         return True
 
     def advance(self) -> list[Mapping]:
@@ -225,7 +225,7 @@ class Engine:
 
     def _advance(self, final: bool = False) -> list[Mapping]:
         self._wm.settle()
-        events: list[Mapping] = []
+        events: list[Mapping] = self.reps.closed()  # a rep ended at the last look
         inf = math.inf
         w_events = inf if final else self._wm.of(("events",))
         while True:

@@ -63,6 +63,23 @@ class RepGate:
         self.reps = 0
         self._steps = 0  # steps reported: their `n`
         self._min_contact = math.inf
+        # Reps ended by a step: their line, and the speed samples their profile is
+        # fitted to (taken at the end; the fit, the costly part, comes with `closed`).
+        self._closing: list[tuple[dict, tuple]] = []
+
+    @property
+    def closing(self) -> bool:
+        """A rep has ended whose event waits for `closed` (the engine's next look)."""
+        return bool(self._closing)
+
+    def closed(self) -> list[Mapping]:
+        """The reps ended since the last look, their sprint profiles fitted. A rep ended
+        by its last slowing-down step is reported at the engine's next look, a tick
+        later live, not in the same: that step's message does not wait for the fit
+        (~3 ms here, several throttled periods on a Pi 4's budget: issue 28). The
+        events, and their order, are the same however the samples come."""
+        done, self._closing = self._closing, []
+        return [self._finish(line, samples) for line, samples in done]
 
     @property
     def active(self) -> bool:
@@ -84,7 +101,7 @@ class RepGate:
         """A measured step; `still_since_s`: the athlete was still (or unseen) from
         then until this step, long enough for it to be a new start (else None)."""
         cfg = self.cfg
-        events: list[Mapping] = []
+        events: list[Mapping] = self.closed()  # a rep that ended comes before the step
         if still_since_s is not None:
             events += self.stop(still_since_s)
         if self.state == ARMED:
@@ -120,7 +137,8 @@ class RepGate:
                 if len(self._pending) >= (cfg.rep_braking_steps if braking else cfg.rep_end_steps):
                     end_s = self._pending[0]["ic_time_s"]
                     events += self._retract(AFTER_THE_SPRINT)
-                    events += self._end(end_s)
+                    self.state = IDLE
+                    self._close(end_s, defer=True)
             else:
                 step = self._report(step, False, self._rep["rep"])
                 events.append(step)
@@ -131,7 +149,7 @@ class RepGate:
     def stop(self, end_s: float) -> list[Mapping]:
         """The athlete is still (or the data ended): a rep under way ends at end_s;
         provisional steps were not part of a sprint."""
-        events: list[Mapping] = []
+        events: list[Mapping] = self.closed()
         if self.state == ACTIVE:
             events += self._retract(AFTER_THE_SPRINT)
             events += self._end(end_s)
@@ -143,9 +161,10 @@ class RepGate:
 
     def speed_only(self, start_s: float, end_s: float) -> list[Mapping]:
         """A rep seen by a speed sensor alone (no step stream)."""
+        events = self.closed()
         self.reps += 1
         self._rep = {"rep": self.reps, "start_s": start_s, "steps": []}
-        return self._close(end_s)
+        return events + self._close(end_s)
 
     # --- inside ---------------------------------------------------------------------------
 
@@ -196,7 +215,7 @@ class RepGate:
         self.state = IDLE
         return self._close(end_s)
 
-    def _close(self, end_s: float) -> list[Mapping]:
+    def _close(self, end_s: float, defer: bool = False) -> list[Mapping]:
         self.scorer.rep_ended()
         rep, self._rep = self._rep, None
         steps = rep["steps"]
@@ -218,6 +237,13 @@ class RepGate:
         line["main_limiter"] = (
             max(dict.fromkeys(limiters), key=limiters.count) if limiters else None
         )
-        line.update(self._speed.profile(rep["start_s"], end_s))
+        samples = self._speed.profile_samples(rep["start_s"], end_s)
+        if defer:
+            self._closing.append((line, samples))
+            return []
+        return [self._finish(line, samples)]
+
+    def _finish(self, line: dict, samples: tuple) -> Rep:
+        line.update(self._speed.profile_of(*samples))
         line["model_version"] = MODEL_VERSION
-        return [Rep(**line)]
+        return Rep(**line)

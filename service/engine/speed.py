@@ -4,6 +4,7 @@ rep a speed sensor saw alone. Arrays in, numbers out."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -24,6 +25,8 @@ class SpeedTrack:
         )
         self._t: list[np.ndarray] = []
         self._v: list[np.ndarray] = []
+        self._span: list[tuple[float, float]] = []  # each block's first and last time
+        self._reach: list[float] = []  # the latest time of the blocks up to each one
         self.rejected = 0  # samples beyond MAX_SPEED_M_S
 
     def __bool__(self) -> bool:
@@ -42,6 +45,8 @@ class SpeedTrack:
                 t, v = t[ok], v[ok]
         self._t.append(t.copy())
         self._v.append(v.copy())
+        self._span.append((float(t[0]), float(t[-1])) if t.size else (math.inf, -math.inf))
+        self._reach.append(max(self._span[-1][1], self._reach[-1] if self._reach else -math.inf))
         return bool((v > self.cfg.rep_speed_m_s).any())
 
     def first_fast(self, from_s: float, to_s: float) -> float | None:
@@ -54,14 +59,21 @@ class SpeedTrack:
         return float(fast.min()) if fast.size else None
 
     def prune(self, keep_s: float) -> None:
-        while len(self._t) > 1 and (not self._t[0].size or self._t[0][-1] < keep_s):
+        while len(self._t) > 1 and self._span[0][1] < keep_s:  # (an empty one: -inf)
             self._t.pop(0)
             self._v.pop(0)
+            self._span.pop(0)
+            self._reach.pop(0)
 
     def _all(self, lo_s: float, hi_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The samples of the blocks that reach into [lo_s, hi_s] (callers still mask:
         the same samples, in the same order, as from the whole history)."""
-        keep = [k for k, t in enumerate(self._t) if t.size and t[0] <= hi_s and t[-1] >= lo_s]
+        # The history holds a rep's worth of blocks (reading numpy scalars of each cost
+        # ~0.3 ms a step): none before the first that reaches lo_s can (`_reach` never
+        # falls, however the blocks of several sensors interleave).
+        first = bisect.bisect_left(self._reach, lo_s)
+        span = self._span
+        keep = [k for k in range(first, len(span)) if span[k][0] <= hi_s and span[k][1] >= lo_s]
         if not keep:
             return np.empty(0), np.empty(0)
         return np.concatenate([self._t[k] for k in keep]), np.concatenate(
@@ -116,12 +128,17 @@ class SpeedTrack:
 
     def profile(self, start_s: float, end_s: float) -> dict:
         """The rep's sprint profile (profile.py), or nulls."""
-        if not self._t:
-            return dict.fromkeys(PROFILE_KEYS)
+        return self.profile_of(*self.profile_samples(start_s, end_s))
+
+    def profile_samples(self, start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The speed samples a rep's profile is fitted to, as they are now."""
         lo, hi = start_s - self.cfg.profile_lead_s, end_s + self.cfg.profile_tail_s
         t, v = self._all(lo, hi)
         inside = (t >= lo) & (t <= hi)
-        t, v = t[inside], v[inside]
+        return t[inside], v[inside]
+
+    def profile_of(self, t: np.ndarray, v: np.ndarray) -> dict:
+        """The sprint profile (profile.py) fitted to these samples, or nulls."""
         if len(t) < 10:
             return dict.fromkeys(PROFILE_KEYS)
         w = sprint_window(t, v)
