@@ -126,12 +126,9 @@ class SpeedTrack:
             return float(t[slow[0]])
         return float(t[-1]) if until_s == math.inf and t.size else None
 
-    def profile(self, start_s: float, end_s: float) -> dict:
-        """The rep's sprint profile (profile.py), or nulls."""
-        return self.profile_of(*self.profile_samples(start_s, end_s))
-
     def profile_samples(self, start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """The speed samples a rep's profile is fitted to, as they are now."""
+        """The speed samples a rep's profile is fitted to, as they are now (the fit,
+        profile_of, may come later: reps.py)."""
         lo, hi = start_s - self.cfg.profile_lead_s, end_s + self.cfg.profile_tail_s
         t, v = self._all(lo, hi)
         inside = (t >= lo) & (t <= hi)
