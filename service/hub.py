@@ -41,6 +41,22 @@ def clean(obj: Any) -> Any:
     return obj
 
 
+class RawJson(str):
+    """Text that is JSON already (encoded once, as it was published: live/journal.py),
+    to go into a message as it is, not decoded and encoded again."""
+
+
+def encode(msg: Mapping, seq: int) -> str:
+    """A message's text on the websocket: `v`, `seq`, then its fields; a top-level
+    RawJson field spliced in as it is."""
+    raw = [k for k, v in msg.items() if isinstance(v, RawJson)]
+    rest = {k: v for k, v in msg.items() if k not in raw} if raw else msg
+    text = json.dumps({"v": SCHEMA_VERSION, "seq": seq, **clean(rest)})
+    if not raw:
+        return text
+    return text[:-1] + "".join(f", {json.dumps(k)}: {msg[k]}" for k in raw) + "}"
+
+
 TRIM_AFTER_S = 5.0
 
 
@@ -87,7 +103,7 @@ class Hub:
     def publish(self, msg: dict) -> None:
         """Send to every client (never blocks). Adds `v` and `seq`."""
         self.seq += 1
-        data = json.dumps({"v": SCHEMA_VERSION, "seq": self.seq, **clean(msg)})
+        data = encode(msg, self.seq)
         self.published += 1
         for listener in self.listeners:
             listener(msg)
@@ -100,7 +116,7 @@ class Hub:
         """Run one accepted websocket until it closes."""
         client = Client(ws, self.queue_size, name)
         if hello is not None:
-            client.put(json.dumps({"v": SCHEMA_VERSION, "seq": self.seq, **clean(hello)}))
+            client.put(encode(hello, self.seq))
         self.clients.add(client)
         log.info("websocket client %s connected (%d clients)", name, len(self.clients))
         sender = asyncio.create_task(self._send_forever(client))

@@ -27,7 +27,7 @@ from ..cues.mqtt import MqttOut
 from ..cues.payload import cue_payload
 from ..cues.policy import CueMaker
 from ..errors import Conflict
-from ..hub import Hub, clean
+from ..hub import Hub, RawJson, clean
 from ..merge import TimeMerge
 from ..recorder import Recording
 from ..store import Mark, Session, Store
@@ -354,7 +354,7 @@ class Live:
         """What a websocket client gets first: the status, its role, and the session's
         last messages to replay (null with no session)."""
         rec = self.recording
-        snapshot = self.journal.snapshot(rec.steps) if rec is not None else None
+        snapshot = RawJson(self.journal.snapshot_json(rec.steps)) if rec is not None else None
         return {**self.status(), "type": "hello", "role": role, "snapshot": snapshot}
 
     def status(self) -> dict:
