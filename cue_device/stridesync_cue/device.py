@@ -31,15 +31,13 @@ from pathlib import Path
 import aiomqtt
 
 from . import contract
+from .mqttlink import MqttLink
 from .sound import PATTERNS, RATE, Output, error, speak, tone
 
 log = logging.getLogger("stridesync.cuedevice")
 
 
 class CueDevice:
-    RETRY_MIN_S = 0.25
-    RETRY_MAX_S = 2.0  # a broker back after a restart is found within 2 s
-
     def __init__(self, args) -> None:
         self.args = args
         self.output = Output(args.wav_dir, getattr(args, "alsa_device", None))
@@ -123,31 +121,27 @@ class CueDevice:
         )
 
     async def run(self) -> None:
-        backoff = self.RETRY_MIN_S
-        while True:
-            try:
-                async with self._client() as client:
-                    result = await client.subscribe(self.topic, qos=1)
-                    codes = [getattr(r, "value", r) for r in result]
-                    if any(c >= 0x80 for c in codes):
-                        raise error(f"the broker refused the subscription to {self.topic}")
-                    await client.publish(
-                        self.status_topic,
-                        json.dumps({"state": "online", "since": time.time()}),
-                        qos=1,
-                        retain=True,
-                    )
-                    log.info("listening on %s", self.topic)
-                    backoff = self.RETRY_MIN_S
-                    async for message in client.messages:
-                        received = time.time()
-                        rec = self.handle(message.payload, received)
-                        self.out.write(json.dumps(rec) + "\n")
-                        self.out.flush()
-            except aiomqtt.MqttError as exc:
-                log.warning("broker %s:%d: %s; retrying", self.args.host, self.args.port, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.RETRY_MAX_S)
+        await MqttLink(self._client, f"broker {self.args.host}:{self.args.port}", log).run(
+            self._listen
+        )
+
+    async def _listen(self, client) -> None:
+        result = await client.subscribe(self.topic, qos=1)
+        codes = [getattr(r, "value", r) for r in result]
+        if any(c >= 0x80 for c in codes):
+            raise error(f"the broker refused the subscription to {self.topic}")
+        await client.publish(
+            self.status_topic,
+            json.dumps({"state": "online", "since": time.time()}),
+            qos=1,
+            retain=True,
+        )
+        log.info("listening on %s", self.topic)
+        async for message in client.messages:
+            received = time.time()
+            rec = self.handle(message.payload, received)
+            self.out.write(json.dumps(rec) + "\n")
+            self.out.flush()
 
     def close(self) -> None:
         self.output.close()

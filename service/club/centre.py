@@ -26,6 +26,8 @@ import aiomqtt
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from stridesync_cue.mqttlink import MqttLink
+
 from ..config import Settings
 from ..hub import Hub
 from ..store import Store
@@ -88,7 +90,7 @@ class Lane:
 
 
 class Centre:
-    RETRY_MIN_S, RETRY_MAX_S = 0.25, 2.0
+    RETRY_MIN_S, RETRY_MAX_S = 0.25, 2.0  # the database's retries (the broker's: MqttLink)
     BATCH = 500  # messages a transaction, at most
     INBOX = 5000  # messages received and not yet written, at most (then the broker holds them)
 
@@ -96,8 +98,7 @@ class Centre:
         self.settings, self.store, self.hub = settings, store, hub
         self._lanes: dict[str, Lane] = {}
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(self.INBOX)
-        self.connected = False
-        self.error: str | None = None
+        self.link = MqttLink(self._client, f"club: broker {settings.mqtt.broker}", log)
         self.received = 0
         self.unknown_session = 0
         self.rejected = 0
@@ -118,9 +119,9 @@ class Centre:
 
     def health(self) -> dict:
         return {
-            "ok": self.connected,
+            "ok": self.link.connected,
             "broker": self.settings.mqtt.broker,
-            "error": self.error,
+            "error": self.link.error,
             "received": self.received,
             "waiting": self._inbox.qsize(),
             "unknown_session": self.unknown_session,
@@ -162,23 +163,15 @@ class Centre:
         )
 
     async def _receive_forever(self) -> None:
-        backoff = self.RETRY_MIN_S
-        while True:
-            try:
-                async with self._client() as client:
-                    self.connected, self.error, backoff = True, None, self.RETRY_MIN_S
-                    log.info("club: consuming %s", self.settings.mqtt.broker)
-                    for topic in SUBSCRIPTIONS:
-                        await client.subscribe(topic, qos=1)
-                    async for message in client.messages:
-                        self.received += 1
-                        await self._inbox.put((str(message.topic), bytes(message.payload)))
-            except (aiomqtt.MqttError, OSError) as exc:
-                if self.connected or self.error is None:
-                    log.warning("club: broker %s: %s; retrying", self.settings.mqtt.broker, exc)
-                self.connected, self.error = False, str(exc)[:200]
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.RETRY_MAX_S)
+        await self.link.run(self._consume)
+
+    async def _consume(self, client) -> None:
+        log.info("club: consuming %s", self.settings.mqtt.broker)
+        for topic in SUBSCRIPTIONS:
+            await client.subscribe(topic, qos=1)
+        async for message in client.messages:
+            self.received += 1
+            await self._inbox.put((str(message.topic), bytes(message.payload)))
 
     # --- writing and showing ------------------------------------------------------------------
 

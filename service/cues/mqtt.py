@@ -4,7 +4,8 @@
 sends through aiomqtt (the broker being down or slow costs the engine, the
 websocket and the API nothing). When the queue is full the oldest message is
 dropped and counted; a message whose expiry has passed is never sent. The
-task reconnects with back-off; the node's retained status is "online" while
+task reconnects with back-off (stridesync_cue.mqttlink, shared with the cue device
+and the club's centre); the node's retained status is "online" while
 connected and the broker publishes the last will, "offline", when the
 connection dies. Topics and QoS: docs/cues.md.
 """
@@ -26,6 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from stridesync_cue.contract import PAYLOAD_VERSION, node_topics
+from stridesync_cue.mqttlink import MqttLink
 
 log = logging.getLogger("stridesync.mqtt")
 
@@ -40,9 +42,6 @@ class _Out:
 
 
 class MqttOut:
-    RETRY_MIN_S = 0.25
-    RETRY_MAX_S = 2.0  # a broker back after a restart is found within 2 s
-
     def __init__(
         self,
         host: str,
@@ -61,12 +60,10 @@ class MqttOut:
         self.topics = node_topics(node)
         self.queue: deque[_Out] = deque()
         self.queue_size = queue_size
-        self.connected = False
-        self.error: str | None = None
+        self.link = MqttLink(self._client, f"MQTT {host}:{port}", log)
         self.sent = 0
         self.dropped_full = 0
         self.dropped_expired = 0
-        self.connects = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -95,14 +92,14 @@ class MqttOut:
 
     def health(self) -> dict:
         return {
-            "ok": self.connected,
+            "ok": self.link.connected,
             "broker": f"{self.host}:{self.port}",
-            "error": self.error,
+            "error": self.link.error,
             "queued": len(self.queue),
             "sent": self.sent,
             "dropped_full": self.dropped_full,
             "dropped_expired": self.dropped_expired,
-            "connects": self.connects,
+            "connects": self.link.connects,
         }
 
     async def start(self) -> None:
@@ -111,7 +108,7 @@ class MqttOut:
     async def close(self, drain_s: float = 0.0) -> None:
         """Stop sending; first wait up to `drain_s` for what is queued to go out."""
         deadline = time.monotonic() + drain_s
-        while self.connected and self.queue and time.monotonic() < deadline:
+        while self.link.connected and self.queue and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         if self._task is not None:
             self._task.cancel()
@@ -143,29 +140,27 @@ class MqttOut:
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
+
+    @property
+    def error(self) -> str | None:
+        return self.link.error
+
     async def _run(self) -> None:
-        backoff = self.RETRY_MIN_S
-        while True:
-            try:
-                async with self._client() as client:
-                    self.connected, self.error = True, None
-                    self.connects += 1
-                    backoff = self.RETRY_MIN_S
-                    log.info("MQTT connected to %s:%d", self.host, self.port)
-                    await client.publish(
-                        self.topics["status"],
-                        json.dumps({"state": "online", "since": time.time()}),
-                        qos=1,
-                        retain=True,
-                        timeout=5,
-                    )
-                    await self._serve(client)
-            except (aiomqtt.MqttError, OSError) as exc:
-                if self.connected or self.error is None:
-                    log.warning("MQTT %s:%d: %s; retrying", self.host, self.port, exc)
-                self.connected, self.error = False, str(exc)[:200]
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.RETRY_MAX_S)
+        await self.link.run(self._online)
+
+    async def _online(self, client) -> None:
+        log.info("MQTT connected to %s:%d", self.host, self.port)
+        await client.publish(
+            self.topics["status"],
+            json.dumps({"state": "online", "since": time.time()}),
+            qos=1,
+            retain=True,
+            timeout=5,
+        )
+        await self._serve(client)
 
     async def _serve(self, client) -> None:
         """Send until the connection dies; notice that at once, even with nothing to send."""
