@@ -121,9 +121,10 @@ class CueDevice:
         )
 
     async def run(self) -> None:
-        await MqttLink(self._client, f"broker {self.args.host}:{self.args.port}", log).run(
-            self._listen
-        )
+        # (Only the broker's errors: an OSError here is the output's, e.g. a closed
+        # pipe, and ends the device with its message.)
+        where = f"broker {self.args.host}:{self.args.port}"
+        await MqttLink(self._client, where, log, retry_on=(aiomqtt.MqttError,)).run(self._listen)
 
     async def _listen(self, client) -> None:
         result = await client.subscribe(self.topic, qos=1)

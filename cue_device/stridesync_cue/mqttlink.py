@@ -25,17 +25,22 @@ class MqttLink:
     """`run(serve)` for ever: `serve(client)` on each connection made by `connect()`."""
 
     def __init__(
-        self, connect: Callable[[], aiomqtt.Client], label: str, log: logging.Logger
+        self,
+        connect: Callable[[], aiomqtt.Client],
+        label: str,
+        log: logging.Logger,
+        retry_on: tuple[type[BaseException], ...] = (aiomqtt.MqttError, OSError),
     ) -> None:
         self.connect, self.label, self.log = connect, label, log
+        self.retry_on = retry_on  # what counts as the link failing
         self.connected = False
         self.error: str | None = None  # the last failure, until a connection comes up
         self.connects = 0
 
     async def run(self, serve: Callable[[Any], Awaitable[None]]) -> None:
-        """Until cancelled. A lost or refused connection (aiomqtt's MqttError, or an
-        OSError from the socket) is logged once a run of failures and retried; any other
-        error is the caller's and ends the loop."""
+        """Until cancelled. A lost or refused connection (`retry_on`: aiomqtt's
+        MqttError, or an OSError from the socket) is logged once a run of failures and
+        retried; any other error is the caller's and ends the loop."""
         backoff = RETRY_MIN_S
         while True:
             try:
@@ -44,7 +49,7 @@ class MqttLink:
                     self.connects += 1
                     backoff = RETRY_MIN_S
                     await serve(client)
-            except (aiomqtt.MqttError, OSError) as exc:
+            except self.retry_on as exc:
                 if self.connected or self.error is None:
                     self.log.warning("%s: %s; retrying", self.label, exc)
                 self.connected, self.error = False, str(exc)[:200] or type(exc).__name__
