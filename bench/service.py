@@ -204,27 +204,28 @@ async def _run(phase_s: float, cpu_quota: float | None = None, period_s: float =
             await d.stop()
     db_bytes = sum(p.stat().st_size for p in tmp.glob("bench.db*"))
 
+    # Each step message whose confirming batch's write is known: (client, arrival,
+    # write, confirming device, step).
+    timed = []
+    for i, t, by, n in clients.arrivals:
+        w = writes.get((by.get("device_id"), by.get("stream_id"), by.get("sample")))
+        if w is not None:
+            timed.append((i, t, w, by.get("device_id"), n))
+
     def latencies(lo: float, hi: float) -> np.ndarray:
-        out = []
-        for _i, t, by, _n in clients.arrivals:
-            w = writes.get((by.get("device_id"), by.get("stream_id"), by.get("sample")))
-            if w is not None and lo <= w < hi:
-                out.append(t - w)
-        return np.array(out) * 1e3
+        return np.array([t - w for _i, t, w, _d, _n in timed if lo <= w < hi]) * 1e3
 
     def slowest(k: int = 8) -> list[dict]:
         """The latest steps (each at its slowest client): which, when, how late."""
-        late = []
-        for i, t, by, n in clients.arrivals:
-            w = writes.get((by.get("device_id"), by.get("stream_id"), by.get("sample")))
-            if w is not None:
-                late.append({"ms": round((t - w) * 1e3, 1), "step": n, "client": i,
-                             "at_s": round(w - started, 2), "by": by.get("device_id")})  # fmt: skip
         worst: dict = {}  # each step's latest arrival at any client
-        for d in late:
-            if d["ms"] > worst.get(d["step"], {"ms": -1.0})["ms"]:
-                worst[d["step"]] = d
-        return sorted(worst.values(), key=lambda d: -d["ms"])[:k]
+        for i, t, w, device, n in timed:
+            if n not in worst or t - w > worst[n][1] - worst[n][2]:
+                worst[n] = (i, t, w, device, n)
+        return [
+            {"ms": round((t - w) * 1e3, 1), "step": n, "client": i,
+             "at_s": round(w - started, 2), "by": device}
+            for i, t, w, device, n in sorted(worst.values(), key=lambda r: r[2] - r[1])[:k]
+        ]  # fmt: skip
 
     steps_seen = {n for _i, _t, _by, n in clients.arrivals}
     dropped = next(
