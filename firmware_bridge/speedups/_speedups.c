@@ -257,7 +257,7 @@ static PyObject *ahrs_new(PyObject *self, PyObject *args)
 {
     double rate, gain, gyro_range, accel_rejection, mag_rejection, timeout, period;
     int convention;
-    if (!PyArg_ParseTuple(args, "diddddd" "d", &rate, &convention, &gain, &gyro_range,
+    if (!PyArg_ParseTuple(args, "didddddd", &rate, &convention, &gain, &gyro_range,
                           &accel_rejection, &mag_rejection, &timeout, &period))
         return NULL;
     PyObject *state = PyByteArray_FromStringAndSize(NULL, sizeof(FusionAhrs));

@@ -137,8 +137,7 @@ class RepGate:
                 if len(self._pending) >= (cfg.rep_braking_steps if braking else cfg.rep_end_steps):
                     end_s = self._pending[0]["ic_time_s"]
                     events += self._retract(AFTER_THE_SPRINT)
-                    self.state = IDLE
-                    self._close(end_s, defer=True)
+                    self._end(end_s, defer=True)  # (reported at the next look: closed)
             else:
                 step = self._report(step, False, self._rep["rep"])
                 events.append(step)
@@ -211,9 +210,9 @@ class RepGate:
             return []
         return [StepsRetracted(tuple(s["n"] for s in pending), reason)]
 
-    def _end(self, end_s: float) -> list[Mapping]:
+    def _end(self, end_s: float, defer: bool = False) -> list[Mapping]:
         self.state = IDLE
-        return self._close(end_s)
+        return self._close(end_s, defer)
 
     def _close(self, end_s: float, defer: bool = False) -> list[Mapping]:
         self.scorer.rep_ended()

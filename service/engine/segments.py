@@ -36,8 +36,7 @@ class SegmentConfig:
     # calls (its pitch within 0.9 deg of 200 Hz on the simulated rigs).
     trunk_ahrs_rate_hz: float = 100.0
     # Fusion's gain: how strongly the accelerometer's gravity corrects the gyro's
-    # integration (x-io's recommended 0.5). Each update was a Python call into
-    # imufusion; now a batch a call where the compiled filter runs.
+    # integration (x-io's recommended 0.5).
     gain: float = 0.5
     gyroscope_range_deg_s: float = 2000.0  # the IMU's range: a saturated gyro is not trusted
     # Accelerations this far (degrees) from gravity's direction do not correct the
