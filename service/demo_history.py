@@ -13,10 +13,10 @@ a higher top speed, C stays as she is.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
 
 from firmware_bridge.device import SampleBlock
 from firmware_bridge.simulator import Athlete as SimAthlete
@@ -24,9 +24,8 @@ from firmware_bridge.simulator import simulate_session
 from firmware_bridge.virtual import quantise
 
 from .engine import MODEL_VERSION, AthleteInfo
-from .live.writer import add_rows, event_row, stream_row
 from .recorder import Recording
-from .store import Athlete, RawChunk, Session, Store
+from .store import Athlete, Session, Store, writes
 
 # name, mass kg, height m, (MSS m/s, tau s) in the first week and in the last
 ATHLETES = (
@@ -59,14 +58,11 @@ async def fill(store: Store, weeks: int = 5, athletes: int = 3, reps: int = 2, s
 
 
 async def _athlete(store: Store, name: str, mass: float, height: float) -> tuple[int, bool]:
-    async with store.session() as s, s.begin():
-        row = await s.scalar(select(Athlete).where(Athlete.name == name))
-        if row is not None:
-            return row.id, True
-        row = Athlete(name=name, body_mass_kg=mass, height_m=height, notes="simulated history")
-        s.add(row)
-        await s.flush()
-        return row.id, False
+    return await writes.athlete_named(
+        store,
+        name,
+        lambda: Athlete(name=name, body_mass_kg=mass, height_m=height, notes="simulated history"),
+    )
 
 
 def ideal_blocks(sim, duration_s: float, block_s: float = 1.0) -> list[SampleBlock]:
@@ -110,8 +106,9 @@ def _record(sim_athlete: SimAthlete, seed: int, reps: int):
 async def _session(store: Store, athlete_id: int, sim_athlete, when, seed: int, reps: int):
     # Off the event loop: simulating and recording a session is CPU work.
     rec, events, chunks, origin = await asyncio.to_thread(_record, sim_athlete, seed, reps)
-    async with store.session() as s, s.begin():
-        row = Session(
+
+    def row_of(_athlete: Athlete) -> Session:
+        return Session(
             athlete_id=athlete_id,
             status="stopped",
             started_at=when,
@@ -124,8 +121,10 @@ async def _session(store: Store, athlete_id: int, sim_athlete, when, seed: int, 
                 "height_m": sim_athlete.height_m,
             },
         )
-        s.add(row)
-        await s.flush()
-        s.add_all(stream_row(row.id, *st[1:]) for st in rec.take_new_streams())
-        s.add_all(RawChunk(session_id=row.id, data=c.encode(), **c.row()) for c in chunks)
-        await add_rows(s, [r for r in (event_row(row.id, e) for e in events) if r is not None])
+
+    def contents(session_id: int) -> writes.Contents:
+        streams = [replace(st, session_id=session_id) for st in rec.take_new_streams()]
+        rows = [writes.ChunkRow(session_id, c.encode(), c.row()) for c in chunks]
+        return streams, rows, writes.event_operations(session_id, events)
+
+    await writes.add_session(store, athlete_id, row_of, contents)

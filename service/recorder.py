@@ -32,6 +32,7 @@ from firmware_bridge.device import SampleBlock
 from .engine import AthleteInfo, Baseline, Engine, EngineConfig, settled
 from .hub import clean
 from .store import Session, Store, queries, rawcodec
+from .store.writes import StreamRecorded
 
 log = logging.getLogger("stridesync.recorder")
 
@@ -170,7 +171,7 @@ class Recording:
         self.engine = Engine(athlete, config, baseline)
         self.chunker = Chunker(chunk_s, session_id)
         self.streams: dict[tuple[int, int], tuple[str, StreamInfo, bool]] = {}
-        self.new_streams: list[tuple[int, str, StreamInfo, bool]] = []
+        self.new_streams: list[StreamRecorded] = []  # to store
         self.steps = 0
         self.reps = 0
         self.samples = 0
@@ -185,9 +186,11 @@ class Recording:
         key = (device_id, stream.stream_id)
         if key not in self.streams:
             self.streams[key] = (name, stream, at_start)
-            self.new_streams.append((self.session_id, device_id, name, stream, at_start))
+            info = stream_to_json(stream)
+            row = StreamRecorded(self.session_id, device_id, name, info, at_start)
+            self.new_streams.append(row)
 
-    def take_new_streams(self) -> list[tuple]:
+    def take_new_streams(self) -> list[StreamRecorded]:
         out, self.new_streams = self.new_streams, []
         return out
 

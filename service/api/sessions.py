@@ -14,6 +14,7 @@ from ..engine import MODEL_VERSION
 from ..errors import Conflict, Invalid, NotFound
 from ..recorder import rescore_stored
 from ..store import Mark, Session, SessionStream, Store, queries
+from ..store.writes import MarkMade
 from ..timebase import relative
 from . import heavy
 from .deps import Admin, Id, LiveDep, Offset, StoreDep, Viewer, limit
@@ -243,7 +244,7 @@ async def session_detail(store: Store, session_id: int) -> dict:
     }
 
 
-def mark_json(mark: Mark, origin_s: float) -> dict:
+def mark_json(mark: Mark | MarkMade, origin_s: float) -> dict:
     return {
         "id": mark.id,
         "session_id": mark.session_id,

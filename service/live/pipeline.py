@@ -17,8 +17,6 @@ import socket
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-
 from firmware_bridge.device import DeviceEvent, SampleBlock
 from firmware_bridge.link import Bridge
 
@@ -30,7 +28,8 @@ from ..errors import Conflict
 from ..hub import Hub, RawJson, clean
 from ..merge import TimeMerge
 from ..recorder import Recording
-from ..store import Mark, Session, Store
+from ..store import Session, Store
+from ..store.writes import MarkMade, SessionStopped, StreamRecorded
 from ..timebase import relative
 from .counters import Counters
 from .journal import Journal
@@ -107,7 +106,7 @@ class Live:
             log.error(
                 "shutdown: %d chunks and %d rows could not be stored within %.0f s: %s",
                 len(w.chunks),
-                len(w.rows),
+                len(w.operations),
                 self.settings.recording.stop_flush_s,
                 self.writer.error or "the writer is behind",
             )
@@ -296,11 +295,7 @@ class Live:
             w.streams.extend(rec.take_new_streams())
             self.recording = None
             row.status, row.stopped_at = "stopped", datetime.now(UTC)
-            w.rows.append(
-                update(Session)
-                .where(Session.id == row.id)
-                .values(status="stopped", stopped_at=row.stopped_at)
-            )
+            self.writer.add(SessionStopped(row.id, row.stopped_at))
             self.session_row = None
             # Stopped whatever happens; what the database refuses now waits and is retried.
             deadline = time.monotonic() + self.settings.recording.stop_flush_s
@@ -313,12 +308,12 @@ class Live:
             log.info("session %d stopped: %d steps, %d reps", row.id, rec.steps, rec.reps)
             return row
 
-    async def add_mark(self, session_id: int, label: str) -> Mark:
+    async def add_mark(self, session_id: int, label: str) -> MarkMade:
         if not self.is_recording(session_id):
             raise Conflict(f"session {session_id} is not recording; marks are made live")
         origin = self.session_row.clock_origin_s
-        mark = Mark(session_id=session_id, time_s=time.monotonic(), label=label)
-        self.writer.waiting.rows.append(mark)
+        mark = MarkMade(session_id, time.monotonic(), label)
+        self.writer.add(mark)
         await self.writer.flush_until_empty()
         since_start = round(mark.time_s - origin, 6)
         self.hub.publish(
@@ -326,7 +321,7 @@ class Live:
         )
         return mark
 
-    def _new_streams(self) -> list[tuple]:
+    def _new_streams(self) -> list[StreamRecorded]:
         return self.recording.take_new_streams() if self.recording is not None else []
 
     # --- status ------------------------------------------------------------------------------

@@ -5,18 +5,14 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import delete, update
-
 from ..config import Settings
 from ..cues.policy import CuePolicy
 from ..engine import MODEL_VERSION, AthleteInfo, Baseline, Scorer, ScoringConfig, settled
 from ..engine.scoring import LINKS, PROVENANCE
-from ..errors import NotFound
 from ..hub import clean
 from ..recorder import Recording, rescore_stored
-from ..store import Athlete, Rep, Session, Step, Store, queries
+from ..store import Athlete, Session, Store, queries, writes
 from ..timebase import iso
-from .writer import event_row
 
 log = logging.getLogger("stridesync.live")
 
@@ -26,14 +22,16 @@ async def new_session(
 ) -> tuple[Session, Recording, CuePolicy, dict]:
     """The session's row, stored, with what it begins with (the athlete as now, the
     baseline, the cue policy), its recording, and the athlete (`athlete_json`)."""
-    async with store.session() as s, s.begin():
-        athlete = await s.get(Athlete, athlete_id)
-        if athlete is None:
-            raise NotFound(f"no athlete {athlete_id}")
+
+    def begins(athlete: Athlete) -> tuple[AthleteInfo, Baseline | None, CuePolicy]:
         info = AthleteInfo(athlete.body_mass_kg, athlete.height_m)
         baseline = Baseline.from_dict(athlete.baseline) if athlete.baseline else None
         policy = CuePolicy(**settings.cues.model_dump()).updated(athlete.cue_policy).updated(cues)
-        row = Session(
+        return info, baseline, policy
+
+    def row_of(athlete: Athlete) -> Session:
+        info, baseline, policy = begins(athlete)
+        return Session(
             athlete_id=athlete_id,
             status="recording",
             clock_origin_s=time.monotonic(),
@@ -43,9 +41,10 @@ async def new_session(
             baseline=_recorded(baseline, athlete.baseline),
             cue_policy=policy.as_dict(),
         )
-        s.add(row)
-        await s.flush()
-        who = athlete_json(athlete)
+
+    row, athlete = await writes.add_session(store, athlete_id, row_of)
+    info, baseline, policy = begins(athlete)  # the same athlete: the same beginning
+    who = athlete_json(athlete)
     rec = Recording(row.id, info, baseline, settings.recording.chunk_s)
     return row, rec, policy, who
 
@@ -71,15 +70,7 @@ def _recorded(baseline: Baseline | None, stored: dict | None) -> dict | None:
 async def recover_interrupted(store: Store) -> None:
     """A session left recording by a crash or power cut is marked interrupted, and its
     steps and reps settled from its stored samples."""
-    async with store.session() as s, s.begin():
-        res = await s.execute(
-            update(Session)
-            .where(Session.status == "recording")
-            .values(status="interrupted")
-            .returning(Session.id)
-        )
-        ids = [r[0] for r in res]
-    for sid in ids:
+    for sid in await writes.mark_interrupted(store):
         log.warning("session %d was interrupted (power cut or crash); kept", sid)
         try:
             await settle_interrupted(store, sid)
@@ -115,11 +106,8 @@ async def settle_interrupted(store: Store, session_id: int) -> None:
     events, diffs = await rescore_stored(store, row)
     if not diffs:
         return
-    async with store.session() as s, s.begin():
-        await s.execute(delete(Step).where(Step.session_id == session_id))
-        await s.execute(delete(Rep).where(Rep.session_id == session_id))
-        for e in settled(events):
-            s.add(event_row(session_id, e))
+    ops = writes.event_operations(session_id, settled(events))
+    await writes.replace_events(store, session_id, ops)
     log.warning("session %d: settled from its stored samples (%s)", session_id, diffs[0])
 
 

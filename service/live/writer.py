@@ -18,12 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert
-from sqlalchemy.sql.dml import Delete, Update
-
 from ..config import RecordingConfig
-from ..recorder import Chunk, stream_to_json
-from ..store import Mark, RawChunk, Rep, SessionStream, Step, Store
+from ..recorder import Chunk
+from ..store import Store
+from ..store.writes import (
+    ChunkRow,
+    MarkMade,
+    Operation,
+    StreamRecorded,
+    commit,
+    event_operation,
+)
 from .counters import Counters
 
 log = logging.getLogger("stridesync.live")
@@ -31,12 +36,12 @@ log = logging.getLogger("stridesync.live")
 
 @dataclass
 class Waiting:
-    streams: list[tuple] = field(default_factory=list)  # (session, device, name, info, at start)
+    streams: list[StreamRecorded] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
-    rows: list = field(default_factory=list)  # ORM objects and updates, in order
+    operations: list[Operation] = field(default_factory=list)  # in order
 
     def empty(self) -> bool:
-        return not (self.streams or self.chunks or self.rows)
+        return not (self.streams or self.chunks or self.operations)
 
 
 class Writer:
@@ -47,7 +52,7 @@ class Writer:
         store: Store,
         settings: RecordingConfig,
         counters: Counters,
-        new_streams: Callable[[], list[tuple]],
+        new_streams: Callable[[], list[StreamRecorded]],
     ) -> None:
         self.store = store
         self.settings = settings
@@ -60,9 +65,13 @@ class Writer:
         self._lock = asyncio.Lock()  # one commit at a time: a batch leaves after it
 
     def add_event(self, session_id: int, event: dict) -> None:
-        row = event_row(session_id, event)
-        if row is not None:
-            self.waiting.rows.append(row)
+        op = event_operation(session_id, event)
+        if op is not None:
+            self.waiting.operations.append(op)
+
+    def add(self, op: Operation) -> None:
+        """An operation to commit, after those before it."""
+        self.waiting.operations.append(op)
 
     async def flush_until_empty(self, deadline: float | None = None) -> None:
         """Commit until nothing waits; retry a failing database until `deadline`
@@ -102,17 +111,18 @@ class Writer:
     async def _commit_waiting(self) -> bool:
         w = self.waiting
         w.streams.extend(self.new_streams())
-        streams, chunks, rows = list(w.streams), list(w.chunks), list(w.rows)
-        if not (streams or chunks or rows):
+        streams, chunks, ops = list(w.streams), list(w.chunks), list(w.operations)
+        if not (streams or chunks or ops):
             return True
         try:
             blobs = await asyncio.to_thread(self._encode, chunks)
-            await self._commit(streams, chunks, blobs, rows)
+            rows = [ChunkRow(c.session_id, b, c.row()) for c, b in zip(chunks, blobs, strict=True)]
+            await commit(self.store, streams, rows, ops)
         except Exception as exc:  # a full disk, a lost server: keep the data, say so
             self._failed(exc)
             return False
         # Committed: now they leave (what came in meanwhile stays, after them).
-        del w.streams[: len(streams)], w.chunks[: len(chunks)], w.rows[: len(rows)]
+        del w.streams[: len(streams)], w.chunks[: len(chunks)], w.operations[: len(ops)]
         if self.error is not None:
             log.warning("storage works again")
         self.error = None
@@ -122,20 +132,6 @@ class Writer:
         c.bytes_stored += sum(len(b) for b in blobs)
         self.last_commit_s = time.monotonic()
         return True
-
-    async def _commit(self, streams, chunks, blobs, rows) -> None:
-        async with self.store.session() as s, s.begin():
-            s.add_all(stream_row(*st) for st in streams)
-            if chunks:
-                await s.flush()  # the streams first, then the chunks: in order
-                await s.execute(
-                    insert(RawChunk),
-                    [
-                        {"session_id": c.session_id, "data": blob, **c.row()}
-                        for c, blob in zip(chunks, blobs, strict=True)
-                    ],
-                )
-            await add_rows(s, rows)
 
     def _failed(self, exc: Exception) -> None:
         self.counters.commit_errors += 1
@@ -170,7 +166,7 @@ class Writer:
             f"storage: {sum(len(c.time_s) for c in gone)} samples not stored"
             f" ({t1 - t0:.1f} s; the database could not be written)"
         )
-        self.waiting.rows.append(Mark(session_id=gone[0].session_id, time_s=t0, label=label[:200]))
+        self.waiting.operations.append(MarkMade(gone[0].session_id, t0, label[:200]))
         log.error("%s", label)
 
     def backlog_s(self) -> float:
@@ -194,53 +190,3 @@ class Writer:
             "commit_errors": self.counters.commit_errors,
             "chunks_dropped": self.counters.chunks_dropped,
         }
-
-
-def stream_row(session_id: int, device_id: int, name: str, info, at_start: bool) -> SessionStream:
-    """A session's raw stream, as its HELLO described it."""
-    return SessionStream(
-        session_id=session_id,
-        device_id=f"{device_id:016x}",
-        device_name=name,
-        stream_id=info.stream_id,
-        info=stream_to_json(info),
-        expected_at_start=at_start,
-    )
-
-
-async def add_rows(s, rows: list) -> None:
-    """Rows to store and updates or deletions to run, in order, in the session `s`."""
-    for r in rows:
-        if isinstance(r, Update | Delete):
-            await s.execute(r)
-        else:
-            s.add(r)
-
-
-def event_row(session_id: int, e: dict):
-    """What the database keeps of an event: a step row, a rep row, or the deletion
-    of retracted steps (applied in order with the rest); nothing for a confirmation."""
-    if e["type"] == "step":
-        return Step(
-            session_id=session_id,
-            seq=e["n"],
-            rep=e.get("rep"),
-            foot=e.get("foot"),
-            ic_time_s=e["ic_time_s"],
-            limiter=e.get("limiter"),
-            aligned=e.get("aligned"),
-            source=e["source"],
-            data={k: v for k, v in e.items() if k != "provisional"},
-        )
-    if e["type"] == "steps_retracted":
-        return delete(Step).where(Step.session_id == session_id, Step.seq.in_(e["steps"]))
-    if e["type"] != "rep":
-        return None
-    return Rep(
-        session_id=session_id,
-        number=e["rep"],
-        start_s=e.get("start_s"),
-        end_s=e.get("end_s"),
-        steps=e["steps"],
-        data=e,
-    )
