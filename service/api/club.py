@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 
 from .. import auth
-from ..club import ledger
 from ..club.wire import ChunksUpload, Complete, Held, SessionUpload, StepsUpload
 from ..errors import Conflict
 from ..live.session import athlete_json
-from ..store import queries
+from ..store import ledger, queries
 from .deps import StoreDep, Viewer
 
 router = APIRouter(tags=["club"])

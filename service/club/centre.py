@@ -30,8 +30,7 @@ from stridesync_cue.mqttlink import MqttLink
 
 from ..config import Settings
 from ..hub import Hub
-from ..store import Store
-from . import ledger
+from ..store import Store, ledger
 from .brokers import CLUB_TOPICS
 from .wire import MAX_MESSAGE_BYTES, Refused, check_event, check_value
 

@@ -24,11 +24,10 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select, update
 
 from ..config import Settings
 from ..live.session import athlete_json
-from ..store import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step, Store
+from ..store import Store, replication
 from .wire import (
     MARK_COLS,
     REP_COLS,
@@ -43,6 +42,7 @@ log = logging.getLogger("stridesync.club")
 
 STEP_BATCH = 2000
 CHUNK_PAGE = 100
+ROSTER_FIELDS = ("name", "body_mass_kg", "height_m", "notes")  # the centre's record wins
 
 
 class Uploader:
@@ -113,7 +113,7 @@ class Uploader:
         async with self._client() as c:
             await self._pull_roster(c)
             now = time.monotonic()
-            for sid in await _pending(self.store):
+            for sid in await replication.pending(self.store):
                 if now - self.refused.get(sid, ("", -math.inf))[1] < self.REFUSED_RETRY_S:
                     continue
                 try:
@@ -135,7 +135,7 @@ class Uploader:
 
     async def _pull_roster(self, c: httpx.AsyncClient) -> None:
         r = await _ok(await c.get("/api/club/athletes"))
-        await merge_roster(self.store, r.json())
+        await replication.merge_roster(self.store, r.json(), ROSTER_FIELDS)
 
     async def _upload(self, c: httpx.AsyncClient, sid: int) -> None:
         record, uuid = await _record(self.store, sid)
@@ -149,14 +149,12 @@ class Uploader:
         async for first, body in self._chunk_batches(sid, held["chunks"]):
             held = (await _ok(await c.post(f"{base}/chunks", content=body, headers=JSON))).json()
             self.chunks_sent += held["chunks"] - first
-        total = await _chunk_count(self.store, sid)
+        total = await replication.chunk_count(self.store, sid)
         done = {"seqs": seqs, "chunks": total}
         held = (await _ok(await c.post(f"{base}/complete", json=done))).json()
         if not held["complete"]:
             raise UploadRefused(f"session {uuid}: the centre holds {held}, not {done['chunks']}")
-        async with self.store.session() as s, s.begin():
-            now = datetime.now(UTC)
-            await s.execute(update(Session).where(Session.id == sid).values(replicated_at=now))
+        await replication.mark_replicated(self.store, sid, datetime.now(UTC))
         self.uploaded += 1
         log.info("club: session %d (%s) is at the centre, %d chunks", sid, uuid, total)
 
@@ -166,16 +164,7 @@ class Uploader:
         index, batch, size = start, [], 0
         first = start
         while True:
-            async with self.store.session() as s:
-                rows = (
-                    await s.scalars(
-                        select(RawChunk)
-                        .where(RawChunk.session_id == sid)
-                        .order_by(RawChunk.id)
-                        .offset(index)
-                        .limit(CHUNK_PAGE)
-                    )
-                ).all()
+            rows = await replication.chunk_page(self.store, sid, index, CHUNK_PAGE)
             for row in rows:
                 wire = chunk_wire(row)
                 batch.append(wire)
@@ -207,39 +196,17 @@ async def _body(first: int, batch: list[dict]) -> bytes:
     return await asyncio.to_thread(lambda: json.dumps({"first": first, "chunks": batch}).encode())
 
 
-async def _pending(store: Store) -> list[int]:
-    """This lane's finished sessions the centre has not confirmed, oldest first."""
-    async with store.session() as s:
-        q = select(Session.id).where(
-            Session.status.in_(("stopped", "interrupted")),
-            Session.replicated_at.is_(None),
-            Session.node.is_(None),
-        )
-        return list((await s.scalars(q.order_by(Session.id))).all())
-
-
-async def _chunk_count(store: Store, sid: int) -> int:
-    async with store.session() as s:
-        return await s.scalar(select(func.count()).where(RawChunk.session_id == sid))
-
-
 async def _record(store: Store, sid: int) -> tuple[bytes, str]:
     """The `PUT` body of a session (service/club/wire.py SessionUpload), and its UUID."""
-    async with store.session() as s:
-        row = await s.get(Session, sid)
-        athlete = await s.get(Athlete, row.athlete_id)
-
-        async def rows(model, cols):
-            q = select(model).where(model.session_id == sid).order_by(model.id)
-            return [columns(r, cols) for r in (await s.scalars(q)).all()]
-
-        body = {
-            "session": {"uuid": row.uuid, **columns(row, SESSION_FIELDS)},
-            "athlete": athlete_json(athlete),
-            "streams": await rows(SessionStream, STREAM_COLS),
-            "reps": await rows(Rep, REP_COLS),
-            "marks": await rows(Mark, MARK_COLS),
-        }
+    r = await replication.session_rows(store, sid)
+    row = r["session"]
+    body = {
+        "session": {"uuid": row.uuid, **columns(row, SESSION_FIELDS)},
+        "athlete": athlete_json(r["athlete"]),
+        "streams": [columns(x, STREAM_COLS) for x in r["streams"]],
+        "reps": [columns(x, REP_COLS) for x in r["reps"]],
+        "marks": [columns(x, MARK_COLS) for x in r["marks"]],
+    }
     return await asyncio.to_thread(lambda: json.dumps(body, default=_iso).encode()), row.uuid
 
 
@@ -252,25 +219,8 @@ def _iso(v):
 async def _step_batches(store: Store, sid: int):
     last = 0
     while True:
-        async with store.session() as s:
-            q = select(Step).where(Step.session_id == sid, Step.seq > last)
-            rows = (await s.scalars(q.order_by(Step.seq).limit(STEP_BATCH))).all()
+        rows = await replication.step_page(store, sid, last, STEP_BATCH)
         if not rows:
             return
         yield [columns(r, STEP_COLS) for r in rows]
         last = rows[-1].seq
-
-
-async def merge_roster(store: Store, athletes: list[dict]) -> None:
-    """The club's registry into this lane's cache: the centre's record wins for an
-    athlete both know; one only this lane knows stays (it goes up with its sessions)."""
-    fields = ("name", "body_mass_kg", "height_m", "notes")
-    async with store.session() as s, s.begin():
-        mine = {a.uuid: a for a in (await s.scalars(select(Athlete))).all()}
-        for a in athletes:
-            row = mine.get(a["uuid"])
-            if row is None:
-                s.add(Athlete(uuid=a["uuid"], **{k: a[k] for k in fields}))
-            else:
-                for k in fields:
-                    setattr(row, k, a[k])

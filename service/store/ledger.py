@@ -1,4 +1,4 @@
-"""The centre's database side of club mode: everything merges by key.
+"""The centre's database side of club mode (service/club/): everything merges by key.
 
 A session is its UUID, a step its (session, seq), a rep its (session, number), a
 raw chunk its (session, index in the session). Whatever reaches the centre twice
@@ -16,10 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from ..errors import Conflict, NotFound
-from ..store import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step, Store
-from ..timebase import absolute
-from .wire import (
+from ..club.wire import (
     REP_COLS,
     SESSION_FIELDS,
     STEP_COLS,
@@ -31,6 +28,10 @@ from .wire import (
     StepsUpload,
     chunk_values,
 )
+from ..errors import Conflict, NotFound
+from ..timebase import absolute
+from .db import Store
+from .models import Athlete, Mark, RawChunk, Rep, Session, SessionStream, Step
 
 LIVE_ONLY_KEYS = ("session_id", "session_uuid", "confirmed_by", "provisional")
 
