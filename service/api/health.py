@@ -68,5 +68,5 @@ def _engine(live: Live) -> dict:
         "overloaded": live.overloaded,
         "peak_lag_s": round(live.peak_lag_s, 4),
         "overloads": live.counters.overloads,
-        "held_s": round(live.merge.held_s(), 3) if live.merge else 0.0,
+        "held_s": round(live.held_s(), 3),
     }

@@ -26,11 +26,11 @@ from ..cues.payload import cue_payload
 from ..cues.policy import CueMaker
 from ..errors import Conflict
 from ..hub import Hub, RawJson, clean
-from ..merge import TimeMerge
 from ..recorder import Recording
 from ..store import Session, Store
 from ..store.writes import MarkMade, SessionStopped, StreamRecorded
 from ..timebase import relative
+from .active import ActiveSession
 from .counters import Counters
 from .journal import Journal
 from .session import new_session, recover_interrupted, session_json
@@ -62,15 +62,12 @@ class Live:
         hub.listeners.append(self.journal.note)
         self.counters = Counters()
         self.writer = Writer(store, settings.recording, self.counters, self._new_streams)
-        self.recording: Recording | None = None
-        self.session_row: Session | None = None
-        self.merge: TimeMerge | None = None
+        self.active: ActiveSession | None = None  # the session under way
         self.overloaded = False
         self.peak_lag_s = 0.0  # the most behind in the overload under way (or the last)
         self._late_at = -math.inf  # when a block last came later than a fifth of the bound
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()  # session start/stop
-        self.cue_maker: CueMaker | None = None
         self.cues_sent = 0
         # The centre consumes its broker (service/club/centre.py): it publishes nothing.
         self.mqtt = _mqtt_out(settings) if settings.club.role == "lane" else None
@@ -94,7 +91,7 @@ class Live:
         """Stop the session under way and store everything that waits (within
         `recording.stop_flush_s`), then the devices."""
         deadline = time.monotonic() + self.settings.recording.stop_flush_s
-        if self.recording is not None:
+        if self.active is not None:
             try:
                 await self.stop_session()
             except Exception:
@@ -136,14 +133,14 @@ class Live:
             for block in blocks:
                 self.trace.add(block)
             c.cpu_s["trace"] += time.thread_time() - t0
-        if self.recording is None:
+        if self.active is None:
             return
-        origin = self.session_row.clock_origin_s
+        origin = self.active.origin_s
         t0, cpu0, fan_out0 = time.perf_counter(), time.thread_time(), c.cpu_s["fan-out"]
         # A session holds the samples measured while it records: a block read just after
         # the start may begin before it (a 100 Hz sensor's batch spans 0.1 s).
         ours = [b if b.time_s[0] >= origin else b.since(origin) for b in blocks]
-        self._record(self.merge.push_many(b for b in ours if b is not None))
+        self._record(self.active.merge.push_many(b for b in ours if b is not None))
         fan_out_s = c.cpu_s["fan-out"] - fan_out0
         c.engine_s += time.perf_counter() - t0 - fan_out_s
         c.cpu_s["engine"] += time.thread_time() - cpu0 - fan_out_s
@@ -152,7 +149,7 @@ class Live:
         """A tick's blocks, in time order; steps looked for once (Recording.add_many)."""
         if not blocks:
             return
-        events, chunks, confirmed_by = self.recording.add_many(blocks)
+        events, chunks, confirmed_by = self.active.recording.add_many(blocks)
         if chunks:
             self.writer.waiting.chunks.extend(chunks)
             self.writer.wake.set()
@@ -187,7 +184,7 @@ class Live:
             self.counters.cpu_s["fan-out"] += time.thread_time() - t0
 
     def _publish(self, events: list[dict], block: SampleBlock | None) -> None:
-        sid, origin = self.session_row.id, self.session_row.clock_origin_s
+        sid, origin = self.active.id, self.active.origin_s
         for e in events:
             self.counters.events += 1
             msg = {**relative(e, origin), "session_id": sid}  # as REST and exports give it
@@ -204,17 +201,18 @@ class Live:
 
     def _to_athlete(self, e: dict, msg: dict) -> None:
         """MQTT events, and the athlete's cue for this step or rep if the policy gives one."""
-        athlete, mqtt = self.session_row.athlete_id, self.mqtt
+        active, mqtt = self.active, self.mqtt
+        athlete = active.row.athlete_id
         if mqtt is not None:
             kind = "reps" if e["type"] == "rep" else "steps"
             # QoS 1 and the session's UUID: a club's centre keeps every step (docs/club.md).
-            out = {**msg, "session_uuid": self.session_row.uuid}
+            out = {**msg, "session_uuid": active.row.uuid}
             mqtt.publish(mqtt.topics[kind].format(athlete=athlete), out, qos=1)
-        cue = self.cue_maker.on_event(e) if self.cue_maker is not None else None
+        cue = active.cues.on_event(e)
         if cue is None:
             return
         self.cues_sent += 1
-        out = cue_payload(cue, e, self.session_row.id, athlete, self.cues_sent)
+        out = cue_payload(cue, e, active.id, athlete, self.cues_sent)
         self.hub.publish({"type": "cue", **out})
         if mqtt is not None:
             mqtt.publish_cue(athlete, out, cue["expiry_s"])
@@ -231,10 +229,9 @@ class Live:
         # a second) is, up to the engine's stale_s: from here a starved host looks the
         # same as a stalled sensor, and waiting keeps the session identical to its
         # re-score.
-        if self.merge is not None and ev.kind == "disconnected":
-            self._record(self.merge.pause(ev.device_id))
-            if self.recording is not None:
-                self._emit(self.recording.pause(ev.device_id), None)
+        if self.active is not None and ev.kind == "disconnected":
+            self._record(self.active.merge.pause(ev.device_id))
+            self._emit(self.active.recording.pause(ev.device_id), None)
         msg = {
             "type": "sensor_event",
             "kind": ev.kind,
@@ -246,8 +243,17 @@ class Live:
 
     # --- training sessions -------------------------------------------------------------------
 
+    @property
+    def recording(self) -> Recording | None:
+        """The session under way's recording (None when none records)."""
+        return self.active.recording if self.active is not None else None
+
+    def held_s(self) -> float:
+        """How long the oldest block has waited for the other sensors (0 with none)."""
+        return self.active.merge.held_s() if self.active is not None else 0.0
+
     def is_recording(self, session_id: int) -> bool:
-        return self.session_row is not None and self.session_row.id == session_id
+        return self.active is not None and self.active.id == session_id
 
     def refuse_if_recording(self, session_id: int) -> None:
         """A recording session is not deleted or rescored: stop it first (409)."""
@@ -258,18 +264,16 @@ class Live:
         self, athlete_id: int, notes: str = "", cues: dict | None = None
     ) -> Session:
         async with self._lock:
-            if self.recording is not None:
-                raise Conflict(f"session {self.session_row.id} is recording; stop it first")
+            if self.active is not None:
+                raise Conflict(f"session {self.active.id} is recording; stop it first")
             row, rec, policy, who = await new_session(
                 self.store, self.settings, athlete_id, notes, cues
             )
             for dev in self.bridge.device_sessions():
                 for stream in dev.hello.streams:
                     rec.expect(dev.device_id, dev.name, stream)
-            self.session_row, self.recording = row, rec
+            self.active = ActiveSession.begin(row, rec, CueMaker(policy))
             self.journal.clear()
-            self.merge = TimeMerge(max_hold_s=rec.engine.cfg.stale_s)
-            self.cue_maker = CueMaker(policy)
             self.hub.publish({"type": "session", "event": "started", **session_json(row)})
             self._announce({"event": "started", **session_json(row), "athlete": who})
             log.info("session %d started for athlete %d", row.id, athlete_id)
@@ -278,12 +282,12 @@ class Live:
 
     async def stop_session(self) -> Session:
         async with self._lock:
-            rec, row = self.recording, self.session_row
-            if rec is None:
+            active = self.active
+            if active is None:
                 raise Conflict("no session is recording")
+            rec, row = active.recording, active.row
             self.bridge.tick()  # what the ports brought up to now is the session's
-            self._record(self.merge.flush())
-            self.merge = None
+            self._record(active.merge.flush())
             try:
                 events, chunks = rec.finish()
             except Exception:  # a bug must not keep the session recording for ever
@@ -293,10 +297,9 @@ class Live:
             w = self.writer.waiting
             w.chunks.extend(chunks)
             w.streams.extend(rec.take_new_streams())
-            self.recording = None
+            self.active = None  # dropped as one: nothing of it is used after this
             row.status, row.stopped_at = "stopped", datetime.now(UTC)
             self.writer.add(SessionStopped(row.id, row.stopped_at))
-            self.session_row = None
             # Stopped whatever happens; what the database refuses now waits and is retried.
             deadline = time.monotonic() + self.settings.recording.stop_flush_s
             with contextlib.suppress(OSError):
@@ -311,7 +314,7 @@ class Live:
     async def add_mark(self, session_id: int, label: str) -> MarkMade:
         if not self.is_recording(session_id):
             raise Conflict(f"session {session_id} is not recording; marks are made live")
-        origin = self.session_row.clock_origin_s
+        origin = self.active.origin_s
         mark = MarkMade(session_id, time.monotonic(), label)
         self.writer.add(mark)
         await self.writer.flush_until_empty()
@@ -322,7 +325,7 @@ class Live:
         return mark
 
     def _new_streams(self) -> list[StreamRecorded]:
-        return self.recording.take_new_streams() if self.recording is not None else []
+        return self.active.recording.take_new_streams() if self.active is not None else []
 
     # --- status ------------------------------------------------------------------------------
 
@@ -354,14 +357,14 @@ class Live:
 
     def status(self) -> dict:
         """JSON-safe: a device not yet synchronised reports NaN drift, sent as null."""
-        rec, row = self.recording, self.session_row
-        session = None
-        if row is not None:
+        active, session = self.active, None
+        if active is not None:
+            rec = active.recording
             session = {
-                **session_json(row),
-                "steps": rec.steps if rec else 0,
-                "reps": rec.reps if rec else 0,
-                "samples": rec.samples if rec else 0,
+                **session_json(active.row),
+                "steps": rec.steps,
+                "reps": rec.reps,
+                "samples": rec.samples,
             }
         return clean(
             {
