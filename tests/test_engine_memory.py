@@ -17,7 +17,7 @@ import numpy as np
 from firmware_bridge.simulator import Simulation, ideal_blocks
 from firmware_bridge.simulator.athlete import Athlete, plan_session, scenario_reps
 from firmware_bridge.simulator.rigs import build_rig, plate_of_contact
-from service.engine import AthleteInfo, Engine, EngineConfig
+from service.engine import MODEL_VERSION, AthleteInfo, Engine, EngineConfig
 from service.engine.events import Step
 from service.engine.reps import RepGate
 from service.engine.scoring import Scorer
@@ -73,7 +73,14 @@ def test_memory_is_flat_while_standing_after_the_last_sprint():
 
 
 def _step(ic_s: float, contact_s: float = 0.2) -> Step:
-    return Step(type="step", ic_time_s=ic_s, to_time_s=ic_s + contact_s, contact_time_s=contact_s)
+    return Step(
+        type="step",
+        ic_time_s=ic_s,
+        to_time_s=ic_s + contact_s,
+        contact_time_s=contact_s,
+        source="force",
+        model_version=MODEL_VERSION,
+    )
 
 
 def test_a_sprint_is_confirmed_by_speed_after_an_earlier_fast_stretch():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from service.engine import EngineConfig, Scorer
+from service.engine import MODEL_VERSION, EngineConfig, Scorer
 from service.engine.events import Step
 from service.engine.measure import StepMeasurer
 from service.engine.reps import RepGate, settled
@@ -23,7 +23,14 @@ def _gate() -> RepGate:
 
 
 def _step(ic_s: float, contact_s: float) -> Step:
-    return Step(type="step", ic_time_s=ic_s, to_time_s=ic_s + contact_s, contact_time_s=contact_s)
+    return Step(
+        type="step",
+        ic_time_s=ic_s,
+        to_time_s=ic_s + contact_s,
+        contact_time_s=contact_s,
+        source="force",
+        model_version=MODEL_VERSION,
+    )
 
 
 def _run(gate: RepGate, contacts: list[float], t0: float = 0.0) -> list:

@@ -14,7 +14,16 @@ def test_the_hello_carries_the_last_messages_as_if_encoded_again():
     journal = Journal()
     sent = [
         {"type": "trace", "series": [1.0]},  # not kept: not a session message
-        Step(type="step", n=1, foot="left", ic_time_s=1.5, contact_time_s=math.nan),
+        Step(
+            type="step",
+            n=1,
+            foot="left",
+            ic_time_s=1.5,
+            to_time_s=1.6,
+            contact_time_s=math.nan,
+            source="imu",
+            model_version="0.5",
+        ),
         {"type": "mark", "label": 'a "quoted" \\ label', "time_s": 2.0},
         {"type": "rep", "rep": 1, "steps": 12, "main_limiter": None},
     ]

@@ -1,10 +1,11 @@
 """The one definition of a step and a rep: every field, its type, unit and meaning.
 
-The engine's events (the frozen dataclasses Step and Rep, made from the
-fields below), the API's response schemas (service/schemas.py: descriptions
-and units in the OpenAPI document) and the export columns (service/export.py)
-all come from here; a test checks that the engine's events carry exactly
-these fields.
+Step and Rep are frozen dataclasses declared field by field below (visible to an
+editor and a type checker), each field's unit and meaning beside it (`_about`). The
+table of fields (STEP_FIELDS, REP_FIELDS: EventField) is read from the classes, and
+the API's response schemas (service/schemas.py: descriptions and units in the
+OpenAPI document), the club's wire types and the export columns (service/export.py)
+come from it; a test checks that the engine's events carry exactly these fields.
 
 Times: the engine works on the host's monotonic clock; every event leaving the
 service counts from the session's start (service/timebase.py), which is what the
@@ -16,8 +17,12 @@ the service stores and sends as JSON.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
+import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Link = Literal["push", "swing", "torso"]
@@ -37,121 +42,13 @@ class EventField:
         return f"{self.doc} [{self.unit}]" if self.unit else self.doc
 
 
-def _f(name, type_, unit, doc, optional=True, core=True) -> EventField:
-    return EventField(name, type_, unit, doc, optional, core)
+BaselineState = Literal["learning", "provisional", "set"]
 
 
-STEP_FIELDS: tuple[EventField, ...] = (
-    _f("type", Literal["step"], "", "always `step`", optional=False),
-    _f("foot", Literal["left", "right"], "", "the stance foot (null from force alone)"),
-    _f("ic_time_s", float, "s", "initial contact, since the session started", optional=False),
-    _f("to_time_s", float, "s", "toe-off, since the session started", optional=False),
-    _f("contact_time_s", float, "s", "toe-off minus initial contact"),
-    _f("flight_time_s", float, "s", "the previous step's toe-off to this contact"),
-    _f("step_time_s", float, "s", "the previous contact to this one"),
-    _f("step_frequency_hz", float, "Hz", "1 / step time"),
-    _f("peak_vertical_force_bw", float, "body weights", "peak vertical force"),
-    _f("braking_impulse_ns", float, "N·s", "horizontal impulse while braking (<= 0)"),
-    _f("propulsive_impulse_ns", float, "N·s", "horizontal impulse while propelling (>= 0)"),
-    _f("net_horizontal_impulse_ns", float, "N·s", "braking plus propulsive impulse"),
-    _f("ratio_of_force", float, "1", "net horizontal over resultant impulse (RF)"),
-    _f("push_score", float, "1", "push against the athlete's baseline (1: as usual)"),
-    _f("swing_score", float, "1", "swing timing against the baseline (1: as usual)"),
-    _f("torso_score", float, "1", "torso steadiness against the baseline (1: as usual)"),
-    _f("system_score", float, "1", "soft minimum of the three scores"),
-    _f("limiter", Link, "", "the link that limits, when one is out of its band"),
-    _f("aligned", bool, "", "every link within its band (null in a rep's first steps)"),
-    _f("source", Literal["force", "imu", "fused"], "", "what timed the contact", optional=False),
-    _f("model_version", str, "", "the scoring model that measured it", optional=False),
-    _f("rep", int, "", "the rep it belongs to", core=False),
-    _f("mean_vertical_force_bw", float, "body weights", "step time / contact time", core=False),
-    _f("swing_time_s", float, "s", "this foot's previous toe-off to this contact", core=False),
-    _f("peak_swing_deg_s", float, "deg/s", "peak shank angular velocity in the swing", core=False),
-    _f("swing_lag", float, "contact times", "the other leg's mid-swing after IC", core=False),
-    _f("thigh_separation_ic_deg", float, "deg", "swing minus stance thigh, at IC", core=False),
-    _f("thigh_separation_to_deg", float, "deg", "swing minus stance thigh, at TO", core=False),
-    _f("trunk_pitch_deg", float, "deg", "trunk lean at mid-contact (+ forward)", core=False),
-    _f("trunk_pitch_rate_rms_deg_s", float, "deg/s", "trunk rocking in contact", core=False),
-    _f("velocity_m_s", float, "m/s", "running speed at initial contact", core=False),
-    _f("step_length_m", float, "m", "velocity times step time", core=False),
-    _f("imu_ic_error_s", float, "s", "shank IC minus plate IC, when both saw it", core=False),
-    _f("imu_to_error_s", float, "s", "shank TO minus plate TO, when both saw it", core=False),
-    _f("imu_ic_correction_s", float, "s", "taken off a shank-only IC", core=False),
-    _f("imu_to_correction_s", float, "s", "taken off a shank-only TO", core=False),
-    _f("n", int, "", "the step's number in the session (gaps: retracted)", core=False),
-    _f(
-        "verdict",
-        Literal["warming up", "learning", "aligned", "limited", "slowing", "no links"],
-        "",
-        "how the step was judged: a rep's first steps and its slowing down are not;"
-        " `learning` while an athlete with no baseline gets a provisional one",
-        core=False,
-    ),
-    _f(
-        "judged_links",
-        str,
-        "",
-        "the links judged, space-separated (what the rig measured"
-        " and the baseline has a reference for)",
-        core=False,
-    ),
-    _f(
-        "missing_measures",
-        str,
-        "",
-        "measures the rig has but did not see for this step"
-        " (a sensor out, a gap), space-separated: absent, never a low score",
-        core=False,
-    ),
-    _f(
-        "baseline_state",
-        Literal["learning", "provisional", "set"],
-        "",
-        "the athlete's baseline: being learnt, learnt in this session, or set",
-        core=False,
-    ),
-)
-
-PROFILE_FIELDS: tuple[EventField, ...] = (
-    _f("mss_m_s", float, "m/s", "maximal sprinting speed of the fitted profile"),
-    _f("tau_s", float, "s", "time constant of the fitted speed curve"),
-    _f("f0_n", float, "N", "theoretical maximal horizontal force"),
-    _f("v0_m_s", float, "m/s", "theoretical maximal speed"),
-    _f("pmax_w", float, "W", "maximal horizontal power"),
-    _f("rf_max", float, "1", "maximal ratio of force"),
-    _f("drf", float, "1 per m/s", "decrease of RF with speed"),
-)
-
-REP_FIELDS: tuple[EventField, ...] = (
-    _f("type", Literal["rep"], "", "always `rep`", optional=False),
-    _f("rep", int, "", "the rep's number in the session", optional=False),
-    _f("start_s", float, "s", "its first contact, since the session started"),
-    _f("end_s", float, "s", "its end, since the session started"),
-    _f("steps", int, "", "its steps", optional=False),
-    _f("min_contact_time_s", float, "s", "its shortest contact"),
-    _f("aligned_steps", int, "", "its steps judged aligned"),
-    _f(
-        "judged_steps",
-        int,
-        "",
-        "its steps judged at all (not warming up, learning or"
-        " slowing): the share aligned is of these (none: learning, not 0 %)",
-    ),
-    _f(
-        "baseline_state",
-        Literal["learning", "provisional", "set"],
-        "",
-        "the baseline its steps were judged on (learning: none yet)",
-    ),
-    _f("main_limiter", Link, "", "the link that limited most often"),
-    *PROFILE_FIELDS,
-    _f("model_version", str, "", "the scoring model", optional=False),
-)
-
-STEP_KEYS = tuple(f.name for f in STEP_FIELDS if f.core)
-EXTRA_STEP_KEYS = tuple(f.name for f in STEP_FIELDS if not f.core)
-PROFILE_KEYS = tuple(f.name for f in PROFILE_FIELDS)
-REP_KEYS = tuple(f.name for f in REP_FIELDS)
+def _about(unit: str, doc: str, optional=True, core=True, profile=False) -> Any:
+    """An event field's unit and meaning (EventField); an optional one defaults to None."""
+    meta = {"unit": unit, "doc": doc, "optional": optional, "core": core, "profile": profile}
+    return field(default=None, metadata=meta) if optional else field(metadata=meta)
 
 
 class _Event(Mapping):
@@ -186,31 +83,154 @@ class _StepKeys(_Event):
         return (*self.KEYS, "provisional") if self.provisional else self.KEYS
 
 
-def _event(name: str, fields: tuple[EventField, ...], base: type, doc: str, extra=()) -> type:
-    spec = [
-        (f.name, (f.type | None) if f.optional else f.type, field(default=None)) for f in fields
-    ]
-    cls = make_dataclass(
-        name,
-        [*spec, *extra],
-        bases=(base,),
-        frozen=True,
-        eq=False,  # equal to any mapping with the same items (Mapping.__eq__)
-        slots=True,
-        namespace={"KEYS": tuple(f.name for f in fields), "__doc__": doc},
+@dataclass(frozen=True, eq=False, slots=True, kw_only=True)
+class Step(_StepKeys):
+    """One step; `provisional` while its rep is not yet known (reps.py). A step's core
+    fields come first, in the order clients show them."""
+
+    type: Literal["step"] = _about("", "always `step`", optional=False)
+    foot: Literal["left", "right"] | None = _about("", "the stance foot (null from force alone)")
+    ic_time_s: float = _about("s", "initial contact, since the session started", optional=False)
+    to_time_s: float = _about("s", "toe-off, since the session started", optional=False)
+    contact_time_s: float | None = _about("s", "toe-off minus initial contact")
+    flight_time_s: float | None = _about("s", "the previous step's toe-off to this contact")
+    step_time_s: float | None = _about("s", "the previous contact to this one")
+    step_frequency_hz: float | None = _about("Hz", "1 / step time")
+    peak_vertical_force_bw: float | None = _about("body weights", "peak vertical force")
+    braking_impulse_ns: float | None = _about("N·s", "horizontal impulse while braking (<= 0)")
+    propulsive_impulse_ns: float | None = _about(
+        "N·s", "horizontal impulse while propelling (>= 0)"
     )
-    cls.__module__ = __name__
-    return cls
+    net_horizontal_impulse_ns: float | None = _about("N·s", "braking plus propulsive impulse")
+    ratio_of_force: float | None = _about("1", "net horizontal over resultant impulse (RF)")
+    push_score: float | None = _about("1", "push against the athlete's baseline (1: as usual)")
+    swing_score: float | None = _about("1", "swing timing against the baseline (1: as usual)")
+    torso_score: float | None = _about("1", "torso steadiness against the baseline (1: as usual)")
+    system_score: float | None = _about("1", "soft minimum of the three scores")
+    limiter: Link | None = _about("", "the link that limits, when one is out of its band")
+    aligned: bool | None = _about("", "every link within its band (null in a rep's first steps)")
+    source: Literal["force", "imu", "fused"] = _about("", "what timed the contact", optional=False)
+    model_version: str = _about("", "the scoring model that measured it", optional=False)
+    rep: int | None = _about("", "the rep it belongs to", core=False)
+    mean_vertical_force_bw: float | None = _about(
+        "body weights", "step time / contact time", core=False
+    )
+    swing_time_s: float | None = _about(
+        "s", "this foot's previous toe-off to this contact", core=False
+    )
+    peak_swing_deg_s: float | None = _about(
+        "deg/s", "peak shank angular velocity in the swing", core=False
+    )
+    swing_lag: float | None = _about(
+        "contact times", "the other leg's mid-swing after IC", core=False
+    )
+    thigh_separation_ic_deg: float | None = _about(
+        "deg", "swing minus stance thigh, at IC", core=False
+    )
+    thigh_separation_to_deg: float | None = _about(
+        "deg", "swing minus stance thigh, at TO", core=False
+    )
+    trunk_pitch_deg: float | None = _about(
+        "deg", "trunk lean at mid-contact (+ forward)", core=False
+    )
+    trunk_pitch_rate_rms_deg_s: float | None = _about(
+        "deg/s", "trunk rocking in contact", core=False
+    )
+    velocity_m_s: float | None = _about("m/s", "running speed at initial contact", core=False)
+    step_length_m: float | None = _about("m", "velocity times step time", core=False)
+    imu_ic_error_s: float | None = _about(
+        "s", "shank IC minus plate IC, when both saw it", core=False
+    )
+    imu_to_error_s: float | None = _about(
+        "s", "shank TO minus plate TO, when both saw it", core=False
+    )
+    imu_ic_correction_s: float | None = _about("s", "taken off a shank-only IC", core=False)
+    imu_to_correction_s: float | None = _about("s", "taken off a shank-only TO", core=False)
+    n: int | None = _about("", "the step's number in the session (gaps: retracted)", core=False)
+    verdict: (
+        Literal["warming up", "learning", "aligned", "limited", "slowing", "no links"] | None
+    ) = _about(
+        "",
+        "how the step was judged: a rep's first steps and its slowing down are not; "
+        "`learning` while an athlete with no baseline gets a provisional one",
+        core=False,
+    )
+    judged_links: str | None = _about(
+        "",
+        "the links judged, space-separated (what the rig measured and the baseline "
+        "has a reference for)",
+        core=False,
+    )
+    missing_measures: str | None = _about(
+        "",
+        "measures the rig has but did not see for this step (a sensor out, a gap), "
+        "space-separated: absent, never a low score",
+        core=False,
+    )
+    baseline_state: BaselineState | None = _about(
+        "", "the athlete's baseline: being learnt, learnt in this session, or set", core=False
+    )
+    provisional: bool = False  # a live step's flag, not a field of the definition
 
 
-Step = _event(
-    "Step",
-    STEP_FIELDS,
-    _StepKeys,
-    "One step (STEP_FIELDS); `provisional` while its rep is not yet known (reps.py).",
-    extra=[("provisional", bool, field(default=False))],
-)
-Rep = _event("Rep", REP_FIELDS, _Event, "One rep (REP_FIELDS).")
+@dataclass(frozen=True, eq=False, slots=True, kw_only=True)
+class Rep(_Event):
+    """One rep, with the sprint profile fitted to its speed."""
+
+    type: Literal["rep"] = _about("", "always `rep`", optional=False)
+    rep: int = _about("", "the rep's number in the session", optional=False)
+    start_s: float | None = _about("s", "its first contact, since the session started")
+    end_s: float | None = _about("s", "its end, since the session started")
+    steps: int = _about("", "its steps", optional=False)
+    min_contact_time_s: float | None = _about("s", "its shortest contact")
+    aligned_steps: int | None = _about("", "its steps judged aligned")
+    judged_steps: int | None = _about(
+        "",
+        "its steps judged at all (not warming up, learning or slowing): the share "
+        "aligned is of these (none: learning, not 0 %)",
+    )
+    baseline_state: BaselineState | None = _about(
+        "", "the baseline its steps were judged on (learning: none yet)"
+    )
+    main_limiter: Link | None = _about("", "the link that limited most often")
+    mss_m_s: float | None = _about(
+        "m/s", "maximal sprinting speed of the fitted profile", profile=True
+    )
+    tau_s: float | None = _about("s", "time constant of the fitted speed curve", profile=True)
+    f0_n: float | None = _about("N", "theoretical maximal horizontal force", profile=True)
+    v0_m_s: float | None = _about("m/s", "theoretical maximal speed", profile=True)
+    pmax_w: float | None = _about("W", "maximal horizontal power", profile=True)
+    rf_max: float | None = _about("1", "maximal ratio of force", profile=True)
+    drf: float | None = _about("1 per m/s", "decrease of RF with speed", profile=True)
+    model_version: str = _about("", "the scoring model", optional=False)
+
+
+def _fields(cls: type) -> tuple[EventField, ...]:
+    """The definition's fields of an event class, in order, with their units."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        m = f.metadata
+        if "unit" not in m:
+            continue
+        kind = hints[f.name]
+        if m["optional"]:  # `X | None`: the type of a value that is there
+            there = [a for a in typing.get_args(kind) if a is not type(None)]
+            kind = functools.reduce(operator.or_, there)
+        out.append(EventField(f.name, kind, m["unit"], m["doc"], m["optional"], m["core"]))
+    return tuple(out)
+
+
+STEP_FIELDS: tuple[EventField, ...] = _fields(Step)
+REP_FIELDS: tuple[EventField, ...] = _fields(Rep)
+_PROFILE = {d.name for d in dataclasses.fields(Rep) if d.metadata.get("profile")}
+PROFILE_FIELDS: tuple[EventField, ...] = tuple(f for f in REP_FIELDS if f.name in _PROFILE)
+Step.KEYS = tuple(f.name for f in STEP_FIELDS)
+Rep.KEYS = tuple(f.name for f in REP_FIELDS)
+STEP_KEYS = tuple(f.name for f in STEP_FIELDS if f.core)
+EXTRA_STEP_KEYS = tuple(f.name for f in STEP_FIELDS if not f.core)
+PROFILE_KEYS = tuple(f.name for f in PROFILE_FIELDS)
+REP_KEYS = tuple(f.name for f in REP_FIELDS)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
