@@ -26,11 +26,13 @@ demo: $(SPEEDUPS)
 
 test: $(SPEEDUPS)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(SPEEDUPS)
 	$(BIN)/python -m bench all

@@ -326,6 +326,7 @@ class SampleTimeline:
     def line(self) -> tuple[float, float, float]:
         """(x_avg, y_avg, slope): clock = y_avg + slope * (index - x_avg)."""
         r = self._reg
+        assert r is not None, "no timeline before its first batch"
         return r.x_avg, r.y_avg, r.slope
 
     @property

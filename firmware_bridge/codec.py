@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cobs import cobs
@@ -233,7 +234,7 @@ def _parse_command(t: int, p: memoryview) -> Command:
     return Command(MsgType(t), token)
 
 
-_PARSERS = {
+_PARSERS: dict[int, Callable[[int, memoryview], Message]] = {
     MsgType.HELLO: _parse_hello,
     MsgType.SAMPLES: _parse_samples,
     MsgType.CLOCK: _parse_clock,
@@ -308,7 +309,7 @@ class FrameDecoder:
         c.dropped_bytes += dropped
         if newest >= 0:
             self.newest_unsupported_version = newest
-        messages = []
+        messages: list[Message] = []
         for item in items:
             if len(item) == 6:
                 messages.append(SampleBatch._make(item))
@@ -336,23 +337,27 @@ class FrameDecoder:
         try:
             body = cobs.decode(chunk)
         except cobs.DecodeError:
-            return self._reject(chunk, "malformed")
+            self._reject(chunk, "malformed")
+            return None
         if len(body) < _HEADER.size + _CRC.size:
-            return self._reject(chunk, "malformed")
+            self._reject(chunk, "malformed")
+            return None
         (crc,) = _CRC.unpack_from(body, len(body) - _CRC.size)
         if crc16(body[: -_CRC.size]) != crc:
-            return self._reject(chunk, "crc_errors")
+            self._reject(chunk, "crc_errors")
+            return None
         try:
             msg = decode_body(body[: -_CRC.size])
         except UnsupportedVersion as exc:
             self.newest_unsupported_version = exc.version
-            return self._reject(chunk, "unsupported_version")
+            self._reject(chunk, "unsupported_version")
+            return None
         except error:
-            return self._reject(chunk, "malformed")
+            self._reject(chunk, "malformed")
+            return None
         c.frames += 1
         return msg
 
     def _reject(self, chunk: bytes, counter: str) -> None:
         setattr(self.counters, counter, getattr(self.counters, counter) + 1)
         self.counters.dropped_bytes += len(chunk) + 1
-        return None

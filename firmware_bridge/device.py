@@ -304,7 +304,9 @@ class DeviceSession:
     def _is_duplicate(self, st: _Stream, first: int, n: int, clock: int) -> bool:
         tolerance_us = max(2.0 * st.timeline.period_us, 1000.0)
         return (
-            first + n <= st.next_index and abs(st.timeline.residual_us(first, clock)) < tolerance_us
+            st.next_index is not None
+            and first + n <= st.next_index
+            and abs(st.timeline.residual_us(first, clock)) < tolerance_us
         )
 
     def _count_losses(self, st: _Stream, first: int, overflow: int) -> None:

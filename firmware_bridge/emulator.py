@@ -82,11 +82,13 @@ class EmulatedBoard:
              "-monitor", f"unix:{self._monitor},server,nowait"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        line = self.proc.stdout.readline()  # "char device redirected to /dev/pts/N (label serial1)"
+        out, err = self.proc.stdout, self.proc.stderr
+        assert out is not None and err is not None  # (PIPE)
+        line = out.readline()  # "char device redirected to /dev/pts/N (label serial1)"
         found = re.search(r"(/dev/pts/\d+)", line)
         if not found:
             self.proc.kill()
-            raise error(f"QEMU did not start: {line}{self.proc.stderr.read()[-1000:]}")
+            raise error(f"QEMU did not start: {line}{err.read()[-1000:]}")
         self.pty = found.group(1)
         if self.link is not None:
             tmp = self.link.with_name(self.link.name + ".new")

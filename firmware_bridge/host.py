@@ -88,16 +88,17 @@ class HostProtocol:
             log.error("%s: %s", self.label, exc)
 
     def _deliver(self, items: list) -> None:
+        name = self.session.name if self.session is not None else "?"
         for item in items:
             if isinstance(item, SampleBlock):
                 self.on_block(item)
                 continue
             self.on_event(item)
             if item.kind == "reset":
-                log.warning("%s: %s reset (%s)", self.label, self.session.name, item.detail)
+                log.warning("%s: %s reset (%s)", self.label, name, item.detail)
                 self.needs_sync = True
             elif item.kind == "hello":  # a restart, perhaps: sync and START again
-                log.info("%s: %s said HELLO unasked", self.label, self.session.name)
+                log.info("%s: %s said HELLO unasked", self.label, name)
                 self.needs_sync = True
 
     def _answers_identify(self, now: float) -> bool:

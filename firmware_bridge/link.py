@@ -164,9 +164,9 @@ class DeviceConnection:
         if now >= self.next_query_s:
             # Its send time is when it goes (not the tick's start): half the round trip
             # of a reply is the clock's error bound.
-            sent = time.monotonic()
-            self._send(self.session.clock_query(sent))
-            self.next_query_s = sent + self.session.clock.query_interval_s()
+            sent, session = time.monotonic(), self._attached()
+            self._send(session.clock_query(sent))
+            self.next_query_s = sent + session.clock.query_interval_s()
         self._check_stall(now)
 
     async def _synchronise(self) -> None:
@@ -176,7 +176,7 @@ class DeviceConnection:
         for _ in range(self.SYNC_BURST):
             if self._lost.is_set():
                 return
-            self._send(self.session.clock_query(time.monotonic()))
+            self._send(self._attached().clock_query(time.monotonic()))
             await asyncio.sleep(self.SYNC_BURST_INTERVAL_S)
         self._send(Command(MsgType.START, self._next_token()))
         self.streaming = True
@@ -187,7 +187,13 @@ class DeviceConnection:
         if stalled != self._stalled:
             self._stalled = stalled
             kind = "stall" if stalled else "resumed"
-            self._on_event(DeviceEvent(kind, self.session.device_id, now, self.path))
+            self._on_event(DeviceEvent(kind, self._attached().device_id, now, self.path))
+
+    def _attached(self) -> DeviceSession:
+        """The device session a streaming connection has (run attaches it)."""
+        session = self.protocol.session
+        assert session is not None, "streaming without a device session"
+        return session
 
     def _on_lost(self, why: str) -> None:
         self.lost_reason = why
@@ -436,7 +442,8 @@ class Bridge:
             mark = (now, c.frames, c.bytes, r.samples())
             if r.rate_mark is not None:
                 dt = max(now - r.rate_mark[0], 1e-9)
-                r.rates = tuple((mark[i] - r.rate_mark[i]) / dt for i in (1, 2, 3))
+                frames, nbytes, samples = ((mark[i] - r.rate_mark[i]) / dt for i in (1, 2, 3))
+                r.rates = (frames, nbytes, samples)
             r.rate_mark = mark
 
     def _stats(self, r: _DeviceRecord, now: float) -> DeviceStats:

@@ -157,6 +157,12 @@ class _Device:
         self.tokens = (self.tokens + 1) & 0xFFFF
         return self.tokens
 
+    @property
+    def link(self) -> HostProtocol:
+        """The host's side of the link that is up (a plug makes it)."""
+        assert self.host is not None, "the link is down"
+        return self.host
+
 
 class SimLink:
     def __init__(
@@ -208,7 +214,7 @@ class SimLink:
         if self.recorder:
             self.recorder.record(t, d.index, TO_DEVICE, data)
         if cmd.type == MsgType.CLOCK_QUERY:
-            d.host.observe_command(cmd, t)
+            d.link.observe_command(cmd, t)
         self._push(t + self.rng.uniform(*self.timing.out_delay_s), "mcu-receive", d, data)
 
     def _on_plug(self, t: float, d: _Device, _) -> None:
@@ -234,14 +240,14 @@ class SimLink:
             self.on_event(DeviceEvent("disconnected", d.host.session.device_id, t, "unplugged"))
 
     def _on_identify(self, t: float, d: _Device, _) -> None:
-        if not d.link_up or d.host.session is not None:
+        if not d.link_up or d.link.session is not None:
             return
-        d.host.expect_hello()
+        d.link.expect_hello()
         self._send(t, d, Command(MsgType.IDENTIFY, d.token()))
         self._push(t + IDENTIFY_RETRY_S, "identify", d)
 
     def _after_delivery(self, t: float, d: _Device) -> None:
-        host = d.host
+        host = d.link
         if host.session is None and host.hello is not None:
             session = self.sessions.get(host.hello.device_id) or DeviceSession(host.hello)
             self.sessions[host.hello.device_id] = session
@@ -253,20 +259,21 @@ class SimLink:
             self._synchronise(t, d)
 
     def _synchronise(self, t: float, d: _Device) -> None:
-        d.host.needs_sync = False
+        d.link.needs_sync = False
         for k in range(SYNC_BURST):
             self._push(t + k * SYNC_BURST_INTERVAL_S, "burst-query", d, d.host)
         self._push(t + SYNC_BURST * SYNC_BURST_INTERVAL_S, "start", d, d.host)
 
     def _on_burst_query(self, t: float, d: _Device, host) -> None:
         if d.link_up and host is d.host:
-            self._send(t, d, host.session.clock_query(t))
+            self._send(t, d, _attached(host).clock_query(t))
 
     def _on_query(self, t: float, d: _Device, host) -> None:
         if not d.link_up or host is not d.host:
             return  # that connection is gone
-        self._send(t, d, host.session.clock_query(t))
-        self._push(t + host.session.clock.query_interval_s(), "query", d, host)
+        session = _attached(host)
+        self._send(t, d, session.clock_query(t))
+        self._push(t + session.clock.query_interval_s(), "query", d, host)
 
     def _on_start(self, t: float, d: _Device, host) -> None:
         if d.link_up and host is d.host:
@@ -280,7 +287,7 @@ class SimLink:
             d.fifo.clear()
             if self.recorder:
                 self.recorder.record(t, d.index, FROM_DEVICE, data)
-            d.host.feed(data, t)
+            d.link.feed(data, t)
             self._after_delivery(t, d)
         gap = self.rng.uniform(*self.timing.burst_gap_s)
         if self.rng.random() < self.timing.stalls_per_s * gap:
@@ -359,3 +366,8 @@ def alignment_error_s(a: DeviceTrace, b: DeviceTrace, after_s: float) -> np.ndar
     err_b = np.interp(ta, tb, eb - tb)
     keep = (ta >= after_s) & (ta <= tb[-1])
     return (err_a - err_b)[keep]
+
+
+def _attached(host: HostProtocol | None) -> DeviceSession:
+    assert host is not None and host.session is not None, "a query before the device's session"
+    return host.session

@@ -106,7 +106,10 @@ class SampleFormat(IntEnum):
     INT32 = 2
 
 
-_DTYPE = {SampleFormat.INT16: np.dtype("<i2"), SampleFormat.INT32: np.dtype("<i4")}
+_DTYPE: dict[SampleFormat, np.dtype] = {
+    SampleFormat.INT16: np.dtype("<i2"),
+    SampleFormat.INT32: np.dtype("<i4"),
+}
 
 # Channels each kind must carry, in this order (extra channels may follow).
 REQUIRED_CHANNELS = {

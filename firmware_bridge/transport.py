@@ -78,8 +78,11 @@ class SerialTransport:
         self._loop.add_reader(self._fd, self._readable)
 
     def _readable(self) -> None:
+        fd = self._fd
+        if fd is None:  # closed meanwhile
+            return
         try:
-            data = os.read(self._fd, self.READ_SIZE)
+            data = os.read(fd, self.READ_SIZE)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -97,8 +100,11 @@ class SerialTransport:
         self._writable()
 
     def _writable(self) -> None:
+        fd, loop = self._fd, self._loop
+        if fd is None or loop is None:  # closed meanwhile
+            return
         try:
-            n = os.write(self._fd, self._out)
+            n = os.write(fd, self._out)
         except BlockingIOError:
             n = 0
         except OSError as exc:
@@ -106,9 +112,9 @@ class SerialTransport:
             return
         del self._out[:n]
         if self._out:
-            self._loop.add_writer(self._fd, self._writable)
+            loop.add_writer(fd, self._writable)
         else:
-            self._loop.remove_writer(self._fd)
+            loop.remove_writer(fd)
 
     def _lost(self, why: str) -> None:
         self.close()

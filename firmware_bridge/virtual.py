@@ -247,7 +247,8 @@ class PtyMcu:
         keeps the choice."""
         if pump is not None:
             self._own_pump = pump
-        path = self.open() if self._master is None else self.path
+        path = self.open() if self._master is None or self.path is None else self.path
+        assert self._master is not None
         loop = asyncio.get_running_loop()
         loop.add_reader(self._master, self._on_readable)
         if self._own_pump:
@@ -267,8 +268,9 @@ class PtyMcu:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(self._master)
             for fd in (self._master, self._slave):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
         self._master = self._slave = None
 
     async def unplug(self) -> None:
@@ -284,6 +286,8 @@ class PtyMcu:
         self._send(self.model.boot(self.time_fn()))
 
     def _on_readable(self) -> None:
+        if self._master is None:  # closed meanwhile
+            return
         try:
             data = os.read(self._master, 4096)
         except OSError as exc:

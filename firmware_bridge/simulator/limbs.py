@@ -227,8 +227,8 @@ class ImuSource:
             force = np.column_stack(
                 [
                     np.zeros(len(u)),
-                    ContactShape.horizontal(self.plan, j, u),
-                    ContactShape.vertical(self.plan, j, u),
+                    ContactShape.horizontal(self.plan, int(j), u),
+                    ContactShape.vertical(self.plan, int(j), u),
                 ]
             )
             lab = sensor.shock_m_s2(u, force, self.plan.athlete.body_mass_kg)

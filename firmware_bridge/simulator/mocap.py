@@ -272,7 +272,7 @@ def ground_reaction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise error(f"{path}: not a readable C3D file ({why})") from None
     if not (np.isfinite(rate) and rate > 0 and np.isfinite(start)):
         raise error(f"{path}: not a readable C3D file (analog rate {rate})")
-    if channels is None or not len(types):
+    if channels is None or types is None or not len(types):
         raise error(f"{path}: the C3D file has no force plates")
     if any(tp != 2 for tp in np.ravel(types)):
         raise error(f"{path}: only type 2 force plates (Fx Fy Fz Mx My Mz) are supported")

@@ -96,8 +96,8 @@ def build_rig(plan: SessionPlan, rig: str, seed: int = 0, noise: bool = True) ->
             name = f"plate-{first}" if per_mcu == 1 else f"plates-{first}-{first + per_mcu - 1}"
             mcu(name, streams)
     for i, (name, placement, foot, segment) in enumerate(IMUS):
-        src = ImuSource(plan, foot, segment, seed=seed + 20 + i, noise=noise)
-        mcu(name, [VirtualStream(imu_stream(placement), src, batch_size=10)])
+        imu = ImuSource(plan, foot, segment, seed=seed + 20 + i, noise=noise)
+        mcu(name, [VirtualStream(imu_stream(placement), imu, batch_size=10)])
     trunk = TrunkSource(plan, seed=seed + 30, noise=noise)
     mcu("trunk", [VirtualStream(imu_stream(Placement.TRUNK), trunk, batch_size=10)])
     if rig in ("standard", "runway", "treadmill", "imu-speed"):

@@ -10,6 +10,7 @@ same thing.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import asdict
 
@@ -32,7 +33,7 @@ def step_records(plan: SessionPlan, plates: np.ndarray) -> Iterator[dict]:
     s, a = plan.steps, plan.athlete
     for j in range(len(s)):
         nxt = j + 1 if j + 1 < len(s) else None
-        step_s = s.ic_s[nxt] - s.ic_s[j] if nxt is not None else None
+        step_s = float(s.ic_s[nxt] - s.ic_s[j]) if nxt is not None else math.nan
         in_run = nxt is not None and s.phase[j] != "walk" and s.ic_s[nxt] > s.to_s[j]
         net = s.propulsive_impulse_ns[j] - s.braking_impulse_ns[j]
         rf = None

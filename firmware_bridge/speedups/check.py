@@ -60,9 +60,9 @@ def wire_bytes(seed: int, n_frames: int = 3000) -> bytes:
         elif r < 0.9:
             frame = bytes(rng.randrange(1, 256) for _ in range(1500))  # over-long, no delimiter
         else:
-            frame = bytearray(encode_frame(ClockReply(3, 4)))
-            frame[rng.randrange(len(frame) - 1)] ^= rng.randrange(1, 256)
-            frame = bytes(frame)
+            flipped = bytearray(encode_frame(ClockReply(3, 4)))
+            flipped[rng.randrange(len(flipped) - 1)] ^= rng.randrange(1, 256)
+            frame = bytes(flipped)
         if rng.random() < 0.05:
             frame = frame[: rng.randrange(len(frame))]  # cut short: the next frame resyncs
         out += frame

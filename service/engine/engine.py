@@ -147,20 +147,19 @@ class Engine:
         stream, role = block.stream, _role(block.stream)
         if stream.kind in (SensorKind.FORCE_3AXIS, SensorKind.FORCE_VERTICAL):
             name = f"{block.device_name}/{stream.stream_id}"
-            det = self._reporters[key] = ForceContactDetector(
-                name, stream.sample_rate_hz, self.cfg.force
-            )
-            return role, partial(self._on_force, det, _force_columns(stream))
+            plate = ForceContactDetector(name, stream.sample_rate_hz, self.cfg.force)
+            self._reporters[key] = plate
+            return role, partial(self._on_force, plate, _force_columns(stream))
         if role == "speed":
             column = _column(stream, Channel.VELOCITY)
             return role, lambda b: self._on_speed(b.time_s, b.values[:, column])
         if role == "events":  # a shank
-            det = ShankEventDetector(
+            shank = ShankEventDetector(
                 FOOT_OF[stream.placement], self.cfg.shank, stream.sample_rate_hz
             )
-            self._shank[key] = self._reporters[key] = det
-            self.steps.feet.add(det.foot)
-            return role, partial(self._on_shank, det)
+            self._shank[key] = self._reporters[key] = shank
+            self.steps.feet.add(shank.foot)
+            return role, partial(self._on_shank, shank)
         if role == "other":
             return role, lambda b: False
         segments = self.cfg.segments
@@ -211,7 +210,7 @@ class Engine:
         if self._cands:
             keep = max(keep, min(c.ic_s for c in self._cands) - self.cfg.context_keep_s)
         elif self.steps.prev:
-            keep = max(keep, self.steps.prev["ic_time_s"] - self.cfg.context_keep_s)
+            keep = max(keep, self.steps.prev.ic_time_s - self.cfg.context_keep_s)
         rep_start = self.reps.start_s
         if rep_start is None and not self._wm.has("events"):  # a speed-only rig's sprint
             rep_start = self._speed_only_from if math.isfinite(self._speed_only_from) else None
@@ -295,9 +294,9 @@ class Engine:
     # --- reps -----------------------------------------------------------------------------------
 
     def _on_step(self, step: Step) -> list[Mapping]:
-        quiet_s = step["ic_time_s"] - self._wm.quiet_from(self._last_step_s, step["ic_time_s"])
+        quiet_s = step.ic_time_s - self._wm.quiet_from(self._last_step_s, step.ic_time_s)
         still_since = self._last_step_s if quiet_s >= self.cfg.still_s else None
-        self._last_step_s = step["to_time_s"]
+        self._last_step_s = step.to_time_s
         return self.reps.on_step(step, still_since)
 
     def _check_stillness(self, now: float) -> list[Mapping]:

@@ -45,6 +45,16 @@ class EventField:
 BaselineState = Literal["learning", "provisional", "set"]
 
 
+T = typing.TypeVar("T")
+
+
+def known(value: T | None) -> T:
+    """A field that is always there where this is called (a step's number once it is
+    reported, its contact time), to a type checker: None here is a bug."""
+    assert value is not None, "a field that is always set was not"
+    return value
+
+
 def _about(unit: str, doc: str, optional=True, core=True, profile=False) -> Any:
     """An event field's unit and meaning (EventField); an optional one defaults to None."""
     meta = {"unit": unit, "doc": doc, "optional": optional, "core": core, "profile": profile}
@@ -75,16 +85,8 @@ class _Event(Mapping):
         return f"{type(self).__name__}({dict(self)!r})"
 
 
-class _StepKeys(_Event):
-    __slots__ = ()
-
-    def _keys(self) -> tuple[str, ...]:
-        # `provisional` is a live step's flag: there (true) until the rep is known.
-        return (*self.KEYS, "provisional") if self.provisional else self.KEYS
-
-
 @dataclass(frozen=True, eq=False, slots=True, kw_only=True)
-class Step(_StepKeys):
+class Step(_Event):
     """One step; `provisional` while its rep is not yet known (reps.py). A step's core
     fields come first, in the order clients show them."""
 
@@ -171,6 +173,10 @@ class Step(_StepKeys):
         "", "the athlete's baseline: being learnt, learnt in this session, or set", core=False
     )
     provisional: bool = False  # a live step's flag, not a field of the definition
+
+    def _keys(self) -> tuple[str, ...]:
+        # `provisional` is a live step's flag: there (true) until the rep is known.
+        return (*self.KEYS, "provisional") if self.provisional else self.KEYS
 
 
 @dataclass(frozen=True, eq=False, slots=True, kw_only=True)

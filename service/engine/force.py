@@ -231,7 +231,8 @@ class ForceContactDetector:
         last5, floor, win = zero.last5, math.floor, self.cfg.tare_window_s
         if self._quiet(ts, ys, zs):
             return
-        window, rows = None, ([], [], [])  # the tare window being filled (force_zero.py)
+        window: int | None = None  # the tare window being filled (force_zero.py) ...
+        rows: tuple[list, ...] = ([], [], [])  # ... its times, y and z
         for t, y, z in zip(ts, ys, zs, strict=True):
             state = self._state
             if state != UNLOADED:

@@ -76,13 +76,14 @@ class Zero:
         for w in sorted(self.windows):
             if self.due(w) > t:
                 break
-            _, ys, zs, chunks = self.windows.pop(w)
+            _, y_rows, z_rows, chunks = self.windows.pop(w)
+            zs, ys = np.array(z_rows), np.array(y_rows)
             if chunks:
-                zs = np.concatenate([np.array(zs), *(c[2] for c in chunks)])
-                ys = np.concatenate([np.array(ys), *(c[1] for c in chunks)])
+                zs = np.concatenate([zs, *(c[2] for c in chunks)])
+                ys = np.concatenate([ys, *(c[1] for c in chunks)])
             if not len(zs):
                 continue
-            zmed, ymed = float(np.median(np.array(zs))), float(np.median(np.array(ys)))
+            zmed, ymed = float(np.median(zs)), float(np.median(ys))
             a = 1.0 - (1.0 - self.dt / cfg.tare_time_constant_s) ** len(zs)
             lasting = len(zs) * self.dt >= cfg.tare_min_s
             if lasting and zmed < self.z - cfg.off_threshold_n:

@@ -105,7 +105,8 @@ class _SwingPeaks:
         self.peak = (0.0, 0.0)  # (value, time)
 
     def push(self, t: np.ndarray, g: np.ndarray, now: np.ndarray) -> list[SwingPeak]:
-        cfg, out, i, n = self.cfg, [], 0, len(g)
+        cfg, i, n = self.cfg, 0, len(g)
+        out: list[SwingPeak] = []
         while i < n:
             if self.out:  # still in the last swing: wait until below the swing threshold
                 k = first(g[i:] < cfg.swing_min_deg_s)

@@ -12,10 +12,14 @@ block shorter than NUMPY_FROM derivative samples still goes sample by sample.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .arrays import earliest, first
+
+if TYPE_CHECKING:
+    from .imu import ShankContact, ShankDetectorConfig
 
 NUMPY_FROM = 64  # derivative samples left in a block: fewer go one at a time
 SEEK_SWING, RETRACTING, SEEK_IC, PLATEAU, FALLING = range(5)  # the detector's states
@@ -88,6 +92,28 @@ class ContactStages:
     """Mixed into ShankEventDetector: the vectorised form of its contact stages.
     Each takes the derivative samples from i and returns where it stopped (the
     index after the sample that changed the state, or the end)."""
+
+    # The detector's state these stages read and move (declared in imu.py).
+    cfg: ShankDetectorConfig
+    dropped: int
+    _state: int
+    _peak: float
+    _zero_s: float
+    _ic_s: float
+    _min: tuple[float, float]
+    _plateau: tuple[float, float]
+    _steepest: tuple[float, float]
+    _prev_jerk: float
+    _last_jerk: tuple[float, float]
+    _knees: list[tuple[float, float]]
+    _jerk_t: list[float]
+    _jerk_v: list[float]
+
+    if TYPE_CHECKING:
+
+        def _stance_begun(self) -> None: ...
+
+        def _contact_found(self) -> ShankContact: ...
 
     def _seek_ic_np(self, t, g, jerk, i: int) -> int:
         cfg = self.cfg

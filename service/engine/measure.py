@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .events import EXTRA_STEP_KEYS, STEP_KEYS, Step
 from .force import ForceContact
@@ -77,10 +78,11 @@ class StepMeasurer:
     def late_imu(self, c: Candidate) -> bool:
         """A shank's report of a contact the plates measured already: no step of its own
         (docs/scoring.md, Fusion), but its timing error is learnt."""
-        plate = self._plated.find(c.ic_s) if c.imu is not None and c.force is None else None
-        if plate is None:
+        imu = c.imu
+        plate = self._plated.find(c.ic_s) if imu is not None and c.force is None else None
+        if imu is None or plate is None:
             return False
-        self._imu_timing.observe(c.imu.foot, c.imu.ic_s - plate[0], c.imu.to_s - plate[1])
+        self._imu_timing.observe(imu.foot, imu.ic_s - plate[0], imu.to_s - plate[1])
         self.late_imu_contacts += 1
         return True
 
@@ -92,21 +94,19 @@ class StepMeasurer:
             c = Candidate(c.ic_s - correction[0], c.to_s - correction[1], c.ready_s, imu=imu)
         if f is not None:
             self._plated.add(f.ic_s, f.to_s)
-        step = dict.fromkeys(STEP_KEYS + EXTRA_STEP_KEYS)
+        step: dict[str, Any] = dict.fromkeys(STEP_KEYS + EXTRA_STEP_KEYS)
         prev = self.prev
         self._timing(step, c)
         rf = self._force(step, f) if f is not None else None
         if imu is not None:
-            self._shank(step, c, correction)
+            self._shank(step, c, imu, correction)
         self._thighs(step, step["foot"], c)
         if self.trunk is not None:
             angle = self.trunk.angle_at((c.ic_s + c.to_s) / 2)
             # The trunk's z axis points down it: leaning forward tilts it back.
             step["trunk_pitch_deg"] = -angle if angle is not None else None
             step["trunk_pitch_rate_rms_deg_s"] = self.trunk.rate_rms(c.ic_s, c.to_s)
-        velocity, speed_rf = self.speed.at_contact(
-            c.ic_s, c.to_s, prev["ic_time_s"] if prev else None
-        )
+        velocity, speed_rf = self.speed.at_contact(c.ic_s, c.to_s, prev.ic_time_s if prev else None)
         step["velocity_m_s"] = velocity
         if velocity is not None and step["step_time_s"]:
             step["step_length_m"] = velocity * step["step_time_s"]
@@ -122,13 +122,13 @@ class StepMeasurer:
         step_s = flight_s = None
         if (
             prev
-            and prev["to_time_s"] < c.ic_s
-            and c.ic_s - prev["ic_time_s"] <= self.cfg.max_step_s
-            and self._wm.quiet_from(prev["to_time_s"], c.ic_s) == prev["to_time_s"]  # none lost
-            and not (imu and prev["foot"] == imu.foot)  # a step goes from one foot to the other
+            and prev.to_time_s < c.ic_s
+            and c.ic_s - prev.ic_time_s <= self.cfg.max_step_s
+            and self._wm.quiet_from(prev.to_time_s, c.ic_s) == prev.to_time_s  # none lost
+            and not (imu and prev.foot == imu.foot)  # a step goes from one foot to the other
         ):
-            step_s = c.ic_s - prev["ic_time_s"]
-            flight_s = c.ic_s - prev["to_time_s"]
+            step_s = c.ic_s - prev.ic_time_s
+            flight_s = c.ic_s - prev.to_time_s
         step.update(
             type="step",
             foot=imu.foot if imu else None,
@@ -157,9 +157,9 @@ class StepMeasurer:
         )
         return net / math.hypot(net, f.vertical_impulse_ns) if f.vertical_impulse_ns > 0 else None
 
-    def _shank(self, step: dict, c: Candidate, correction: tuple | None) -> None:
+    def _shank(self, step: dict, c: Candidate, imu: ShankContact, correction: tuple | None) -> None:
         """The shank's numbers: swing, its timing against a plate's, the other leg's lag."""
-        f, imu, foot = c.force, c.imu, c.imu.foot
+        f, foot = c.force, imu.foot
         step["peak_swing_deg_s"] = imu.swing_peak_deg_s
         before = self._prev_to.get(foot)
         if (

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .events import Rep, Step, StepsConfirmed, StepsRetracted
+from .events import Rep, Step, StepsConfirmed, StepsRetracted, known
 from .scoring import MODEL_VERSION, Scorer
 
 IDLE, ARMED, CANDIDATE, ACTIVE = "idle", "armed", "candidate", "active"
@@ -48,6 +48,15 @@ def settled(events: list[Mapping]) -> list[dict]:
     return out
 
 
+@dataclass(eq=False, slots=True)
+class OpenRep:
+    """The rep under way: its number, its first contact, its steps so far."""
+
+    number: int
+    start_s: float
+    steps: list[Step] = field(default_factory=list)
+
+
 class RepGate:
     """Steps in (measured, in time order), step and rep events out."""
 
@@ -59,7 +68,7 @@ class RepGate:
         self._speed = speed
         self.state = ARMED
         self._pending: list[Step] = []  # provisional steps: candidates, or slowing down
-        self._rep: dict | None = None
+        self._rep: OpenRep | None = None  # the rep under way
         self.reps = 0
         self._steps = 0  # steps reported: their `n`
         self._min_contact = math.inf
@@ -94,8 +103,8 @@ class RepGate:
     def start_s(self) -> float | None:
         """Where the rep under way (or the candidate for one) began."""
         if self._rep is not None:
-            return self._rep["start_s"]
-        return self._pending[0]["ic_time_s"] if self._pending else None
+            return self._rep.start_s
+        return self._pending[0].ic_time_s if self._pending else None
 
     def on_step(self, step: Step, still_since_s: float | None) -> list[Mapping]:
         """A measured step; `still_since_s`: the athlete was still (or unseen) from
@@ -109,9 +118,9 @@ class RepGate:
             self.scorer.reset()  # a rep's scores start at its first step
         if self.state == CANDIDATE:
             self._pending.append(step)
-            short = sum(1 for s in self._pending if s["contact_time_s"] <= cfg.rep_contact_s)
+            short = sum(1 for s in self._pending if s.contact_time_s <= cfg.rep_contact_s)
             # The speed counts up to this step's TO: the data the step waited for.
-            first_s, to_s = self._pending[0]["ic_time_s"], step["to_time_s"]
+            first_s, to_s = self._pending[0].ic_time_s, step.to_time_s
             sprinting = (
                 not cfg.sprints_only
                 or short >= cfg.rep_short_contacts
@@ -126,20 +135,20 @@ class RepGate:
                 self.state = IDLE
             return events
         if self.state == ACTIVE:
-            rf = step["ratio_of_force"]
+            rf = step.ratio_of_force
             braking = rf is not None and rf < cfg.rep_braking_rf and cfg.sprints_only
-            slow = step["contact_time_s"] > cfg.rep_end_ratio * self._min_contact
+            slow = step.contact_time_s > cfg.rep_end_ratio * self._min_contact
             if braking or (slow and cfg.sprints_only):
                 # Slowing down: provisional; if the sprint is over, it was not part of it.
-                step = self._report(step, True, self._rep["rep"], slowing=True)
+                step = self._report(step, True, self._open.number, slowing=True)
                 self._pending.append(step)
                 events.append(step)
                 if len(self._pending) >= (cfg.rep_braking_steps if braking else cfg.rep_end_steps):
-                    end_s = self._pending[0]["ic_time_s"]
+                    end_s = self._pending[0].ic_time_s
                     events += self._retract(AFTER_THE_SPRINT)
                     self._end(end_s, defer=True)  # (reported at the next look: closed)
             else:
-                step = self._report(step, False, self._rep["rep"])
+                step = self._report(step, False, self._open.number)
                 events.append(step)
                 events += self._confirm(step)
                 self._join(step)
@@ -162,7 +171,7 @@ class RepGate:
         """A rep seen by a speed sensor alone (no step stream)."""
         events = self.closed()
         self.reps += 1
-        self._rep = {"rep": self.reps, "start_s": start_s, "steps": []}
+        self._rep = OpenRep(self.reps, start_s)
         return events + self._close(end_s)
 
     # --- inside ---------------------------------------------------------------------------
@@ -172,10 +181,10 @@ class RepGate:
         slowing down after a sprint is judged on no link: it is not a weakness."""
         self._steps += 1
         scores = self.scorer.score(
-            step["ratio_of_force"],
-            step["velocity_m_s"],
-            step["swing_lag"],
-            step["trunk_pitch_rate_rms_deg_s"],
+            step.ratio_of_force,
+            step.velocity_m_s,
+            step.swing_lag,
+            step.trunk_pitch_rate_rms_deg_s,
             slowing=slowing,
         )
         return replace(
@@ -183,15 +192,21 @@ class RepGate:
             baseline_state=self.scorer.state, **scores,
         )  # fmt: skip
 
+    @property
+    def _open(self) -> OpenRep:
+        """The rep under way (in the states that have one)."""
+        assert self._rep is not None, "no rep is under way"
+        return self._rep
+
     def _join(self, step: Step) -> None:
-        self._min_contact = min(self._min_contact, step["contact_time_s"])
-        self._rep["steps"].append(step)
+        self._min_contact = min(self._min_contact, known(step.contact_time_s))
+        self._open.steps.append(step)
 
     def _start(self, step: Step) -> list[Mapping]:
         """The candidate steps, up to this one, are a sprint: a rep from the first."""
         self.reps += 1
         self.state, self._min_contact = ACTIVE, math.inf
-        self._rep = {"rep": self.reps, "start_s": self._pending[0]["ic_time_s"], "steps": []}
+        self._rep = OpenRep(self.reps, self._pending[0].ic_time_s)
         return self._confirm(step)
 
     def _confirm(self, step: Step) -> list[Mapping]:
@@ -199,16 +214,16 @@ class RepGate:
         pending, self._pending = self._pending, []
         for s in pending:
             self._join(s)
-        earlier = [s["n"] for s in pending if s is not step]
+        earlier = [known(s.n) for s in pending if s is not step]
         if not earlier:
             return []
-        return [StepsConfirmed(self._rep["rep"], tuple(earlier))]
+        return [StepsConfirmed(self._open.number, tuple(earlier))]
 
     def _retract(self, reason: str) -> list[Mapping]:
         pending, self._pending = self._pending, []
         if not pending:
             return []
-        return [StepsRetracted(tuple(s["n"] for s in pending), reason)]
+        return [StepsRetracted(tuple(known(s.n) for s in pending), reason)]
 
     def _end(self, end_s: float, defer: bool = False) -> list[Mapping]:
         self.state = IDLE
@@ -216,27 +231,27 @@ class RepGate:
 
     def _close(self, end_s: float, defer: bool = False) -> list[Mapping]:
         self.scorer.rep_ended()
-        rep, self._rep = self._rep, None
-        steps = rep["steps"]
+        rep, self._rep = self._open, None
+        steps = rep.steps
         line = {
             "type": "rep",
-            "rep": rep["rep"],
-            "start_s": rep["start_s"],
+            "rep": rep.number,
+            "start_s": rep.start_s,
             "end_s": end_s,
             "steps": len(steps),
         }
-        contacts = [s["contact_time_s"] for s in steps]
+        contacts = [known(s.contact_time_s) for s in steps]
         line["min_contact_time_s"] = min(contacts) if contacts else None
-        line["aligned_steps"] = sum(1 for s in steps if s["aligned"])
-        line["judged_steps"] = sum(1 for s in steps if s["aligned"] is not None)
+        line["aligned_steps"] = sum(1 for s in steps if s.aligned)
+        line["judged_steps"] = sum(1 for s in steps if s.aligned is not None)
         # Its steps' baseline (before this rep's end may have made a provisional one).
-        line["baseline_state"] = steps[-1]["baseline_state"] if steps else self.scorer.state
-        limiters = [s["limiter"] for s in steps if s["limiter"] and not s["aligned"]]
+        line["baseline_state"] = steps[-1].baseline_state if steps else self.scorer.state
+        limiters = [s.limiter for s in steps if s.limiter and not s.aligned]
         # The most frequent; on a tie the first to limit (a set's order would vary by process).
         line["main_limiter"] = (
             max(dict.fromkeys(limiters), key=limiters.count) if limiters else None
         )
-        samples = self._speed.profile_samples(rep["start_s"], end_s)
+        samples = self._speed.profile_samples(rep.start_s, end_s)
         if defer:
             self._closing.append((line, samples))
             return []

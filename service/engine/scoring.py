@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
+
+from .events import BaselineState
 
 MODEL_VERSION = "0.5"
 LINKS = ("push", "swing", "torso")
@@ -93,7 +96,7 @@ class Baseline:
         fitted, cfg = cls(*rf, *lag, *rate), ScoringConfig()
         # The spread of each measure about the athlete's lines, in score units (before
         # the scores' clipping: a swing score is capped at 1, its spread is not).
-        deviations = {"push": [], "swing": [], "torso": []}
+        deviations: dict[str, list[float]] = {"push": [], "swing": [], "torso": []}
         for s in steps:
             v = s.get("velocity_m_s")
             if v is not None and v <= MIN_RUNNING_M_S:
@@ -229,8 +232,8 @@ class Scorer:
     def __init__(self, baseline: Baseline | None = None, config: ScoringConfig | None = None):
         self.cfg = config or ScoringConfig()
         athletes = baseline is not None and baseline.source != "population"
-        self.base = baseline if athletes else Baseline()
-        self.state = "set" if athletes else "learning"
+        self.base: Baseline = baseline if baseline is not None and athletes else Baseline()
+        self.state: BaselineState = "set" if athletes else "learning"
         self._learnt: list[dict] = []  # steady sprint steps, while learning
         self.limiter: str | None = None
         self._smooth: dict[str, float] = {}
@@ -272,7 +275,7 @@ class Scorer:
         present = {k: self._smooth[k] for k, v in raw.items() if v is not None}
         if not present:
             return {**unjudged, "verdict": "no links"}
-        out = {f"{k}_score": present.get(k) for k in LINKS}
+        out: dict[str, Any] = {f"{k}_score": present.get(k) for k in LINKS}
         limiter = self._limiter(present)
         out.update(
             system_score=soft_min(list(present.values()), cfg.softmin_temperature),
@@ -314,7 +317,7 @@ class Scorer:
         if not out:
             self.limiter = None
             return None
-        lowest = min(out, key=out.get)
+        lowest = min(out, key=lambda k: out[k])
         margin = self.cfg.limiter_hysteresis
         keep = self.limiter in out and out[lowest] >= out[self.limiter] - margin
         self.limiter = self.limiter if keep else lowest

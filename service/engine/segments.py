@@ -79,7 +79,7 @@ class SegmentTracker:
         )
         self.ahrs = make_ahrs(settings)
         self._carry = np.zeros((0, 7))  # samples waiting to fill the next group: t, gyro, accel
-        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (times, rows) not yet filtered
         self.angle_t: list[float] = []
         # The filter's gravity direction at angle_t, its x and z (the sagittal plane).
         self._down_x: list[float] = []

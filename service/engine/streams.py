@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from .events import known
+
 
 class Watermarks:
     def __init__(self, stale_s: float, contact_span_s: float) -> None:
@@ -87,9 +89,9 @@ class Watermarks:
         """The streams of these roles waited for, and how far each has got. Streams lag
         each other by up to a block: only further behind is one missing. A declared
         stream that has sent nothing yet counts from the first sample seen."""
-        stale = max(self.stale_s, 2.0 * self.block_s)
+        stale, t0 = max(self.stale_s, 2.0 * self.block_s), known(self.t0)
         times = {
-            key: max(t, self.t0)
+            key: max(t, t0)
             for key, (role, t) in self.latest.items()
             if role in roles and key not in self.gone
         }
