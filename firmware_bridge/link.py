@@ -436,6 +436,10 @@ class Bridge:
         now = time.monotonic()
         return [self._stats(r, now) for r in self._devices.values()]
 
+    def health(self) -> dict:
+        stats = self.stats()
+        return {"ok": True, "devices": len(stats), "connected": sum(s.connected for s in stats)}
+
     def _update_rates(self, now: float) -> None:
         for r in self._devices.values():
             c = r.counters()

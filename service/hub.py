@@ -169,6 +169,9 @@ class Hub:
                 if msg["type"] == "websocket.disconnect":
                     return
 
+    def health(self) -> dict:
+        return {"ok": True, "clients": len(self.clients)}
+
     async def close(self) -> None:
         if self._trim is not None:
             self._trim.cancel()

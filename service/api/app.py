@@ -1,7 +1,8 @@
 """The FastAPI app: its lifespan, its middleware, its error answers and its routers.
 
-The lifespan builds store → bridge and engine (`Live`) → fan-out (`Hub`) and
-closes them in reverse.
+The lifespan runs the components the service's role needs (service/components.py:
+store, hub, the club's part, the broker, the live pipeline), started in order and
+closed in reverse.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import auth, httpguard, metrics, schemas
 from ..club.centre import Centre
 from ..club.lane import Uploader
+from ..components import Component, Registry, running
 from ..config import Settings
+from ..cues.mqtt import mqtt_out
 from ..errors import Conflict, Invalid, NotFound
 from ..hub import Hub
 from ..live import Live
@@ -77,24 +80,37 @@ def create_app(settings: Settings) -> FastAPI:
 async def _lifespan(app: FastAPI):
     settings: Settings = app.state.settings
     store = Store(settings.database.url)
-    await store.open()
     hub = Hub(settings.live.queue_size)
-    pipeline = Live(settings, store, hub)
-    await pipeline.start()
+    mqtt = mqtt_out(settings)
+    pipeline = Live(settings, store, hub, mqtt)
     app.state.store, app.state.hub, app.state.live = store, hub, pipeline
     app.state.club = _club(settings, store, hub, pipeline)
-    if app.state.club is not None:
-        await app.state.club.start()
+    app.state.components = _components(settings, store, hub, mqtt, pipeline, app.state.club)
     app.state.registry = metrics.registry_for(pipeline, hub)
-    log.info("service ready on %s:%d", settings.server.host, settings.server.port)
-    try:
+    # Closed in reverse: the live pipeline first (it stops a session under way and
+    # stores it whole), then the broker (a last rep summary may be on its way), then the
+    # club's part (after the last session is stored: its upload), the hub, the store.
+    async with running(app.state.components):
+        log.info("service ready on %s:%d", settings.server.host, settings.server.port)
         yield
-    finally:
-        await pipeline.close()  # stops a session under way, stores it whole
-        if app.state.club is not None:  # after the last session is stored: its upload
-            await app.state.club.close()
-        await hub.close()
-        await store.close()
+
+
+def _components(settings: Settings, store: Store, hub: Hub, mqtt, pipeline: Live, club):
+    """The components of this service's role, in start order (service/components.py)."""
+    reg = Registry()
+    reg.add(Component("store", health.database(store), store.open, store.close))
+    reg.add(Component("hub", health.fan_out(hub), close=hub.close))
+    if club is not None:  # the centre's consumer is its job; a lane runs without uploads
+        central = settings.club.role == "central"
+        reg.add(Component("club", health.club(club), club.start, club.close, required=central))
+    if mqtt is not None:
+
+        async def close_mqtt() -> None:
+            await mqtt.close(drain_s=1.0)
+
+        reg.add(Component("mqtt", health.mqtt(mqtt), mqtt.start, close_mqtt, required=False))
+    reg.add(Component("live", health.live(pipeline), pipeline.start, pipeline.close))
+    return reg
 
 
 def _club(settings: Settings, store: Store, hub: Hub, pipeline: Live):

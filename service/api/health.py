@@ -6,28 +6,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import metrics
+from ..cues.mqtt import MqttOut
+from ..hub import Hub
 from ..live import Live
 from ..store import Store
-from .deps import LiveDep, StoreDep
 
 router = APIRouter(tags=["service"])
 
 
 @router.get("/healthz")
-async def healthz(request: Request, store: StoreDep, live: LiveDep):
-    """Each component's health; 503 when one is failing."""
-    parts = {
-        "database": await _database(store),
-        "storage": live.storage_health(),
-        "bridge": _bridge(live),
-        "engine": _engine(live),
-        "websocket": {"ok": True, "clients": len(live.hub.clients)},
-    }
-    if live.mqtt is not None:
-        parts["mqtt"] = live.mqtt.health()
-    club = request.app.state.club  # a club's centre, or a lane's uploader (docs/club.md)
-    if club is not None:
-        parts["club"] = club.health()
+async def healthz(request: Request):
+    """Each component's health (service/components.py); 503 when one is failing."""
+    parts = await request.app.state.components.health()
     # Without its database the service cannot do its job (503); without the broker
     # only the cues stop: reported, not failing.
     ok = parts["database"]["ok"] and parts["storage"]["ok"]
@@ -47,26 +37,45 @@ async def prometheus(request: Request):
     return Response(metrics.render(request.app.state.registry), media_type=metrics.CONTENT_TYPE)
 
 
-async def _database(store: Store) -> dict:
-    try:
-        await store.ping()
-    except Exception as exc:
-        return {"ok": False, "error": str(exc).splitlines()[0]}
-    return {"ok": True}
+# --- each component's parts of /healthz (app.py's registry) ---------------------------
 
 
-def _bridge(live: Live) -> dict:
-    stats = live.bridge.stats()
-    return {"ok": True, "devices": len(stats), "connected": sum(s.connected for s in stats)}
+def database(store: Store):
+    async def parts() -> dict[str, dict]:
+        try:
+            await store.ping()
+        except Exception as exc:
+            return {"database": {"ok": False, "error": str(exc).splitlines()[0]}}
+        return {"database": {"ok": True}}
+
+    return parts
 
 
-def _engine(live: Live) -> dict:
-    return {
-        "ok": not live.overloaded,
-        "recording": live.recording is not None,
-        "lag_s": round(live.counters.engine_lag_s, 4),
-        "overloaded": live.overloaded,
-        "peak_lag_s": round(live.peak_lag_s, 4),
-        "overloads": live.counters.overloads,
-        "held_s": round(live.held_s(), 3),
-    }
+def fan_out(hub: Hub):
+    async def parts() -> dict[str, dict]:
+        return {"websocket": hub.health()}
+
+    return parts
+
+
+def club(part):
+    """A club's centre, or a lane's uploader (docs/club.md)."""
+
+    async def parts() -> dict[str, dict]:
+        return {"club": part.health()}
+
+    return parts
+
+
+def mqtt(out: MqttOut):
+    async def parts() -> dict[str, dict]:
+        return {"mqtt": out.health()}
+
+    return parts
+
+
+def live(pipeline: Live):
+    async def parts() -> dict[str, dict]:
+        return pipeline.health()
+
+    return parts

@@ -29,6 +29,8 @@ from paho.mqtt.properties import Properties
 from stridesync_cue.contract import PAYLOAD_VERSION, node_topics
 from stridesync_cue.mqttlink import MqttLink
 
+from ..config import Settings
+
 log = logging.getLogger("stridesync.mqtt")
 
 
@@ -207,3 +209,22 @@ class MqttOut:
                 if self.queue and self.queue[0] is msg:
                     self.queue.popleft()
                 self.sent += 1
+
+
+def mqtt_out(settings: Settings) -> MqttOut | None:
+    """A lane's cues and events to its broker (none without one; the centre consumes its
+    broker, service/club/centre.py, and publishes nothing)."""
+    m = settings.mqtt
+    if not m.broker or settings.club.role != "lane":
+        return None
+    host, port = m.address()
+    return MqttOut(
+        host,
+        port,
+        m.node or socket.gethostname().split(".")[0],
+        username=m.username or None,
+        password=m.secret(),
+        tls=m.tls,
+        ca_file=m.ca_file or None,
+        queue_size=m.queue_size,
+    )

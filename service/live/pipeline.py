@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import socket
 import time
 from datetime import UTC, datetime
 
@@ -45,7 +44,9 @@ class Live:
 
     CAUGHT_UP_S = 2.0  # this long under a fifth of the overload bound: caught up
 
-    def __init__(self, settings: Settings, store: Store, hub: Hub) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, hub: Hub, mqtt: MqttOut | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
@@ -69,8 +70,8 @@ class Live:
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()  # session start/stop
         self.cues_sent = 0
-        # The centre consumes its broker (service/club/centre.py): it publishes nothing.
-        self.mqtt = _mqtt_out(settings) if settings.club.role == "lane" else None
+        self.mqtt = mqtt  # cues and events to the broker (a component of its own: started
+        # and closed by the registry, service/components.py), or None
         self.on_stopped: list = []  # called when a session has stopped (the club uploader)
         self.club_health = None  # a lane's uploader's health, in the status (docs/club.md)
 
@@ -79,8 +80,6 @@ class Live:
     async def start(self) -> None:
         await recover_interrupted(self.store)
         await self.bridge.start()
-        if self.mqtt is not None:
-            await self.mqtt.start()
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="live-writer"),
             asyncio.create_task(self._status_forever(), name="live-status"),
@@ -113,8 +112,6 @@ class Live:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await self.bridge.close()
-        if self.mqtt is not None:
-            await self.mqtt.close(drain_s=1.0)  # a last rep summary may still be on its way
 
     # --- samples ---------------------------------------------------------------------------
 
@@ -336,6 +333,20 @@ class Live:
     def storage_health(self) -> dict:
         return self.writer.health()
 
+    def health(self) -> dict[str, dict]:
+        """Its parts of /healthz: storage, the sensors' bridge, the engine."""
+        c = self.counters
+        engine = {
+            "ok": not self.overloaded,
+            "recording": self.active is not None,
+            "lag_s": round(c.engine_lag_s, 4),
+            "overloaded": self.overloaded,
+            "peak_lag_s": round(self.peak_lag_s, 4),
+            "overloads": c.overloads,
+            "held_s": round(self.held_s(), 3),
+        }
+        return {"storage": self.writer.health(), "bridge": self.bridge.health(), "engine": engine}
+
     async def _status_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.live.status_interval_s)
@@ -383,20 +394,3 @@ class Live:
                 "club": self.club_health() if self.club_health is not None else None,
             }
         )
-
-
-def _mqtt_out(settings: Settings) -> MqttOut | None:
-    m = settings.mqtt
-    if not m.broker:
-        return None
-    host, port = m.address()
-    return MqttOut(
-        host,
-        port,
-        m.node or socket.gethostname().split(".")[0],
-        username=m.username or None,
-        password=m.secret(),
-        tls=m.tls,
-        ca_file=m.ca_file or None,
-        queue_size=m.queue_size,
-    )
