@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -236,6 +237,12 @@ class Recording:
         if self.engine_errors == 1:
             log.exception("session %d: the engine failed on a block", self.session_id)
 
+    def replay(self, block: SampleBlock) -> list[dict]:
+        """A stored block through the engine (a rescore): counted, not chunked again;
+        an engine error raises."""
+        self.samples += len(block)
+        return self._account(self.engine.feed(block))
+
     def pause(self, device_id: int) -> list[dict]:
         """A device was unplugged: the engine does not wait for it (Engine.pause)."""
         return self._account(self.engine.pause(device_id))
@@ -259,47 +266,65 @@ class Recording:
         return out
 
 
-class Rescore:
-    """A fresh engine over a stored session's raw chunks, fed page by page.
+class StoredStream(NamedTuple):
+    """A stored session's raw stream, as its device's HELLO described it."""
 
-    `streams`: (device id, name, info, expected at start); chunks: (device id,
-    stream id, first sample, lost before, data), in the order they were stored."""
+    device_id: int
+    device_name: str
+    info: StreamInfo
+    at_start: bool  # expected from the session's start
+
+
+class StoredChunk(NamedTuple):
+    """A stored raw chunk (rawcodec), in the order the session stored it."""
+
+    device_id: int
+    stream_id: int
+    first_sample: int
+    lost_before: int
+    data: bytes
+
+
+class Rescore:
+    """A fresh engine over a stored session's raw chunks, fed page by page: the same
+    `Recording` as the live session, replaying blocks (nothing to store again, and an
+    engine error raises: a rescore must not quietly differ)."""
 
     def __init__(
         self,
         athlete: AthleteInfo,
         baseline: Baseline | None,
-        streams: list[tuple[int, str, StreamInfo, bool]],
+        streams: list[StoredStream],
         config: EngineConfig | None = None,
     ) -> None:
         self.rec = Recording(0, athlete, baseline, chunk_s=1.0, config=config)
         self.info = {}
-        for device_id, name, stream, at_start in streams:
-            self.info[(device_id, stream.stream_id)] = (name, stream)
-            if at_start:
-                self.rec.engine.expect(device_id, stream)
+        for st in streams:
+            self.info[(st.device_id, st.info.stream_id)] = (st.device_name, st.info)
+            if st.at_start:
+                self.rec.expect(st.device_id, st.device_name, st.info)
         self.events: list[dict] = []
 
-    def feed(self, chunks: list[tuple[int, int, int, int, bytes]]) -> None:
-        rec = self.rec
-        for device_id, stream_id, first, lost, data in chunks:
-            name, stream = self.info[(device_id, stream_id)]
-            time_s, values = rawcodec.decode(data, *stream.scales())
-            block = SampleBlock(device_id, name, stream, first, time_s, values, lost)
-            rec.samples += len(block)
-            self.events += rec._account(rec.engine.feed(block))
+    def feed(self, chunks: list[StoredChunk]) -> None:
+        for c in chunks:
+            name, stream = self.info[(c.device_id, c.stream_id)]
+            time_s, values = rawcodec.decode(c.data, *stream.scales())
+            block = SampleBlock(
+                c.device_id, name, stream, c.first_sample, time_s, values, c.lost_before
+            )
+            self.events += self.rec.replay(block)
 
     def finish(self) -> list[dict]:
         """The steps and reps the session keeps (retracted steps left out)."""
-        self.events += self.rec._account(self.rec.engine.finish())
-        return settled(self.events)
+        events, _ = self.rec.finish()
+        return settled(self.events + events)
 
 
 def rescore(
     athlete: AthleteInfo,
     baseline: Baseline | None,
-    streams: list[tuple[int, str, StreamInfo, bool]],
-    chunks: list[tuple[int, int, int, int, bytes]],
+    streams: list[StoredStream],
+    chunks: list[StoredChunk],
     config: EngineConfig | None = None,
 ) -> list[dict]:
     """Steps and reps of a stored session, by a fresh engine over its raw chunks."""
@@ -319,12 +344,18 @@ async def rescore_stored(store: Store, row: Session) -> tuple[list[dict], list[d
         AthleteInfo(**row.athlete_snapshot),
         Baseline.from_dict(row.baseline) if row.baseline else None,
         [
-            (int(st.device_id, 16), st.device_name, stream_from_json(st.info), st.expected_at_start)
+            StoredStream(
+                int(st.device_id, 16),
+                st.device_name,
+                stream_from_json(st.info),
+                st.expected_at_start,
+            )
             for st in streams
         ],
     )
     async for page in queries.raw_pages(store, row.id, page=RESCORE_PAGE):
-        await asyncio.to_thread(job.feed, [(int(c[1], 16), *c[2:-1]) for c in page])
+        chunks = [StoredChunk(int(c[1], 16), *c[2:-1]) for c in page]
+        await asyncio.to_thread(job.feed, chunks)
     events = await asyncio.to_thread(job.finish)
     return events, await _differences_from_stored(store, row.id, events)
 

@@ -331,3 +331,15 @@ def test_the_club_page_shows_every_lane_live_side_by_side(idle_lanes):
         for lane in lanes:
             with lane.service.client() as c:
                 c.post(f"/api/sessions/{sessions[lane.name]}/stop")
+
+
+def test_the_centre_records_no_sessions_of_its_own(idle_lanes):
+    """The centre has no sensors: starting a session there is refused, saying where
+    sessions come from (it used to start one with nothing to record)."""
+    _, centre, _, _ = idle_lanes
+    with centre.client() as c:
+        r = c.post("/api/sessions", json={"athlete_id": 1})
+        sessions = c.get("/api/sessions", params={"status": "recording"}).json()
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].startswith("the club's centre records no sessions: its lanes do")
+    assert sessions == []

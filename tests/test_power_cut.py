@@ -14,7 +14,7 @@ import time
 import pytest
 
 from service.engine import AthleteInfo
-from service.recorder import rescore, stream_from_json
+from service.recorder import StoredChunk, StoredStream, rescore, stream_from_json
 from tests.service_helpers import Service, SimAthlete, free_port, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -108,8 +108,11 @@ def _check(db, sid: int, killed_at: float) -> bool:
     events = rescore(
         AthleteInfo(75, 1.8),
         None,
-        [(int(d, 16), n, stream_from_json(json.loads(i)), bool(a)) for d, n, _s, i, a in streams],
-        [(int(c[0], 16), c[1], c[2], c[3], c[4]) for c in chunks],
+        [
+            StoredStream(int(d, 16), n, stream_from_json(json.loads(i)), bool(a))
+            for d, n, _s, i, a in streams
+        ],
+        [StoredChunk(int(c[0], 16), c[1], c[2], c[3], c[4]) for c in chunks],
     )
     expected = [e for e in events if e["type"] == "step" and e["to_time_s"] < killed_at - 1.2]
     stored_ic = {s["ic_time_s"] for s in stored}

@@ -260,6 +260,8 @@ class Live:
     async def start_session(
         self, athlete_id: int, notes: str = "", cues: dict | None = None
     ) -> Session:
+        if self.settings.club.role == "central":  # it has no sensors: a lane records
+            raise Conflict("the club's centre records no sessions: its lanes do (docs/club.md)")
         async with self._lock:
             if self.active is not None:
                 raise Conflict(f"session {self.active.id} is recording; stop it first")
