@@ -96,11 +96,11 @@ class StepMeasurer:
             self._plated.add(f.ic_s, f.to_s)
         step: dict[str, Any] = dict.fromkeys(STEP_KEYS + EXTRA_STEP_KEYS)
         prev = self.prev
-        self._timing(step, c)
+        step_s = self._timing(step, c)
         rf = self._force(step, f) if f is not None else None
         if imu is not None:
             self._shank(step, c, imu, correction)
-        self._thighs(step, step["foot"], c)
+        self._thighs(step, imu.foot if imu else None, c)
         if self.trunk is not None:
             angle = self.trunk.angle_at((c.ic_s + c.to_s) / 2)
             # The trunk's z axis points down it: leaning forward tilts it back.
@@ -108,15 +108,16 @@ class StepMeasurer:
             step["trunk_pitch_rate_rms_deg_s"] = self.trunk.rate_rms(c.ic_s, c.to_s)
         velocity, speed_rf = self.speed.at_contact(c.ic_s, c.to_s, prev.ic_time_s if prev else None)
         step["velocity_m_s"] = velocity
-        if velocity is not None and step["step_time_s"]:
-            step["step_length_m"] = velocity * step["step_time_s"]
+        if velocity is not None and step_s:
+            step["step_length_m"] = velocity * step_s
         step["ratio_of_force"] = rf if rf is not None else speed_rf
         self.prev = done = Step(**step)
         return done
 
-    def _timing(self, step: dict, c: Candidate) -> None:
+    def _timing(self, step: dict, c: Candidate) -> float | None:
         """Contact, and flight and step time from the previous contact when the two
-        are one run of steps, nothing was lost between them and the feet alternate."""
+        are one run of steps, nothing was lost between them and the feet alternate;
+        returns the step time (None: not one run)."""
         f, imu, prev = c.force, c.imu, self.prev
         contact = c.to_s - c.ic_s
         step_s = flight_s = None
@@ -143,6 +144,7 @@ class StepMeasurer:
         )
         if step_s:
             step["mean_vertical_force_bw"] = step_s / contact
+        return step_s
 
     def _force(self, step: dict, f: ForceContact) -> float | None:
         """A plate's numbers; returns the ratio of force when it measured horizontal force."""
@@ -186,9 +188,7 @@ class StepMeasurer:
             return None
         contact = to - ic
         if not self._shank_covered(other, ic - 0.5 * contact, to):
-            step["missing_measures"] = " ".join(
-                filter(None, (step["missing_measures"], "swing_lag"))
-            )
+            step["missing_measures"] = "swing_lag"  # (the one measure a step can miss here)
             return None
         peaks = [
             p.time_s
