@@ -7,7 +7,7 @@ import numpy as np
 
 def first(mask: np.ndarray) -> int:
     """The index of the first True, or -1."""
-    k = int(np.argmax(mask)) if len(mask) else 0
+    k = int(mask.argmax()) if len(mask) else 0  # (the method: no Python wrapper)
     return k if len(mask) and mask[k] else -1
 
 

@@ -37,7 +37,7 @@ class SpeedTrack:
         some of it is above rep_speed_m_s."""
         # Physically impossible speeds (a glitch, a saturated reading) are dropped.
         # (A sum is finite and small only if every term is: the common case, cheaply.)
-        total = float(np.abs(v).sum())
+        total = float(np.add.reduce(np.abs(v)))
         if not total <= MAX_SPEED_M_S:
             ok = np.isfinite(v) & (np.abs(v) <= MAX_SPEED_M_S)
             if not ok.all():
@@ -47,7 +47,7 @@ class SpeedTrack:
         self._v.append(v.copy())
         self._span.append((float(t[0]), float(t[-1])) if t.size else (math.inf, -math.inf))
         self._reach.append(max(self._span[-1][1], self._reach[-1] if self._reach else -math.inf))
-        return bool((v > self.cfg.rep_speed_m_s).any())
+        return bool(np.logical_or.reduce(v > self.cfg.rep_speed_m_s))
 
     def first_fast(self, from_s: float, to_s: float) -> float | None:
         """The first time in [from_s, to_s] the speed was above rep_speed_m_s, if any

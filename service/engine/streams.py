@@ -31,13 +31,19 @@ class Watermarks:
         self.floor_all = -math.inf
         self._roles: set[str] = set()  # the roles of the streams in `latest` ...
         self._roles_of = 0  # ... when it had this many
+        # Whether a floor may have moved since the last settle: a stream at or below
+        # its role's floor moved, or one came, went or came back (issue 28: most
+        # blocks move a stream that is ahead of its role's floor, and settle is skipped).
+        self._unsettled = True
 
     def expect(self, key: tuple, role: str) -> None:
         if key not in self.latest:
             self.latest[key] = (role, -math.inf)
+            self._unsettled = True
 
     def pause(self, device_id: int) -> None:
         self.gone |= {k for k in self.latest if k[0] == device_id}
+        self._unsettled = True
 
     def note(self, key, role, start, end, rate_hz, lost_before) -> tuple[float, bool]:
         """A block came: (the stream's time before it, whether it changes more than its
@@ -50,11 +56,14 @@ class Watermarks:
             self.block_s = span
         before = self.latest.get(key, (role, -math.inf))[1]
         self.latest[key] = (role, end)
+        floor = self.floor.get(role, math.inf)
+        if before <= floor or end < floor:
+            self._unsettled = True
         if end > self.newest:
             self.newest = end
         if key in self.gone:
             self.gone.discard(key)
-            news = True
+            news = self._unsettled = True
         if lost_before and role == "events":
             lost_s = (lost_before + 1) / rate_hz
             self.gaps.append((start - lost_s, start + self.contact_span_s))
@@ -69,7 +78,11 @@ class Watermarks:
         )
 
     def settle(self) -> None:
-        """The per-role floors, from which the watermarks are read until the next block."""
+        """The per-role floors, from which the watermarks are read until the next block
+        (recomputed only when one may have moved: the same floors either way)."""
+        if not self._unsettled:
+            return
+        self._unsettled = False
         floor: dict[str, float] = {}
         for key, (role, t) in self.latest.items():
             if key not in self.gone and t < floor.get(role, math.inf):
@@ -82,6 +95,8 @@ class Watermarks:
             return math.inf
         if self.floor_all >= self.newest - self.stale_s:  # none missing: the floors say it
             floor = self.floor
+            if len(roles) == 1:
+                return floor.get(roles[0], math.inf)
             return min([floor[r] for r in roles if r in floor], default=math.inf)
         return min(self._live(roles).values(), default=math.inf)
 
