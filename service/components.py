@@ -2,8 +2,9 @@
 loads its components): each has a name, a start, a close and its own health. The
 registry starts what a role needs in order and closes it in reverse; a component the
 product can run without (the cue broker, a lane's uploads) that fails to start is a
-warning in health, not a crash. Health and metrics ask each component for its own
-figures (`/healthz`: service/api/health.py).
+warning in health, not a crash. Health asks each component for its own figures
+(`/healthz`: service/api/health.py); the Prometheus metrics still read the live
+pipeline's counters (service/metrics.py).
 
 Which role starts which (docs/architecture.md):
 
@@ -11,6 +12,7 @@ Which role starts which (docs/architecture.md):
 | --- | --- | --- |
 | store: the database | yes | yes |
 | hub: websocket fan-out | yes | yes |
+| recovery: sessions a crash left recording, settled (no part of health) | yes | yes |
 | club: a lane's uploader (with `club.central_url`) / the centre's consumer | optional / yes | yes |
 | mqtt: cues and events to the broker (with `mqtt.broker`) | optional | no |
 | live: bridge → engine → hub, MQTT and the writer | yes | yes (no ports) |
@@ -85,7 +87,8 @@ class Registry:
             try:
                 parts.update(await c.health())
             except Exception as exc:  # a health that fails is a failing part, not a 500
-                parts[c.name] = {"ok": False, "error": str(exc).splitlines()[0][:200]}
+                why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                parts[c.name] = {"ok": False, "error": why}
         return parts
 
     def get(self, name: str) -> Component | None:

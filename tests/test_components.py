@@ -84,3 +84,26 @@ def test_a_failing_health_is_a_failing_part_not_an_error():
     assert asyncio.run(reg.health()) == {
         "bridge": {"ok": False, "error": "the bridge's stats are gone"}
     }
+
+
+def test_a_lane_settles_interrupted_sessions_before_its_uploader_starts():
+    """Recovery (a crash's sessions settled from their samples) runs before the club's
+    part: an uploader started first could send a session before it was settled."""
+    from types import SimpleNamespace
+
+    from service.api.app import _components
+
+    class Part:  # a store, hub, broker, pipeline or club part: their life-cycle calls
+        async def open(self): ...
+        async def start(self): ...
+        async def close(self, **_): ...
+        def health(self): return {}  # fmt: skip
+
+    for role, required in (("lane", False), ("central", True)):
+        settings = SimpleNamespace(club=SimpleNamespace(role=role))
+        reg = _components(settings, Part(), Part(), Part(), Part(), Part())
+        assert [c.name for c in reg.components] == [
+            "store", "hub", "recovery", "club", "mqtt", "live"
+        ]  # fmt: skip
+        assert reg.get("club").required is required
+        assert reg.get("mqtt").required is False

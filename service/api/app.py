@@ -26,6 +26,7 @@ from ..cues.mqtt import mqtt_out
 from ..errors import Conflict, Invalid, NotFound
 from ..hub import Hub
 from ..live import Live
+from ..live.session import recover_interrupted
 from ..store import Store
 from . import athletes, club, exports, health, heavy, live, progress, sessions, site
 
@@ -100,6 +101,9 @@ def _components(settings: Settings, store: Store, hub: Hub, mqtt, pipeline: Live
     reg = Registry()
     reg.add(Component("store", health.database(store), store.open, store.close))
     reg.add(Component("hub", health.fan_out(hub), close=hub.close))
+    # Sessions a crash left recording, settled from their samples before anything can
+    # read them: a lane's uploader must send the settled steps, not the ones before.
+    reg.add(Component("recovery", _no_parts, start=lambda: recover_interrupted(store)))
     if club is not None:  # the centre's consumer is its job; a lane runs without uploads
         central = settings.club.role == "central"
         reg.add(Component("club", health.club(club), club.start, club.close, required=central))
@@ -111,6 +115,10 @@ def _components(settings: Settings, store: Store, hub: Hub, mqtt, pipeline: Live
         reg.add(Component("mqtt", health.mqtt(mqtt), mqtt.start, close_mqtt, required=False))
     reg.add(Component("live", health.live(pipeline), pipeline.start, pipeline.close))
     return reg
+
+
+async def _no_parts() -> dict[str, dict]:
+    return {}
 
 
 def _club(settings: Settings, store: Store, hub: Hub, pipeline: Live):

@@ -20,8 +20,9 @@ async def healthz(request: Request):
     parts = await request.app.state.components.health()
     # Without its database the service cannot do its job (503); without the broker
     # only the cues stop: reported, not failing.
-    ok = parts["database"]["ok"] and parts["storage"]["ok"]
-    if parts["storage"]["behind"]:  # stored late, but stored: degraded, not failing
+    # (A part missing here is a component whose own health failed: failing too.)
+    ok = parts.get("database", {}).get("ok", False) and parts.get("storage", {}).get("ok", False)
+    if parts.get("storage", {}).get("behind"):  # stored late, but stored: degraded
         parts["storage"] = dict(parts["storage"], ok=False)
     degraded = [k for k, p in parts.items() if not p["ok"]]
     status = "failing" if not ok else ("degraded" if degraded else "ok")

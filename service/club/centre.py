@@ -8,7 +8,7 @@ arrive (per lane, the order the lane sent them), whatever has arrived written in
 one transaction (a burst costs one commit), and only then shown on the
 websocket. A database that is down holds the batch until it is back (the broker
 keeps the rest); a message the database refuses twice while it is up is malformed,
-and is dropped and counted, alone. What is written merges by key (ledger.py):
+and is dropped and counted, alone. What is written merges by key (service/store/ledger.py):
 a message delivered twice is kept once. Topics: docs/club.md.
 """
 

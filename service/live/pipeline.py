@@ -32,7 +32,7 @@ from ..timebase import relative
 from .active import ActiveSession
 from .counters import Counters
 from .journal import Journal
-from .session import new_session, recover_interrupted, session_json
+from .session import new_session, session_json
 from .trace import Trace
 from .writer import Writer
 
@@ -78,7 +78,6 @@ class Live:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await recover_interrupted(self.store)
         await self.bridge.start()
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="live-writer"),
