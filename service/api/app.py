@@ -1,8 +1,8 @@
 """The FastAPI app: its lifespan, its middleware, its error answers and its routers.
 
 The lifespan runs the components the service's role needs (service/components.py:
-store, hub, the club's part, the broker, the live pipeline), started in order and
-closed in reverse.
+store, hub, a crash's recovery, the club's part, the broker, the live pipeline),
+started in order and closed in reverse.
 """
 
 from __future__ import annotations
