@@ -65,3 +65,19 @@ def message_from_json(m: dict) -> p.Message:
     if kind == "command":
         return p.Command(p.MsgType[m["command"]], m["token"], m.get("stream_id", 0xFF))
     raise ValueError(kind)
+
+
+def force_step(ic_s: float, contact_s: float = 0.2):
+    """A measured step as the rep gate takes it (engine/reps.py), timed by a plate, with
+    only its times: the unit tests' stand-in for StepMeasurer.measure."""
+    from service.engine import MODEL_VERSION
+    from service.engine.events import Step
+
+    return Step(
+        type="step",
+        ic_time_s=ic_s,
+        to_time_s=ic_s + contact_s,
+        contact_time_s=contact_s,
+        source="force",
+        model_version=MODEL_VERSION,
+    )

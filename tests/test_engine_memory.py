@@ -17,11 +17,11 @@ import numpy as np
 from firmware_bridge.simulator import Simulation, ideal_blocks
 from firmware_bridge.simulator.athlete import Athlete, plan_session, scenario_reps
 from firmware_bridge.simulator.rigs import build_rig, plate_of_contact
-from service.engine import MODEL_VERSION, AthleteInfo, Engine, EngineConfig
-from service.engine.events import Step
+from service.engine import AthleteInfo, Engine, EngineConfig
 from service.engine.reps import RepGate
 from service.engine.scoring import Scorer
 from service.engine.speed import SpeedTrack
+from tests.helpers import force_step
 
 ATHLETE = AthleteInfo(75.0, 1.80)
 
@@ -72,17 +72,6 @@ def test_memory_is_flat_while_standing_after_the_last_sprint():
     assert t[-1] - t[0] <= cap_s + engine.cfg.profile_lead_s + 1.0
 
 
-def _step(ic_s: float, contact_s: float = 0.2) -> Step:
-    return Step(
-        type="step",
-        ic_time_s=ic_s,
-        to_time_s=ic_s + contact_s,
-        contact_time_s=contact_s,
-        source="force",
-        model_version=MODEL_VERSION,
-    )
-
-
 def test_a_sprint_is_confirmed_by_speed_after_an_earlier_fast_stretch():
     """Contacts too long to confirm a sprint by themselves (0.2 s > rep_contact_s); the
     speed sensor passed rep_speed_m_s in a run without steps at 10-15 s, then again at
@@ -93,11 +82,11 @@ def test_a_sprint_is_confirmed_by_speed_after_an_earlier_fast_stretch():
     v = np.where(((t >= 10) & (t < 15)) | (t >= 100), 6.0, 1.0)
     speed.feed(t, v)
     gate = RepGate(cfg, Scorer(None, cfg.scoring), speed)
-    first = gate.on_step(_step(100.5), still_since_s=None)
+    first = gate.on_step(force_step(100.5), still_since_s=None)
     assert [e["type"] for e in first] == ["step"]
     assert first[0]["rep"] == 1 and "provisional" not in first[0]
     assert gate.active and gate.start_s == 100.5
     # And a candidate far from any fast speed stays provisional.
     gate = RepGate(cfg, Scorer(None, cfg.scoring), speed)
-    (step,) = gate.on_step(_step(50.0), still_since_s=None)
+    (step,) = gate.on_step(force_step(50.0), still_since_s=None)
     assert step["provisional"] is True and not gate.active

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import math
 
-from service.engine import MODEL_VERSION, EngineConfig, Scorer
-from service.engine.events import Step
+from service.engine import EngineConfig, Scorer
 from service.engine.measure import StepMeasurer
 from service.engine.reps import RepGate, settled
 from service.engine.settings import AthleteInfo
 from service.engine.speed import SpeedTrack
 from service.engine.streams import Watermarks
+from tests.helpers import force_step
 
 ATHLETE = AthleteInfo(75.0, 1.80)
 
@@ -22,23 +22,12 @@ def _gate() -> RepGate:
     return RepGate(cfg, Scorer(None, cfg.scoring), SpeedTrack(cfg, 75.0, 1.80))
 
 
-def _step(ic_s: float, contact_s: float) -> Step:
-    return Step(
-        type="step",
-        ic_time_s=ic_s,
-        to_time_s=ic_s + contact_s,
-        contact_time_s=contact_s,
-        source="force",
-        model_version=MODEL_VERSION,
-    )
-
-
 def _run(gate: RepGate, contacts: list[float], t0: float = 0.0) -> list:
     """The steps through the gate, then the engine's next look (a rep that its last
     step ended is reported there: RepGate.closed)."""
     events, t = [], t0
     for c in contacts:
-        events += gate.on_step(_step(t, c), still_since_s=None)
+        events += gate.on_step(force_step(t, c), still_since_s=None)
         t += c + 0.12
     return events + gate.closed()
 
@@ -47,12 +36,12 @@ def test_a_rep_its_last_step_ends_is_reported_at_the_next_look_before_anything_e
     gate = _gate()
     events, t = [], 0.0
     for c in [0.17, 0.15] + [0.11] * 14 + [0.20, 0.21, 0.22]:
-        events = gate.on_step(_step(t, c), still_since_s=None)
+        events = gate.on_step(force_step(t, c), still_since_s=None)
         t += c + 0.12
     # The step that ended it, and the retraction of the slowing down: not the rep yet.
     assert [e["type"] for e in events] == ["step", "steps_retracted"] and gate.closing
     # Before the next step's events (or at the next look with none), in order.
-    after = gate.on_step(_step(t + 30.0, 0.15), still_since_s=t)
+    after = gate.on_step(force_step(t + 30.0, 0.15), still_since_s=t)
     assert [e["type"] for e in after][:2] == ["rep", "step"] and not gate.closing
 
 
