@@ -100,19 +100,21 @@ def _components(settings: Settings, store: Store, hub: Hub, mqtt, pipeline: Live
     """The components of this service's role, in start order (service/components.py)."""
     reg = Registry()
     reg.add(Component("store", health.database(store), store.open, store.close))
-    reg.add(Component("hub", health.fan_out(hub), close=hub.close))
+    reg.add(Component("hub", health.one("websocket", hub.health), close=hub.close))
     # Sessions a crash left recording, settled from their samples before anything can
     # read them: a lane's uploader must send the settled steps, not the ones before.
     reg.add(Component("recovery", _no_parts, start=lambda: recover_interrupted(store)))
     if club is not None:  # the centre's consumer is its job; a lane runs without uploads
         central = settings.club.role == "central"
-        reg.add(Component("club", health.club(club), club.start, club.close, required=central))
+        club_health = health.one("club", club.health)
+        reg.add(Component("club", club_health, club.start, club.close, required=central))
     if mqtt is not None:
 
         async def close_mqtt() -> None:
             await mqtt.close(drain_s=1.0)
 
-        reg.add(Component("mqtt", health.mqtt(mqtt), mqtt.start, close_mqtt, required=False))
+        mqtt_health = health.one("mqtt", mqtt.health)
+        reg.add(Component("mqtt", mqtt_health, mqtt.start, close_mqtt, required=False))
     reg.add(Component("live", health.live(pipeline), pipeline.start, pipeline.close))
     return reg
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import metrics
-from ..cues.mqtt import MqttOut
-from ..hub import Hub
 from ..live import Live
 from ..store import Store
 
@@ -52,25 +52,12 @@ def database(store: Store):
     return parts
 
 
-def fan_out(hub: Hub):
-    async def parts() -> dict[str, dict]:
-        return {"websocket": hub.health()}
-
-    return parts
-
-
-def club(part):
-    """A club's centre, or a lane's uploader (docs/club.md)."""
+def one(name: str, health: Callable[[], dict]):
+    """A component whose health is one part, under `name` (the hub: "websocket"; the
+    broker: "mqtt"; a club's centre or a lane's uploader: "club", docs/club.md)."""
 
     async def parts() -> dict[str, dict]:
-        return {"club": part.health()}
-
-    return parts
-
-
-def mqtt(out: MqttOut):
-    async def parts() -> dict[str, dict]:
-        return {"mqtt": out.health()}
+        return {name: health()}
 
     return parts
 
